@@ -1,0 +1,73 @@
+# Coachdesk: `make run` starts the app on the embedded default, `make test` checks everything.
+# Both install what they need (apt packages when root, the .venv virtualenv) on a fresh machine.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Debian packages: Postgres 15 (Supabase's major) with pgTAP and pg_cron, PortAudio for capture,
+# espeak-ng and sox to make test speech, Xvfb and Qt's X/EGL libraries for UI tests/screenshots.
+APT_PACKAGES := postgresql-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron \
+	libportaudio2 libsndfile1 espeak-ng sox xvfb \
+	libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
+	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
+	libxcb-randr0 libxcb-render-util0 libxcb-image0
+
+.PHONY: help sysdeps venv run test pytest lint format types bench clean
+
+help:
+	@echo "make run    - start Coachdesk on the embedded local database (demo org)"
+	@echo "make test   - install what tests need, lint, run the whole suite"
+	@echo "make types  - regenerate sync/db_types.py from the migrated schema"
+	@echo "make lint   - ruff check and format check"
+	@echo "make bench  - run the benchmarks in bench/ (figures go to docs/benchmarks.md)"
+
+sysdeps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing system packages: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "Missing system packages: $$missing"; \
+			echo "Install them with: sudo apt-get install $$missing"; exit 1; \
+		fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: sysdeps venv
+	$(BIN)/coachdesk run
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# pytest exits 5 when it collects nothing; make treats that as the failure it is.
+pytest: sysdeps venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+types: sysdeps venv
+	$(BIN)/python -m server.db.typegen --write
+
+bench: sysdeps venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Coachdesk core: configuration, domain model, practice flow, KPIs and the CLI entry point."""

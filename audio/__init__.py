@@ -1,0 +1,1 @@
+"""Audio capture, playback and on-device transcription."""

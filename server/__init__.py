@@ -1,0 +1,1 @@
+"""Server-side Python services: the private Postgres cluster, migrations, local stack, webhooks."""

@@ -1,0 +1,187 @@
+-- Demo seed: the "Northwind Demo" org with a user in every role, two teams, four scenarios
+-- (one a draft), a track, assignments (some overdue) and past attempts; plus "Globex", a second
+-- org for isolation tests, and one user who belongs to both. Every password is 'coachdesk-demo'.
+-- Fixed ids so tests and docs can name them; dates are relative to now() so "overdue" stays so.
+
+insert into auth.users (id, email, encrypted_password, email_confirmed_at, raw_user_meta_data)
+select id::uuid, email, extensions.crypt('coachdesk-demo', extensions.gen_salt('bf', 8)), now(),
+       jsonb_build_object('full_name', full_name)
+from (values
+  ('a0000000-0000-4000-8000-000000000001', 'trainee@demo.coachdesk.test', 'Tara Trainee'),
+  ('a0000000-0000-4000-8000-000000000002', 'trainee2@demo.coachdesk.test', 'Theo Trainee'),
+  ('a0000000-0000-4000-8000-000000000003', 'manager@demo.coachdesk.test', 'Maya Manager'),
+  ('a0000000-0000-4000-8000-000000000004', 'admin@demo.coachdesk.test', 'Adam Admin'),
+  ('a0000000-0000-4000-8000-000000000005', 'hr@demo.coachdesk.test', 'Hana HR'),
+  ('a0000000-0000-4000-8000-000000000011', 'trainee@globex.coachdesk.test', 'Gina Globex'),
+  ('a0000000-0000-4000-8000-000000000012', 'manager@globex.coachdesk.test', 'Gus Globex'),
+  ('a0000000-0000-4000-8000-000000000013', 'admin@globex.coachdesk.test', 'Greta Globex'),
+  ('a0000000-0000-4000-8000-000000000014', 'hr@globex.coachdesk.test', 'Glen Globex'),
+  ('a0000000-0000-4000-8000-000000000021', 'consultant@coachdesk.test', 'Casey Consultant')
+) as u (id, email, full_name);
+
+insert into public.orgs (id, name, slug, plan, entitlements) values
+  ('d0000000-0000-4000-8000-000000000001', 'Northwind Demo', 'northwind-demo', 'business',
+   '{"seats": 50, "active_scenarios": 25, "retention_days": 365}'),
+  ('d0000000-0000-4000-8000-000000000002', 'Globex', 'globex', 'team',
+   '{"seats": 10, "active_scenarios": 5, "retention_days": 90}');
+
+insert into public.org_members (org_id, user_id, role, display_name) values
+  ('d0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000001', 'trainee', 'Tara Trainee'),
+  ('d0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000002', 'trainee', 'Theo Trainee'),
+  ('d0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000003', 'manager', 'Maya Manager'),
+  ('d0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000004', 'admin', 'Adam Admin'),
+  ('d0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000005', 'hr', 'Hana HR'),
+  ('d0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000021', 'trainee', 'Casey Consultant'),
+  ('d0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000011', 'trainee', 'Gina Globex'),
+  ('d0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000012', 'manager', 'Gus Globex'),
+  ('d0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000013', 'admin', 'Greta Globex'),
+  ('d0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000014', 'hr', 'Glen Globex'),
+  ('d0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000021', 'manager', 'Casey Consultant');
+
+insert into public.teams (id, org_id, name) values
+  ('e0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'Enterprise East'),
+  ('e0000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000001', 'SMB West'),
+  ('e0000000-0000-4000-8000-000000000011', 'd0000000-0000-4000-8000-000000000002', 'Globex Sales');
+
+insert into public.team_members (org_id, team_id, user_id) values
+  ('d0000000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000001'),
+  ('d0000000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000003'),
+  ('d0000000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000002'),
+  ('d0000000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000021'),
+  ('d0000000-0000-4000-8000-000000000002', 'e0000000-0000-4000-8000-000000000011', 'a0000000-0000-4000-8000-000000000011');
+
+insert into public.scenarios (id, org_id, title, description, persona, difficulty, ai_prompt,
+                              branching, rubric, status, pass_score, created_by) values
+('f0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001',
+ 'Cold call: the skeptical IT director',
+ 'Get past the gatekeeper instinct and earn a 20-minute discovery meeting.',
+ '{"name": "Dana Whitfield", "role": "IT Director", "company": "Acme Logistics", "voice": "en-us"}',
+ 'beginner',
+ 'You are Dana, a busy IT director who gets ten vendor calls a week. Be curt but fair.',
+ '{"version": 1, "start": "open", "nodes": [
+    {"id": "open", "persona_line": "Dana speaking. Who is this?",
+     "edges": [{"to": "why", "when": {"keywords": ["calling", "name", "from"]}},
+               {"to": "why", "default": true}]},
+    {"id": "why", "persona_line": "We already have a vendor for that. Why should I spend time on this?",
+     "edges": [{"to": "interest", "when": {"keywords": ["save", "cost", "time", "reduce", "faster"]}},
+               {"to": "interest", "when": {"intent": "question"}},
+               {"to": "brushoff", "default": true}]},
+    {"id": "interest", "persona_line": "Okay, that is relevant. What would a next step look like?",
+     "edges": [{"to": "close", "when": {"keywords": ["meeting", "demo", "call", "calendar"]}},
+               {"to": "brushoff", "default": true}]},
+    {"id": "brushoff", "persona_line": "Send me an email and I will look at it.", "end": true},
+    {"id": "close", "persona_line": "Fine, send an invite for Thursday.", "end": true}]}',
+ '{"version": 1, "criteria": [
+    {"id": "listen", "label": "Listen more than you talk", "weight": 0.3, "type": "kpi",
+     "kpi": "talk_ratio", "target": {"min": 0.35, "max": 0.6}, "tolerance": 0.25},
+    {"id": "questions", "label": "Ask discovery questions", "weight": 0.3, "type": "kpi",
+     "kpi": "questions_asked", "target": {"min": 2}, "tolerance": 2},
+    {"id": "value", "label": "State value and a next step", "weight": 0.4, "type": "keywords",
+     "keywords": [["save", "reduce", "faster"], ["meeting", "demo", "call"]]}]}',
+ 'published', 70, 'a0000000-0000-4000-8000-000000000004'),
+('f0000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000001',
+ 'Discovery: the budget-conscious CFO',
+ 'Uncover the cost of the status quo before talking price.',
+ '{"name": "Raj Mehta", "role": "CFO", "company": "Brightline Foods", "voice": "en-gb"}',
+ 'intermediate',
+ 'You are Raj, a CFO who cares about payback period and hates vague claims.',
+ '{"version": 1, "start": "open", "nodes": [
+    {"id": "open", "persona_line": "I have fifteen minutes. What do you want to know?",
+     "edges": [{"to": "pain", "when": {"intent": "question"}}, {"to": "vague", "default": true}]},
+    {"id": "pain", "persona_line": "Our month-end close takes nine days and overtime is killing us.",
+     "edges": [{"to": "price", "when": {"phrases": ["how much", "what does it cost"]}},
+               {"to": "quantify", "default": true}]},
+    {"id": "quantify", "persona_line": "Roughly two hundred thousand a year in overtime. Can you fix that?",
+     "edges": [{"to": "close", "default": true}]},
+    {"id": "price", "persona_line": "You are asking about my budget before you understand my problem.", "end": true},
+    {"id": "vague", "persona_line": "I am not sure what you are asking me.", "end": true},
+    {"id": "close", "persona_line": "Show me the numbers next week.", "end": true}]}',
+ '{"version": 1, "criteria": [
+    {"id": "questions", "label": "Ask open questions", "weight": 0.4, "type": "kpi",
+     "kpi": "questions_asked", "target": {"min": 3, "max": 14}, "tolerance": 3},
+    {"id": "pace", "label": "Keep a clear pace", "weight": 0.2, "type": "kpi",
+     "kpi": "words_per_minute", "target": {"min": 130, "max": 175}, "tolerance": 40},
+    {"id": "fillers", "label": "Few filler words", "weight": 0.2, "type": "kpi",
+     "kpi": "filler_word_ratio", "target": {"max": 0.04}, "tolerance": 0.06},
+    {"id": "impact", "label": "Quantify the impact", "weight": 0.2, "type": "keywords",
+     "keywords": [["cost", "overtime", "payback"], ["days", "hours", "weeks"]]}]}',
+ 'published', 70, 'a0000000-0000-4000-8000-000000000004'),
+('f0000000-0000-4000-8000-000000000003', 'd0000000-0000-4000-8000-000000000001',
+ 'Objection: happy with the incumbent',
+ 'Handle "we are happy with what we have" without arguing.',
+ '{"name": "Lena Fischer", "role": "Head of Operations", "company": "Nordkap Freight", "voice": "en-us"}',
+ 'advanced',
+ 'You are Lena; you like your current vendor and resent being sold to.',
+ '{"version": 1, "start": "open", "nodes": [
+    {"id": "open", "persona_line": "Honestly, we are happy with our current provider.",
+     "edges": [{"to": "probe", "when": {"intent": "question"}},
+               {"to": "annoyed", "when": {"intent": "objection"}},
+               {"to": "annoyed", "default": true}]},
+    {"id": "probe", "persona_line": "Well, their support is slow, but it works.",
+     "edges": [{"to": "close", "when": {"keywords": ["support", "response", "slow"]}},
+               {"to": "annoyed", "default": true}]},
+    {"id": "annoyed", "persona_line": "I do not think this is a fit. Goodbye.", "end": true},
+    {"id": "close", "persona_line": "If you can show me faster support, I will listen.", "end": true}]}',
+ '{"version": 1, "criteria": [
+    {"id": "patience", "label": "Pause before answering", "weight": 0.3, "type": "kpi",
+     "kpi": "response_latency_seconds", "target": {"min": 0.6, "max": 3}, "tolerance": 1.5},
+    {"id": "monologue", "label": "No long monologues", "weight": 0.3, "type": "kpi",
+     "kpi": "longest_monologue_seconds", "target": {"max": 60}, "tolerance": 60},
+    {"id": "empathy", "label": "Acknowledge, then probe", "weight": 0.4, "type": "keywords",
+     "keywords": [["understand", "makes sense", "fair"], ["support", "service"]]}]}',
+ 'published', 75, 'a0000000-0000-4000-8000-000000000004'),
+('f0000000-0000-4000-8000-000000000004', 'd0000000-0000-4000-8000-000000000001',
+ 'Renewal: procurement pushes for 20% off',
+ 'Draft: hold price by trading concessions.',
+ '{"name": "Owen Price", "role": "Procurement Lead", "company": "Calder Retail"}',
+ 'advanced', '',
+ '{"version": 1, "start": "open", "nodes": [
+    {"id": "open", "persona_line": "We need twenty percent off or we walk.", "edges": [{"to": "end", "default": true}]},
+    {"id": "end", "persona_line": "Let me think about it.", "end": true}]}',
+ '{"version": 1, "criteria": [
+    {"id": "trade", "label": "Trade, do not give", "weight": 1, "type": "keywords",
+     "keywords": [["in exchange", "if you", "term"]]}]}',
+ 'draft', 70, 'a0000000-0000-4000-8000-000000000004'),
+('f0000000-0000-4000-8000-000000000011', 'd0000000-0000-4000-8000-000000000002',
+ 'Globex: inbound demo request',
+ 'Qualify an inbound lead.',
+ '{"name": "Sam Ortiz", "role": "Marketing Manager", "company": "Hooli"}',
+ 'beginner', '',
+ '{"version": 1, "start": "open", "nodes": [
+    {"id": "open", "persona_line": "I filled in your form. What happens now?", "edges": [{"to": "end", "default": true}]},
+    {"id": "end", "persona_line": "Sounds good.", "end": true}]}',
+ '{"version": 1, "criteria": [
+    {"id": "questions", "label": "Qualify", "weight": 1, "type": "kpi", "kpi": "questions_asked",
+     "target": {"min": 2}, "tolerance": 2}]}',
+ 'published', 70, 'a0000000-0000-4000-8000-000000000013');
+
+insert into public.tracks (id, org_id, title, description, status, created_by) values
+  ('b0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001',
+   'New hire onboarding', 'From first cold call to handling the incumbent objection.', 'published',
+   'a0000000-0000-4000-8000-000000000004'),
+  ('b0000000-0000-4000-8000-000000000011', 'd0000000-0000-4000-8000-000000000002',
+   'Globex basics', 'Inbound qualification.', 'published', 'a0000000-0000-4000-8000-000000000013');
+
+insert into public.track_scenarios (org_id, track_id, scenario_id, position) values
+  ('d0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000001', 1),
+  ('d0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000002', 2),
+  ('d0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000003', 3),
+  ('d0000000-0000-4000-8000-000000000002', 'b0000000-0000-4000-8000-000000000011', 'f0000000-0000-4000-8000-000000000011', 1);
+
+insert into public.assignments (id, org_id, scenario_id, track_id, user_id, team_id, due_at,
+                                note, assigned_by) values
+  ('c0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001',
+   'f0000000-0000-4000-8000-000000000001', null, 'a0000000-0000-4000-8000-000000000001', null,
+   now() - interval '2 days', 'Warm-up before the Acme campaign.', 'a0000000-0000-4000-8000-000000000003'),
+  ('c0000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000001',
+   null, 'b0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000001', null,
+   now() + interval '14 days', 'Finish the onboarding track.', 'a0000000-0000-4000-8000-000000000003'),
+  ('c0000000-0000-4000-8000-000000000003', 'd0000000-0000-4000-8000-000000000001',
+   'f0000000-0000-4000-8000-000000000002', null, null, 'e0000000-0000-4000-8000-000000000002',
+   now() + interval '3 days', 'SMB team: discovery practice.', 'a0000000-0000-4000-8000-000000000003'),
+  ('c0000000-0000-4000-8000-000000000004', 'd0000000-0000-4000-8000-000000000001',
+   'f0000000-0000-4000-8000-000000000003', null, 'a0000000-0000-4000-8000-000000000002', null,
+   now() - interval '1 day', '', 'a0000000-0000-4000-8000-000000000003'),
+  ('c0000000-0000-4000-8000-000000000011', 'd0000000-0000-4000-8000-000000000002',
+   'f0000000-0000-4000-8000-000000000011', null, 'a0000000-0000-4000-8000-000000000011', null,
+   now() + interval '5 days', 'Qualify your first inbound lead.', 'a0000000-0000-4000-8000-000000000012');

@@ -1,0 +1,1 @@
+"""Offline-first sync: SQLite cache, outbox, Supabase client and the auth session."""

@@ -1,0 +1,1 @@
+"""Coachdesk desktop UI (PySide6 + qasync); a thin layer over app/, sync/ and audio/."""

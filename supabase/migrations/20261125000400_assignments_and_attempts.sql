@@ -199,6 +199,20 @@ as $$
 $$;
 grant execute on function private.assignment_is_mine(uuid) to authenticated, service_role;
 
+-- Who may read an attempt: its owner, and managers, admins and hr of its org. For one-row
+-- checks in SECURITY DEFINER functions (score_attempt). The select policy below states the same
+-- rule inline because a function call per row cannot use init plans (1 ms/row measured);
+-- tests/db assert the two agree.
+create or replace function private.attempt_visible(attempt_org_id uuid, attempt_user_id uuid)
+returns boolean
+language sql stable
+set search_path = ''
+as $$
+  select attempt_org_id = private.current_org_id()
+     and (attempt_user_id = auth.uid() or private.has_org_role('manager', 'admin', 'hr'))
+$$;
+grant execute on function private.attempt_visible(uuid, uuid) to authenticated, service_role;
+
 -- Row level security ------------------------------------------------------------------------
 alter table public.assignments enable row level security;
 alter table public.scenario_attempts enable row level security;

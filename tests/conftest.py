@@ -72,3 +72,52 @@ def api(database_dsn: str) -> Iterator[ApiSession]:
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         yield ApiSession(conn)
         conn.rollback()
+
+
+class Seed:
+    """Fixed ids from supabase/seed.sql."""
+
+    DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
+    GLOBEX_ORG = "d0000000-0000-4000-8000-000000000002"
+    USERS = {
+        # key: (user id, org id, role in that org)
+        "trainee": ("a0000000-0000-4000-8000-000000000001", DEMO_ORG, "trainee"),
+        "trainee2": ("a0000000-0000-4000-8000-000000000002", DEMO_ORG, "trainee"),
+        "manager": ("a0000000-0000-4000-8000-000000000003", DEMO_ORG, "manager"),
+        "admin": ("a0000000-0000-4000-8000-000000000004", DEMO_ORG, "admin"),
+        "hr": ("a0000000-0000-4000-8000-000000000005", DEMO_ORG, "hr"),
+        "globex_trainee": ("a0000000-0000-4000-8000-000000000011", GLOBEX_ORG, "trainee"),
+        "globex_manager": ("a0000000-0000-4000-8000-000000000012", GLOBEX_ORG, "manager"),
+        "globex_admin": ("a0000000-0000-4000-8000-000000000013", GLOBEX_ORG, "admin"),
+        "globex_hr": ("a0000000-0000-4000-8000-000000000014", GLOBEX_ORG, "hr"),
+        "consultant_demo": ("a0000000-0000-4000-8000-000000000021", DEMO_ORG, "trainee"),
+        "consultant_globex": ("a0000000-0000-4000-8000-000000000021", GLOBEX_ORG, "manager"),
+    }
+    SCENARIO_COLD_CALL = "f0000000-0000-4000-8000-000000000001"
+    SCENARIO_CFO = "f0000000-0000-4000-8000-000000000002"
+    SCENARIO_INCUMBENT = "f0000000-0000-4000-8000-000000000003"
+    SCENARIO_DRAFT = "f0000000-0000-4000-8000-000000000004"
+    SCENARIO_GLOBEX = "f0000000-0000-4000-8000-000000000011"
+
+    @classmethod
+    def claims(cls, key: str) -> Claims:
+        user_id, org_id, role = cls.USERS[key]
+        return Claims(sub=user_id, org_id=org_id, org_role=role)
+
+
+@pytest.fixture
+def seed() -> type[Seed]:
+    return Seed
+
+
+@pytest.fixture
+def as_user(api: ApiSession):
+    """`as_user("manager")` -> connection acting as that seed user in their org (PostgREST-like)."""
+
+    def become(key: str, **overrides: str | None) -> psycopg.Connection:
+        claims = Seed.claims(key)
+        for name, value in overrides.items():
+            setattr(claims, name, value)
+        return api.become(claims)
+
+    return become

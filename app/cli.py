@@ -7,6 +7,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from app.logs import configure_logging
+
 
 def _db_command(args: argparse.Namespace) -> int:
     from server.db.local import LocalDatabase
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):

@@ -185,3 +185,53 @@ insert into public.assignments (id, org_id, scenario_id, track_id, user_id, team
   ('c0000000-0000-4000-8000-000000000011', 'd0000000-0000-4000-8000-000000000002',
    'f0000000-0000-4000-8000-000000000011', null, 'a0000000-0000-4000-8000-000000000011', null,
    now() + interval '5 days', 'Qualify your first inbound lead.', 'a0000000-0000-4000-8000-000000000012');
+
+-- Past attempts: three transcript templates (strong, average, weak) spread over the last five
+-- weeks. They arrive with a transcript, so the database scores them on insert.
+with templates (quality, transcript) as (values
+  ('strong', '{"version": 1, "turns": [
+    {"speaker": "persona", "start": 0.0, "end": 2.1, "text": "Dana speaking. Who is this?"},
+    {"speaker": "rep", "start": 2.9, "end": 7.4, "text": "Hi Dana, this is Sam from Coachdesk. Did I catch you at a bad time?"},
+    {"speaker": "persona", "start": 8.0, "end": 12.5, "text": "We already have a vendor for that. Why should I spend time on this?"},
+    {"speaker": "rep", "start": 13.6, "end": 24.0, "text": "Fair question. Teams like yours reduce support tickets by a third and save hours every week. How do you handle onboarding today?"},
+    {"speaker": "persona", "start": 24.8, "end": 28.9, "text": "Okay, that is relevant. What would a next step look like?"},
+    {"speaker": "rep", "start": 30.0, "end": 36.2, "text": "Could we book a short demo meeting on Thursday? Would ten work for you?"},
+    {"speaker": "persona", "start": 37.0, "end": 39.0, "text": "Fine, send an invite for Thursday."}]}'::jsonb),
+  ('average', '{"version": 1, "turns": [
+    {"speaker": "persona", "start": 0.0, "end": 2.1, "text": "Dana speaking. Who is this?"},
+    {"speaker": "rep", "start": 2.4, "end": 9.8, "text": "Hi, um, this is Sam from Coachdesk, we do, uh, training software for sales teams and stuff."},
+    {"speaker": "persona", "start": 10.2, "end": 14.6, "text": "We already have a vendor for that. Why should I spend time on this?"},
+    {"speaker": "rep", "start": 15.0, "end": 33.5, "text": "Well, you know, we are faster and we can save you money, I mean the product is really good and our customers like it a lot and the setup is simple, um, so I think it could help."},
+    {"speaker": "persona", "start": 34.0, "end": 38.1, "text": "Okay, that is relevant. What would a next step look like?"},
+    {"speaker": "rep", "start": 38.5, "end": 43.0, "text": "Maybe a call next week? What do you think?"},
+    {"speaker": "persona", "start": 43.6, "end": 45.6, "text": "Send me an email and I will look at it."}]}'::jsonb),
+  ('weak', '{"version": 1, "turns": [
+    {"speaker": "persona", "start": 0.0, "end": 2.1, "text": "Dana speaking. Who is this?"},
+    {"speaker": "rep", "start": 2.2, "end": 30.4, "text": "Uh, hi, um, so I am calling from Coachdesk and basically we have this platform, you know, that does a lot of things for sales teams, um, like coaching and, uh, analytics and basically everything, and I mean it is really great."},
+    {"speaker": "persona", "start": 29.9, "end": 34.0, "text": "We already have a vendor for that."},
+    {"speaker": "rep", "start": 34.1, "end": 52.0, "text": "Right, but, um, ours is better, you know, basically it is just better and, uh, cheaper I think, so you should really look at it."},
+    {"speaker": "persona", "start": 52.5, "end": 54.5, "text": "Send me an email and I will look at it."}]}'::jsonb)
+),
+plan (n, user_id, org_id, scenario_id, assignment_id, quality, days_ago) as (values
+  (1, 'a0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-000000000001', 'weak', 34),
+  (2, 'a0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-000000000001', 'average', 27),
+  (3, 'a0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000002', 'c0000000-0000-4000-8000-000000000002', 'average', 12),
+  (4, 'a0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000001', null, 'strong', 3),
+  (5, 'a0000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000002', 'c0000000-0000-4000-8000-000000000003', 'weak', 20),
+  (6, 'a0000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000003', 'c0000000-0000-4000-8000-000000000004', 'average', 6),
+  (7, 'a0000000-0000-4000-8000-000000000002', 'd0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000001', null, 'strong', 1),
+  (8, 'a0000000-0000-4000-8000-000000000021', 'd0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000002', 'c0000000-0000-4000-8000-000000000003', 'strong', 2),
+  (9, 'a0000000-0000-4000-8000-000000000011', 'd0000000-0000-4000-8000-000000000002', 'f0000000-0000-4000-8000-000000000011', 'c0000000-0000-4000-8000-000000000011', 'average', 9),
+  (10, 'a0000000-0000-4000-8000-000000000011', 'd0000000-0000-4000-8000-000000000002', 'f0000000-0000-4000-8000-000000000011', 'c0000000-0000-4000-8000-000000000011', 'strong', 2)
+)
+insert into public.scenario_attempts (id, org_id, user_id, scenario_id, assignment_id, started_at,
+                                      ended_at, duration_seconds, transcript, status, device_id)
+select md5('coachdesk-seed-attempt-' || p.n)::uuid, p.org_id::uuid, p.user_id::uuid,
+       p.scenario_id::uuid, p.assignment_id::uuid,
+       now() - make_interval(days => p.days_ago, hours => p.n),
+       now() - make_interval(days => p.days_ago, hours => p.n)
+             + make_interval(secs => (t.transcript #>> '{turns,-1,end}')::numeric),
+       (t.transcript #>> '{turns,-1,end}')::numeric,
+       t.transcript, 'uploaded', 'seed'
+from plan p
+join templates t on t.quality = p.quality;

@@ -36,8 +36,10 @@ def _run_command(_args: argparse.Namespace) -> int:
     db = LocalDatabase.default()
     db.start()
     print(f"Coachdesk local database is running: {db.dsn()}")
-    print("Demo accounts (password 'coachdesk-demo'): trainee@demo.coachdesk.test, "
-          "manager@demo.coachdesk.test, admin@demo.coachdesk.test, hr@demo.coachdesk.test")
+    print(
+        "Demo accounts (password 'coachdesk-demo'): trainee@demo.coachdesk.test, "
+        "manager@demo.coachdesk.test, admin@demo.coachdesk.test, hr@demo.coachdesk.test"
+    )
     print("Press Ctrl+C to stop.")
     stop_signals = {signal.SIGINT, signal.SIGTERM}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import psycopg
 import pytest
@@ -58,17 +59,18 @@ class ApiSession:
     def become(self, claims: Claims) -> psycopg.Connection:
         self.conn.rollback()
         self.conn.execute(f"set local role {claims.role}")
-        self.conn.execute(
-            "select set_config('request.jwt.claims', %s, true)", (claims.as_json(),)
-        )
+        self.conn.execute("select set_config('request.jwt.claims', %s, true)", (claims.as_json(),))
         return self.conn
 
 
 @pytest.fixture
 def api(database_dsn: str) -> Iterator[ApiSession]:
     """Log in as `authenticator` (never the superuser) and act as API roles."""
-    dsn = with_dbname(database_dsn, psycopg.conninfo.conninfo_to_dict(database_dsn)["dbname"],
-                      user="authenticator")
+    dsn = with_dbname(
+        database_dsn,
+        psycopg.conninfo.conninfo_to_dict(database_dsn)["dbname"],
+        user="authenticator",
+    )
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         yield ApiSession(conn)
         conn.rollback()
@@ -79,7 +81,7 @@ class Seed:
 
     DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
     GLOBEX_ORG = "d0000000-0000-4000-8000-000000000002"
-    USERS = {
+    USERS: ClassVar[dict[str, tuple[str, str, str]]] = {
         # key: (user id, org id, role in that org)
         "trainee": ("a0000000-0000-4000-8000-000000000001", DEMO_ORG, "trainee"),
         "trainee2": ("a0000000-0000-4000-8000-000000000002", DEMO_ORG, "trainee"),

@@ -90,8 +90,10 @@ class PostgresCluster:
         self._hand_to_os_user()
         self._run(
             "initdb",
-            "-D", str(self.data_dir),
-            "-U", "postgres",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
             "--auth-local=trust",
             "--auth-host=reject",
             "--encoding=UTF8",
@@ -113,10 +115,17 @@ class PostgresCluster:
             return
         self._write_settings()
         self._run(
-            "pg_ctl", "start", "-w", "-t", "60",
-            "-D", str(self.data_dir),
-            "-l", str(self.log_file),
-            "-o", f"-p {self.port} -k {self.socket_dir} -c listen_addresses=''",
+            "pg_ctl",
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=''",
         )
         log.info("postgres.started", port=self.port, socket_dir=str(self.socket_dir))
 

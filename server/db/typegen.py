@@ -10,7 +10,6 @@ import argparse
 import keyword
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 

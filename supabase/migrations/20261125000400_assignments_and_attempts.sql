@@ -257,12 +257,14 @@ create policy scenario_attempts_select on public.scenario_attempts for select to
     org_id = (select private.current_org_id())
     and (user_id = (select auth.uid()) or (select private.has_org_role('manager', 'admin', 'hr')))
   );
--- Anyone practising records attempts for themselves only, against their own assignments.
+-- Anyone practising records attempts for themselves only, against their own assignments and
+-- scenarios they can see (a trainee cannot practise, and so read the rubric of, a draft).
 create policy scenario_attempts_insert_own on public.scenario_attempts for insert to authenticated
   with check (
     org_id = (select private.current_org_id())
     and user_id = (select auth.uid())
     and (assignment_id is null or private.assignment_is_mine(assignment_id))
+    and exists (select 1 from public.scenarios s where s.id = scenario_attempts.scenario_id)
   );
 -- ... and completes them (upload paths, transcript); attempts are never deleted by clients.
 create policy scenario_attempts_update_own on public.scenario_attempts for update to authenticated

@@ -30,6 +30,33 @@ def _db_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack_command(args: argparse.Namespace) -> int:
+    from server.stack import runner
+
+    data_dir = runner.default_data_dir()
+    if args.action == "start":
+        stack = runner.start_background(data_dir)
+        print(f"local stack running: {stack.url}")
+        print(f"SUPABASE_URL={stack.url}")
+        print(f"SUPABASE_ANON_KEY={stack.anon_key}")
+        print(f"SUPABASE_SERVICE_ROLE_KEY={stack.service_key}")
+    elif args.action == "stop":
+        stopped = runner.stop_background(data_dir)
+        print("local stack stopped" if stopped else "local stack was not running")
+    elif args.action == "status":
+        stack = runner.RunningStack.read(data_dir)
+        if stack and stack.alive() and stack.healthy():
+            print(f"running: {stack.url} (pid {stack.pid})")
+            print(f"SUPABASE_ANON_KEY={stack.anon_key}")
+        else:
+            print("stopped")
+            return 3
+    elif args.action == "reset":
+        runner.reset(data_dir)
+        print("local stack stopped and its database and files removed; the next start re-seeds")
+    return 0
+
+
 def _run_command(_args: argparse.Namespace) -> int:
     from server.db.local import LocalDatabase
 
@@ -60,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="manage the embedded Postgres cluster")
     db.add_argument("action", choices=["start", "stop", "status", "reset"])
     db.set_defaults(handler=_db_command)
+
+    stack = commands.add_parser(
+        "stack", help="manage the local Supabase-compatible stack (REST, Auth, Storage)"
+    )
+    stack.add_argument("action", choices=["start", "stop", "status", "reset"])
+    stack.set_defaults(handler=_stack_command)
     return parser
 
 

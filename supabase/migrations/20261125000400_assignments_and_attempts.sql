@@ -154,8 +154,9 @@ declare
   is_client boolean := current_user in ('anon', 'authenticated');
 begin
   if tg_op = 'UPDATE' then
-    if new.org_id <> old.org_id or new.user_id <> old.user_id then
-      raise exception 'an attempt cannot move to another org or user'
+    if new.id <> old.id or new.org_id <> old.org_id or new.user_id <> old.user_id
+       or new.scenario_id <> old.scenario_id then
+      raise exception 'an attempt cannot move to another org, user or scenario'
         using errcode = 'insufficient_privilege';
     end if;
     if is_client and old.status = 'scored' then
@@ -225,8 +226,11 @@ grant insert (id, org_id, user_id, assignment_id, scenario_id, started_at, ended
               duration_seconds, recording_path, transcript_path, transcript, status,
               failure_reason, device_id)
   on public.scenario_attempts to authenticated;
-grant update (assignment_id, ended_at, duration_seconds, recording_path, transcript_path,
-              transcript, status, failure_reason, device_id)
+-- An upsert (INSERT ... ON CONFLICT DO UPDATE SET <every column sent>) needs UPDATE on the
+-- identity columns too; guard_attempt_write refuses any change to them.
+grant update (id, org_id, user_id, scenario_id, started_at, assignment_id, ended_at,
+              duration_seconds, recording_path, transcript_path, transcript, status,
+              failure_reason, device_id)
   on public.scenario_attempts to authenticated;
 
 -- Trainees see assignments addressed to them or their teams; managers, admins and hr see all

@@ -1,0 +1,129 @@
+"""The Starlette application: `/rest/v1`, `/auth/v1` and `/storage/v1` on one port.
+
+Two connection pools: `api_pool` logs in as `authenticator` (it can only become anon,
+authenticated or service_role, and RLS applies to all but the last); `admin_pool` logs in as
+the database owner and is used only after `SET LOCAL ROLE supabase_auth_admin` (auth) or to read
+the catalog. The catalog (PostgREST's "schema cache") is reloaded when a request names a table
+or function it does not know, so migrations applied while the stack runs are picked up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg_pool import AsyncConnectionPool
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from server.stack import auth, rest, storage
+from server.stack import query as q
+from server.stack.config import StackConfig
+
+log = structlog.get_logger(__name__)
+
+# A miss reloads the catalog at most this often, so a flood of bad names cannot hammer it.
+CATALOG_RELOAD_INTERVAL_S = 1.0
+
+
+class StackState:
+    """Pools, catalog and settings shared by every request of one running stack."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.api_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            config.authenticator_dsn,
+            min_size=2,
+            max_size=config.pool_max_size,
+            open=False,
+            name="stack-api",
+        )
+        self.admin_pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            config.database_dsn, min_size=1, max_size=4, open=False, name="stack-admin"
+        )
+        self._catalog = q.Catalog()
+        self._catalog_loaded_at = 0.0
+        self._catalog_lock = asyncio.Lock()
+        self.has_token_hook = False
+
+    async def open(self) -> None:
+        await self.api_pool.open(wait=True)
+        await self.admin_pool.open(wait=True)
+        await self.reload_catalog()
+        async with self.admin_pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "select to_regprocedure('public.custom_access_token_hook(jsonb)') is not null"
+                )
+            ).fetchone()
+            self.has_token_hook = bool(row and row[0])
+            await storage.install_signing_secret(conn, self.config.jwt_secret)
+        self.config.storage_dir.mkdir(parents=True, exist_ok=True)
+
+    async def close(self) -> None:
+        await self.api_pool.close()
+        await self.admin_pool.close()
+
+    async def reload_catalog(self) -> None:
+        async with self._catalog_lock:
+            async with self.admin_pool.connection() as conn:
+                self._catalog = await q.Catalog.load(conn)
+            self._catalog_loaded_at = time.monotonic()
+
+    async def _maybe_reload(self) -> bool:
+        if time.monotonic() - self._catalog_loaded_at < CATALOG_RELOAD_INTERVAL_S:
+            return False
+        await self.reload_catalog()
+        return True
+
+    async def table(self, name: str) -> q.Table:
+        try:
+            return self._catalog.table(name)
+        except q.ApiError:
+            if not await self._maybe_reload():
+                raise
+            return self._catalog.table(name)
+
+    async def function(self, name: str, arg_names: set[str]) -> q.Function:
+        try:
+            return self._catalog.function(name, arg_names)
+        except q.ApiError:
+            if not await self._maybe_reload():
+                raise
+            return self._catalog.function(name, arg_names)
+
+
+async def _health(request: Request) -> JSONResponse:
+    state: StackState = request.app.state.stack
+    return JSONResponse({"status": "ok", "url": state.config.url})
+
+
+def create_app(config: StackConfig) -> Starlette:
+    state = StackState(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.open()
+        log.info("stack.ready", url=config.url)
+        try:
+            yield
+        finally:
+            await state.close()
+
+    rest_methods = ["GET", "HEAD", "POST", "PATCH", "DELETE"]
+    routes = [
+        Route("/health", _health, methods=["GET"]),
+        Route("/rest/v1/{path:path}", rest.handle, methods=rest_methods),
+        *auth.routes(),
+        *storage.routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.stack = state
+    return app

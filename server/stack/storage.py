@@ -1,0 +1,655 @@
+"""`/storage/v1`: the Supabase Storage subset the supabase client uses.
+
+Objects: upload (POST, `x-upsert`; PUT = upsert), download (authenticated and public), remove,
+list, info, signed URLs (single and batch) and signed download. Buckets: list, get, create.
+
+Every read or write of `storage.objects` runs as the caller's role with their claims (the same
+transaction helper as /rest/v1), so the storage RLS policies in the migrations decide who may
+upload, read, sign or delete. Only two lookups bypass RLS, as hosted Storage's do: the bucket's
+settings (size limit, MIME types, public flag), and the object behind a valid signed token.
+
+File bytes live under `<data dir>/storage/objects/<uuid>`: the file name is a random version id
+stored in the object's row, never derived from the request, so no object name can reach outside
+that directory. Errors use Storage's shape: {"statusCode": "404", "error": "...", "message": ...}.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.parser
+import email.policy
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import psycopg
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.stack import jwt as stack_jwt
+from server.stack import rest
+from server.stack.config import DEFAULT_FILE_SIZE_LIMIT
+from server.stack.query import ApiError
+
+if TYPE_CHECKING:
+    from server.stack.app import StackState
+
+log = structlog.get_logger(__name__)
+
+MAX_KEY_LENGTH = 1024
+# Room for multipart boundaries and form fields around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+_OBJECT_COLUMNS = (
+    "id, name, bucket_id, owner, version, metadata, created_at, updated_at, last_accessed_at"
+)
+
+
+class StorageError(Exception):
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+
+    def response(self) -> JSONResponse:
+        body = {"statusCode": str(self.status), "error": self.error, "message": self.message}
+        return JSONResponse(body, status_code=self.status)
+
+
+def _from_api_error(exc: ApiError) -> StorageError:
+    if exc.status in (401, 403) and exc.code in ("PGRST301", "PGRST303"):
+        return StorageError(exc.status, "InvalidJWT", exc.message)
+    return StorageError(exc.status, "InvalidRequest", exc.message)
+
+
+def _from_database_error(exc: psycopg.Error) -> StorageError:
+    if exc.sqlstate == "42501":
+        message = exc.diag.message_primary or "new row violates row-level security policy"
+        return StorageError(403, "Unauthorized", message)
+    if exc.sqlstate == "23505":
+        return StorageError(409, "Duplicate", "The resource already exists")
+    if exc.sqlstate and exc.sqlstate.startswith(("22", "23")):
+        return StorageError(400, "InvalidRequest", exc.diag.message_primary or str(exc))
+    log.error("storage.database_error", sqlstate=exc.sqlstate)
+    return StorageError(500, "DatabaseError", exc.diag.message_primary or "database error")
+
+
+def handled(
+    handler: Any,
+) -> Any:
+    """Turn every failure of a storage handler into Storage's error shape."""
+
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        except StorageError as exc:
+            return exc.response()
+        except ApiError as exc:
+            return _from_api_error(exc).response()
+        except psycopg.Error as exc:
+            return _from_database_error(exc).response()
+
+    return wrapper
+
+
+def validate_key(name: str) -> str:
+    """Object names: relative, no empty/dot segments, no control characters or backslashes."""
+    parts = name.split("/")
+    if (
+        not name
+        or len(name) > MAX_KEY_LENGTH
+        or name.startswith("/")
+        or any(p in ("", ".", "..") for p in parts)
+        or "\\" in name
+        or any(ord(c) < 32 or ord(c) == 127 for c in name)
+    ):
+        raise StorageError(400, "InvalidKey", f"Invalid key: {name}")
+    return name
+
+
+def _blob_path(state: StackState, version: str) -> Path:
+    # The version is a uuid the stack generated; re-parse it so nothing else can ever get here.
+    return state.config.storage_dir / "objects" / uuid.UUID(version).hex
+
+
+def _remove_blob(state: StackState, version: str | None) -> None:
+    if not version:
+        return
+    with contextlib.suppress(ValueError):
+        _blob_path(state, version).unlink(missing_ok=True)
+
+
+@asynccontextmanager
+async def _service(state: StackState) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """Storage's own lookups (bucket settings, signed-token objects) as service_role."""
+    async with state.admin_pool.connection() as conn, conn.transaction():
+        await conn.execute("set local role service_role")
+        yield conn
+
+
+async def _bucket(state: StackState, bucket_id: str) -> dict[str, Any]:
+    async with _service(state) as conn:
+        row = await (
+            await conn.execute(
+                "select id, public, file_size_limit, allowed_mime_types from storage.buckets"
+                " where id = %s",
+                (bucket_id,),
+            )
+        ).fetchone()
+    if row is None:
+        raise StorageError(404, "Bucket not found", "Bucket not found")
+    return {"id": row[0], "public": row[1], "file_size_limit": row[2], "allowed_mime_types": row[3]}
+
+
+def _mime_allowed(mimetype: str, allowed: list[str] | None) -> bool:
+    if not allowed:
+        return True
+    base = mimetype.split(";")[0].strip().lower()
+    for pattern in allowed:
+        pattern = pattern.lower()
+        if pattern == base or (pattern.endswith("/*") and base.startswith(pattern[:-1])):
+            return True
+    return False
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large() -> StorageError:
+    return StorageError(413, "Payload too large", "The object exceeded the maximum allowed size")
+
+
+def _parse_upload(content_type: str, body: bytes) -> tuple[bytes, str, dict[str, Any] | None, str]:
+    """The file, its MIME type, user metadata and cache control from a multipart or raw body."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return body, content_type or "application/octet-stream", None, "3600"
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        raise StorageError(400, "InvalidRequest", "malformed multipart body")
+    file_bytes: bytes | None = None
+    mimetype = "application/octet-stream"
+    metadata: dict[str, Any] | None = None
+    cache_control = "3600"
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if name == "file" or part.get_filename() is not None:
+            file_bytes = payload
+            mimetype = part.get_content_type() if part.get("content-type") else mimetype
+        elif name == "cacheControl":
+            cache_control = payload.decode()
+        elif name == "metadata":
+            try:
+                metadata = json.loads(payload)
+            except ValueError as exc:
+                raise StorageError(400, "InvalidRequest", "metadata must be JSON") from exc
+    if file_bytes is None:
+        raise StorageError(400, "InvalidRequest", "multipart body has no file part")
+    return file_bytes, mimetype, metadata, cache_control
+
+
+def _state(request: Request) -> StackState:
+    return request.app.state.stack  # type: ignore[no-any-return]
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "1", "yes")
+
+
+# -- objects -------------------------------------------------------------------------------------
+
+
+async def upload(request: Request) -> Response:
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    bucket_id = request.path_params["bucket"]
+    name = validate_key(request.path_params["name"])
+    bucket = await _bucket(state, bucket_id)
+    limit = min(bucket["file_size_limit"] or DEFAULT_FILE_SIZE_LIMIT, DEFAULT_FILE_SIZE_LIMIT)
+    content_type = request.headers.get("content-type", "")
+    multipart = content_type.lower().startswith("multipart/")
+    body = await _read_limited(request, limit + (MULTIPART_OVERHEAD if multipart else 0))
+    data, mimetype, user_metadata, cache_control = _parse_upload(content_type, body)
+    if len(data) > limit:
+        raise _too_large()
+    if not _mime_allowed(mimetype, bucket["allowed_mime_types"]):
+        raise StorageError(415, "invalid_mime_type", f"mime type {mimetype} is not supported")
+    upsert = request.method == "PUT" or _truthy(request.headers.get("x-upsert"))
+
+    version = str(uuid.uuid4())
+    path = _blob_path(state, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    metadata = {
+        "eTag": f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"',
+        "size": len(data),
+        "mimetype": mimetype,
+        "cacheControl": f"max-age={cache_control}",
+        "lastModified": datetime.now(UTC).isoformat(),
+        "contentLength": len(data),
+        "httpStatusCode": 200,
+    }
+    owner = claims.get("sub") if claims.get("role") == "authenticated" else None
+    extra = json.dumps(user_metadata) if isinstance(user_metadata, dict) else None
+    params = (bucket_id, name, owner, json.dumps(metadata), version, extra)
+    old_version = None
+    try:
+        async with rest.as_role(state, claims, request.method) as conn:
+            if upsert:
+                previous = await (
+                    await conn.execute(
+                        "select version from storage.objects where bucket_id = %s and name = %s",
+                        (bucket_id, name),
+                    )
+                ).fetchone()
+                old_version = previous[0] if previous else None
+                statement = (
+                    "insert into storage.objects (bucket_id, name, owner, metadata, version)"
+                    " values (%s, %s, %s, %s::jsonb || coalesce(%s::jsonb, '{}'), %s)"
+                    " on conflict (bucket_id, name) do update set owner = excluded.owner,"
+                    " metadata = excluded.metadata, version = excluded.version,"
+                    " updated_at = now(), last_accessed_at = now()"
+                    " returning id"
+                )
+            else:
+                statement = (
+                    "insert into storage.objects (bucket_id, name, owner, metadata, version)"
+                    " values (%s, %s, %s, %s::jsonb || coalesce(%s::jsonb, '{}'), %s) returning id"
+                )
+            ordered = (params[0], params[1], params[2], params[3], params[5], params[4])
+            row = await (await conn.execute(statement, ordered)).fetchone()
+            assert row is not None
+    except BaseException:
+        _remove_blob(state, version)
+        raise
+    if old_version and old_version != version:
+        _remove_blob(state, old_version)
+    return JSONResponse({"Id": str(row[0]), "Key": f"{bucket_id}/{name}"})
+
+
+async def _visible_object(
+    state: StackState, claims: dict[str, Any], bucket_id: str, name: str
+) -> tuple[str, dict[str, Any]]:
+    async with rest.as_role(state, claims, "GET") as conn:
+        row = await (
+            await conn.execute(
+                "select version, metadata from storage.objects where bucket_id = %s and name = %s",
+                (bucket_id, name),
+            )
+        ).fetchone()
+    if row is None or not row[0]:
+        raise StorageError(404, "not_found", "Object not found")
+    return row[0], row[1] or {}
+
+
+def _file_response(
+    state: StackState, version: str, metadata: dict[str, Any], name: str, download: str | None
+) -> Response:
+    try:
+        data = _blob_path(state, version).read_bytes()
+    except FileNotFoundError as exc:
+        raise StorageError(404, "not_found", "Object not found") from exc
+    headers = {"Cache-Control": str(metadata.get("cacheControl", "no-cache"))}
+    if download is not None:
+        filename = download or name.rsplit("/", 1)[-1]
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    mimetype = str(metadata.get("mimetype") or "application/octet-stream")
+    return Response(data, media_type=mimetype, headers=headers)
+
+
+async def download(request: Request) -> Response:
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    bucket_id = request.path_params["bucket"]
+    name = validate_key(request.path_params["name"])
+    version, metadata = await _visible_object(state, claims, bucket_id, name)
+    return _file_response(state, version, metadata, name, request.query_params.get("download"))
+
+
+async def download_public(request: Request) -> Response:
+    state = _state(request)
+    bucket_id = request.path_params["bucket"]
+    name = validate_key(request.path_params["name"])
+    bucket = await _bucket(state, bucket_id)
+    if not bucket["public"]:
+        raise StorageError(404, "not_found", "Object not found")
+    version, metadata = await _object_as_service(state, bucket_id, name)
+    return _file_response(state, version, metadata, name, request.query_params.get("download"))
+
+
+async def _object_as_service(
+    state: StackState, bucket_id: str, name: str
+) -> tuple[str, dict[str, Any]]:
+    async with _service(state) as conn:
+        row = await (
+            await conn.execute(
+                "select version, metadata from storage.objects where bucket_id = %s and name = %s",
+                (bucket_id, name),
+            )
+        ).fetchone()
+    if row is None or not row[0]:
+        raise StorageError(404, "not_found", "Object not found")
+    return row[0], row[1] or {}
+
+
+async def info(request: Request) -> Response:
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    bucket_id = request.path_params["bucket"]
+    name = validate_key(request.path_params["name"])
+    async with rest.as_role(state, claims, "GET") as conn:
+        row = await (
+            await conn.execute(
+                "select to_json(o)::text from (select " + _OBJECT_COLUMNS + " from storage.objects"
+                " where bucket_id = %s and name = %s) o",
+                (bucket_id, name),
+            )
+        ).fetchone()
+    if row is None:
+        raise StorageError(404, "not_found", "Object not found")
+    return Response(row[0], media_type="application/json")
+
+
+async def remove(request: Request) -> Response:
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    bucket_id = request.path_params["bucket"]
+    if "name" in request.path_params:
+        names = [request.path_params["name"]]
+    else:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError as exc:
+            raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
+        names = body.get("prefixes") if isinstance(body, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise StorageError(400, "InvalidRequest", '"prefixes" must be a list of object names')
+    async with rest.as_role(state, claims, "DELETE") as conn:
+        rows = await (
+            await conn.execute(
+                "with removed as (delete from storage.objects where bucket_id = %s"
+                " and name = any(%s::text[]) returning " + _OBJECT_COLUMNS + ")"
+                " select version, to_json(removed)::text from removed",
+                (bucket_id, names),
+            )
+        ).fetchall()
+    for version, _ in rows:
+        _remove_blob(state, version)
+    return Response("[" + ",".join(r[1] for r in rows) + "]", media_type="application/json")
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+async def list_objects(request: Request) -> Response:
+    """Direct children of `prefix`: files with their rows, folders with null ids."""
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    bucket_id = request.path_params["bucket"]
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
+    prefix = str(body.get("prefix") or "").strip("/")
+    base = f"{prefix}/" if prefix else ""
+    limit = int(body.get("limit") or 100)
+    offset = int(body.get("offset") or 0)
+    search = str(body.get("search") or "")
+    sort = body.get("sortBy") or {}
+    column = sort.get("column", "name")
+    if column not in ("name", "created_at", "updated_at", "last_accessed_at"):
+        raise StorageError(400, "InvalidRequest", f"cannot sort by {column!r}")
+    descending = str(sort.get("order", "asc")).lower() == "desc"
+    async with rest.as_role(state, claims, "POST") as conn:
+        rows = await (
+            await conn.execute(
+                "select name, to_json(o)::text from (select " + _OBJECT_COLUMNS + " from"
+                " storage.objects where bucket_id = %s and name like %s) o",
+                (bucket_id, _like_prefix(base)),
+            )
+        ).fetchall()
+    entries: dict[str, dict[str, Any]] = {}
+    for name, row_json in rows:
+        rest_of_name = name[len(base) :]
+        child, slash, _ = rest_of_name.partition("/")
+        if search and not child.lower().startswith(search.lower()):
+            continue
+        if slash:
+            entries.setdefault(
+                child,
+                {
+                    "name": child,
+                    "id": None,
+                    "updated_at": None,
+                    "created_at": None,
+                    "last_accessed_at": None,
+                    "metadata": None,
+                },
+            )
+        else:
+            row = json.loads(row_json)
+            entries[child] = {
+                "name": child,
+                "id": row["id"],
+                "updated_at": row["updated_at"],
+                "created_at": row["created_at"],
+                "last_accessed_at": row["last_accessed_at"],
+                "metadata": row["metadata"],
+            }
+    items = sorted(
+        entries.values(), key=lambda e: (e[column] is None, e[column] or ""), reverse=descending
+    )
+    return JSONResponse(items[offset : offset + limit])
+
+
+def _signed_path(bucket_id: str, name: str, token: str) -> str:
+    return f"/object/sign/{quote(bucket_id)}/{quote(name, safe='/')}?token={token}"
+
+
+def _sign(state: StackState, bucket_id: str, name: str, expires_in: int) -> str:
+    now = stack_jwt.now()
+    payload = {"url": f"{bucket_id}/{name}", "iat": now, "exp": now + expires_in}
+    return stack_jwt.encode(payload, state.config.jwt_secret)
+
+
+def _expires_in(body: Any) -> int:
+    try:
+        value = int(body.get("expiresIn"))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise StorageError(400, "InvalidRequest", "expiresIn must be a number of seconds") from exc
+    if value < 1:
+        raise StorageError(400, "InvalidRequest", "expiresIn must be at least 1 second")
+    return value
+
+
+async def sign(request: Request) -> Response:
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    bucket_id = request.path_params["bucket"]
+    name = validate_key(request.path_params["name"])
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
+    expires_in = _expires_in(body)
+    await _visible_object(state, claims, bucket_id, name)
+    token = _sign(state, bucket_id, name, expires_in)
+    return JSONResponse({"signedURL": _signed_path(bucket_id, name, token)})
+
+
+async def sign_many(request: Request) -> Response:
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    bucket_id = request.path_params["bucket"]
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
+    expires_in = _expires_in(body)
+    paths = body.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise StorageError(400, "InvalidRequest", '"paths" must be a list of object names')
+    async with rest.as_role(state, claims, "POST") as conn:
+        rows = await (
+            await conn.execute(
+                "select name from storage.objects where bucket_id = %s and name = any(%s::text[])",
+                (bucket_id, paths),
+            )
+        ).fetchall()
+    visible = {r[0] for r in rows}
+    result = []
+    for path in paths:
+        if path in visible:
+            token = _sign(state, bucket_id, path, expires_in)
+            result.append(
+                {"error": None, "path": path, "signedURL": _signed_path(bucket_id, path, token)}
+            )
+        else:
+            result.append(
+                {
+                    "error": "Either the object does not exist or you do not have access to it",
+                    "path": path,
+                    "signedURL": None,
+                }
+            )
+    return JSONResponse(result)
+
+
+async def signed_download(request: Request) -> Response:
+    """No API key: the token alone grants this one object until it expires."""
+    state = _state(request)
+    bucket_id = request.path_params["bucket"]
+    name = validate_key(request.path_params["name"])
+    token = request.query_params.get("token")
+    if not token:
+        raise StorageError(400, "InvalidJWT", "Missing token")
+    try:
+        payload = stack_jwt.decode(token, state.config.jwt_secret)
+    except stack_jwt.TokenError as exc:
+        raise StorageError(
+            400, "InvalidJWT", "jwt expired" if exc.expired else exc.message
+        ) from exc
+    if payload.get("url") != f"{bucket_id}/{name}":
+        raise StorageError(400, "InvalidSignature", "The url does not match the signature")
+    version, metadata = await _object_as_service(state, bucket_id, name)
+    return _file_response(state, version, metadata, name, request.query_params.get("download"))
+
+
+# -- buckets -------------------------------------------------------------------------------------
+
+_BUCKET_JSON = (
+    "select coalesce(json_agg(b), '[]')::text from (select id, name,"
+    " coalesce(owner::text, '') as owner, public,"
+    " file_size_limit, allowed_mime_types, created_at, updated_at from storage.buckets {}) b"
+)
+
+
+async def list_buckets(request: Request) -> Response:
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    async with rest.as_role(state, claims, "GET") as conn:
+        row = await (await conn.execute(_BUCKET_JSON.format("order by id"))).fetchone()
+    return Response(row[0] if row else "[]", media_type="application/json")
+
+
+async def get_bucket(request: Request) -> Response:
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    async with rest.as_role(state, claims, "GET") as conn:
+        row = await (
+            await conn.execute(_BUCKET_JSON.format("where id = %s"), (request.path_params["id"],))
+        ).fetchone()
+    buckets = json.loads(row[0]) if row else []
+    if not buckets:
+        raise StorageError(404, "Bucket not found", "Bucket not found")
+    return JSONResponse(buckets[0])
+
+
+async def create_bucket(request: Request) -> Response:
+    """Inserted as the caller: only roles the grants allow (service_role) can create buckets."""
+    state = _state(request)
+    claims = rest.authenticate(request, state)
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
+    bucket_id = str(body.get("id") or body.get("name") or "")
+    if not bucket_id or "/" in bucket_id or bucket_id in (".", ".."):
+        raise StorageError(400, "InvalidRequest", "bucket id must be a plain name")
+    async with rest.as_role(state, claims, "POST") as conn:
+        await conn.execute(
+            "insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)"
+            " values (%s, %s, %s, %s, %s)",
+            (
+                bucket_id,
+                str(body.get("name") or bucket_id),
+                bool(body.get("public")),
+                body.get("file_size_limit"),
+                body.get("allowed_mime_types"),
+            ),
+        )
+    return JSONResponse({"name": bucket_id})
+
+
+async def install_signing_secret(conn: psycopg.AsyncConnection[Any], secret: str) -> None:
+    """`public.grant_signed_url` signs in SQL with private.settings('storage_signing_secret');
+    it must be the stack's JWT secret so the tokens it makes open these endpoints."""
+    row = await (
+        await conn.execute(
+            "select count(*) filter (where column_name in ('key', 'value'))"
+            " from information_schema.columns"
+            " where table_schema = 'private' and table_name = 'settings'"
+        )
+    ).fetchone()
+    if not row or row[0] != 2:
+        return
+    async with conn.transaction():
+        await conn.execute(
+            "insert into private.settings (key, value) values ('storage_signing_secret', %s)"
+            " on conflict (key) do update set value = excluded.value",
+            (secret,),
+        )
+
+
+def routes() -> list[Route]:
+    base = "/storage/v1"
+    obj = "{bucket}/{name:path}"
+    return [
+        Route(f"{base}/bucket", handled(list_buckets), methods=["GET"]),
+        Route(f"{base}/bucket", handled(create_bucket), methods=["POST"]),
+        Route(f"{base}/bucket/{{id}}", handled(get_bucket), methods=["GET"]),
+        Route(f"{base}/object/sign/{obj}", handled(signed_download), methods=["GET"]),
+        Route(f"{base}/object/sign/{obj}", handled(sign), methods=["POST"]),
+        Route(f"{base}/object/sign/{{bucket}}", handled(sign_many), methods=["POST"]),
+        Route(f"{base}/object/list/{{bucket}}", handled(list_objects), methods=["POST"]),
+        Route(f"{base}/object/info/{obj}", handled(info), methods=["GET"]),
+        Route(f"{base}/object/public/{obj}", handled(download_public), methods=["GET"]),
+        Route(f"{base}/object/authenticated/{obj}", handled(download), methods=["GET"]),
+        Route(f"{base}/object/{{bucket}}", handled(remove), methods=["DELETE"]),
+        Route(f"{base}/object/{obj}", handled(download), methods=["GET"]),
+        Route(f"{base}/object/{obj}", handled(upload), methods=["POST", "PUT"]),
+        Route(f"{base}/object/{obj}", handled(remove), methods=["DELETE"]),
+    ]

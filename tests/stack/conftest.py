@@ -1,0 +1,128 @@
+"""A running local stack for the session, and official `supabase` clients pointed at it.
+
+The stack serves a database of its own, created (bootstrap, migrations, seed, local auth
+tables) on the same server as the `database_dsn` fixture: HTTP tests commit what they write,
+and the rolled-back-only tests elsewhere must never see those rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from server.db.cluster import free_port
+from server.db.migrate import migrate
+from server.db.testing import with_dbname
+from server.stack.config import StackConfig
+from server.stack.runner import StackServer, apply_local_stack_sql
+from supabase import Client, ClientOptions, create_client
+
+DEMO_PASSWORD = "coachdesk-demo"
+EMAILS = {
+    "trainee": "trainee@demo.coachdesk.test",
+    "trainee2": "trainee2@demo.coachdesk.test",
+    "manager": "manager@demo.coachdesk.test",
+    "admin": "admin@demo.coachdesk.test",
+    "hr": "hr@demo.coachdesk.test",
+    "globex_trainee": "trainee@globex.coachdesk.test",
+    "globex_manager": "manager@globex.coachdesk.test",
+    "globex_admin": "admin@globex.coachdesk.test",
+    "consultant": "consultant@coachdesk.test",
+}
+
+
+@dataclass
+class RunningStack:
+    config: StackConfig
+    dsn: str
+
+    @property
+    def url(self) -> str:
+        return self.config.url
+
+    @property
+    def anon_key(self) -> str:
+        return self.config.anon_key
+
+    @property
+    def service_key(self) -> str:
+        return self.config.service_key
+
+
+@pytest.fixture(scope="session")
+def stack_dsn(database_dsn: str) -> Iterator[str]:
+    """A fresh migrated + seeded database beside the session's test database."""
+    name = f"{conninfo_to_dict(database_dsn)['dbname']}_stack"
+    admin = with_dbname(database_dsn, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    dsn = with_dbname(database_dsn, name)
+    try:
+        migrate(dsn, seed=True)
+        apply_local_stack_sql(dsn)
+        yield dsn
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def stack(stack_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    data_dir: Path = tmp_path_factory.mktemp("stack")
+    config = StackConfig.for_data_dir(stack_dsn, data_dir, port=free_port())
+    with StackServer(config):
+        yield RunningStack(config, stack_dsn)
+
+
+def _options() -> ClientOptions:
+    # No background refresh timers in tests: each test drives refreshes itself.
+    return ClientOptions(auto_refresh_token=False, persist_session=True)
+
+
+@pytest.fixture
+def client(stack: RunningStack) -> Iterator[Client]:
+    """An anonymous client (anon key), exactly as an app would create it."""
+    supabase = create_client(stack.url, stack.anon_key, _options())
+    yield supabase
+    supabase.postgrest.aclose()
+
+
+@pytest.fixture
+def service_client(stack: RunningStack) -> Client:
+    return create_client(stack.url, stack.service_key, _options())
+
+
+@pytest.fixture
+def signed_in(stack: RunningStack) -> Callable[[str], Client]:
+    """`signed_in("manager")` → a client signed in as that seed user with the demo password."""
+
+    def sign_in(key: str) -> Client:
+        supabase = create_client(stack.url, stack.anon_key, _options())
+        supabase.auth.sign_in_with_password({"email": EMAILS[key], "password": DEMO_PASSWORD})
+        return supabase
+
+    return sign_in
+
+
+@pytest.fixture
+def db(stack: RunningStack) -> Iterator[psycopg.Connection]:
+    """Superuser connection to the stack's database, to arrange and inspect (autocommit)."""
+    with psycopg.connect(stack.dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def accounts() -> dict[str, str]:
+    """Seed users' emails by key; every one has the password DEMO_PASSWORD."""
+    return dict(EMAILS)
+
+
+@pytest.fixture
+def new_email() -> Callable[[], str]:
+    return lambda: f"user-{uuid.uuid4().hex[:10]}@example.test"

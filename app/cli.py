@@ -58,11 +58,12 @@ def _stack_command(args: argparse.Namespace) -> int:
 
 
 def _run_command(_args: argparse.Namespace) -> int:
-    from server.db.local import LocalDatabase
+    """The embedded default: private Postgres + local stack + demo org, until Ctrl+C."""
+    from server.stack import runner
 
-    db = LocalDatabase.default()
-    db.start()
-    print(f"Coachdesk local database is running: {db.dsn()}")
+    data_dir = runner.default_data_dir()
+    stack = runner.start_background(data_dir)
+    print(f"Coachdesk local stack: {stack.url}  (anon key: {stack.anon_key[:16]}…)")
     print(
         "Demo accounts (password 'coachdesk-demo'): trainee@demo.coachdesk.test, "
         "manager@demo.coachdesk.test, admin@demo.coachdesk.test, hr@demo.coachdesk.test"
@@ -73,7 +74,7 @@ def _run_command(_args: argparse.Namespace) -> int:
     try:
         signal.sigwait(stop_signals)
     finally:
-        db.stop()
+        runner.stop_background(data_dir)
     return 0
 
 

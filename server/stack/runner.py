@@ -142,6 +142,12 @@ class RunningStack:
             json.dump(self.__dict__, handle, indent=2)
 
     def alive(self) -> bool:
+        # When we started it (`coachdesk run`), an exited stack is our zombie until reaped, and
+        # signal 0 still reaches a zombie.
+        with contextlib.suppress(ChildProcessError):
+            reaped, _ = os.waitpid(self.pid, os.WNOHANG)
+            if reaped:
+                return False
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:

@@ -1,0 +1,192 @@
+"""Supabase's database advisors, as tests over the migrated catalog.
+
+Each test names every offender, so a new migration that breaks a rule says where.
+"""
+
+import re
+
+import pytest
+
+EXPOSED_SCHEMAS = ("public", "storage")
+API_ROLES = ("anon", "authenticated")
+
+
+def _rows(conn, sql, *params):
+    return conn.execute(sql, params).fetchall()
+
+
+def test_every_exposed_table_has_rls(admin_conn):
+    offenders = _rows(
+        admin_conn,
+        """
+        select n.nspname || '.' || c.relname as name
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p') and n.nspname = any(%s) and not c.relrowsecurity
+        """,
+        list(EXPOSED_SCHEMAS),
+    )
+    assert not offenders, f"tables without row level security: {offenders}"
+
+
+def test_tables_api_roles_can_reach_have_policies(admin_conn):
+    """RLS with no policy hides everything; that is only right for tables no API role can touch
+    (reporting tables read through accessor functions)."""
+    offenders = _rows(
+        admin_conn,
+        """
+        select n.nspname || '.' || c.relname as name
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p') and n.nspname = any(%s)
+          and not exists (select 1 from pg_policy p where p.polrelid = c.oid)
+          and (has_table_privilege('authenticated', c.oid, 'select, insert, update, delete')
+               or has_table_privilege('anon', c.oid, 'select, insert, update, delete'))
+        """,
+        list(EXPOSED_SCHEMAS),
+    )
+    assert not offenders, f"tables API roles can reach but with no policy: {offenders}"
+
+
+def test_every_foreign_key_is_indexed(admin_conn):
+    offenders = _rows(
+        admin_conn,
+        """
+        select c.conrelid::regclass::text || ' ' || c.conname as fk
+        from pg_constraint c
+        join pg_namespace n on n.oid = c.connamespace
+        where c.contype = 'f' and n.nspname in ('public', 'private')
+          and not exists (
+            select 1 from pg_index i
+            where i.indrelid = c.conrelid
+              and (select array_agg(k order by k) from unnest(c.conkey) k)
+                = (select array_agg(k order by k)
+                   from unnest((i.indkey::int2[])[0:cardinality(c.conkey) - 1]) k)
+          )
+        """,
+    )
+    assert not offenders, f"foreign keys without an index leading with their columns: {offenders}"
+
+
+def test_security_definer_functions_pin_search_path(admin_conn):
+    offenders = _rows(
+        admin_conn,
+        """
+        select p.oid::regprocedure::text
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where p.prosecdef and n.nspname in ('public', 'private', 'auth', 'storage')
+          and not exists (select 1 from unnest(p.proconfig) c where c like 'search_path=%%')
+        """,
+    )
+    assert not offenders, f"SECURITY DEFINER functions without a pinned search_path: {offenders}"
+
+
+# Calls that must be evaluated once per statement (an init plan), not once per row.
+_PER_STATEMENT_CALLS = (
+    "auth.uid()",
+    "auth.jwt()",
+    "auth.role()",
+    "private.current_org_id()",
+    "private.current_org_role()",
+    "private.my_team_ids()",
+    "private.has_org_role(",
+)
+
+
+def _bare_calls(expression: str) -> list[str]:
+    """Calls in `expression` that are not the whole body of a `( SELECT … )` sub-select."""
+    wrapped = re.sub(
+        r"\(\s*SELECT\s+[a-z_]+\.[a-z_]+\((?:[^()]|\([^()]*\))*\)(?:\s+AS\s+\w+)?\s*\)",
+        "",
+        expression,
+    )
+    return [call for call in _PER_STATEMENT_CALLS if call in wrapped]
+
+
+def test_policies_use_the_select_wrapped_form(admin_conn):
+    offenders = []
+    for row in _rows(
+        admin_conn,
+        "select schemaname, tablename, policyname, qual, with_check from pg_policies"
+        " where schemaname = any(%s)",
+        list(EXPOSED_SCHEMAS),
+    ):
+        for expression in (row["qual"], row["with_check"]):
+            bare = _bare_calls(expression or "")
+            if bare:
+                offenders.append(f"{row['tablename']}.{row['policyname']}: {bare}")
+    assert not offenders, "policies calling per-statement helpers per row: " + "; ".join(offenders)
+
+
+def test_the_wrapped_form_detector_itself():
+    assert _bare_calls("(org_id = ( SELECT private.current_org_id() AS current_org_id))") == []
+    assert _bare_calls("(user_id = auth.uid())") == ["auth.uid()"]
+    assert (
+        _bare_calls("( SELECT private.has_org_role(VARIADIC ARRAY['admin'::org_role]) AS x)") == []
+    )
+
+
+def test_no_view_exposes_rows_to_api_roles(admin_conn):
+    """Views run with their owner's rights unless security_invoker; MVs never apply RLS."""
+    offenders = _rows(
+        admin_conn,
+        """
+        select n.nspname || '.' || c.relname || ' (' || r.role || ')'
+        from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        cross join unnest(%s::text[]) as r(role)
+        where n.nspname = any(%s) and c.relkind in ('v', 'm')
+          and has_table_privilege(r.role, c.oid, 'select')
+          and not (c.relkind = 'v'
+                   and coalesce(c.reloptions, '{}') && array['security_invoker=true',
+                                                           'security_invoker=on'])
+        """,
+        list(API_ROLES),
+        list(EXPOSED_SCHEMAS),
+    )
+    assert not offenders, f"views/MVs selectable by API roles without RLS: {offenders}"
+
+
+def test_anon_has_no_table_privileges_in_public(admin_conn):
+    offenders = _rows(
+        admin_conn,
+        """
+        select c.relname || ':' || p.privilege_type
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        cross join lateral aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+        join pg_roles g on g.oid = a.grantee
+        cross join lateral (select a.privilege_type) p
+        where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm') and g.rolname = 'anon'
+        """,
+    )
+    assert not offenders, f"anon holds privileges on: {offenders}"
+
+
+@pytest.mark.parametrize("privilege", ["TRUNCATE", "REFERENCES", "TRIGGER"])
+def test_api_roles_cannot_truncate_reference_or_trigger(admin_conn, privilege):
+    offenders = _rows(
+        admin_conn,
+        """
+        select c.relname || ' (' || r.role || ')'
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        cross join unnest(%s::text[]) as r(role)
+        where n.nspname = 'public' and c.relkind in ('r', 'p')
+          and has_table_privilege(r.role, c.oid, %s)
+        """,
+        list(API_ROLES),
+        privilege,
+    )
+    assert not offenders, f"{privilege} granted to API roles on: {offenders}"
+
+
+def test_anon_cannot_execute_public_functions_except_the_harmless(admin_conn):
+    offenders = _rows(
+        admin_conn,
+        """
+        select p.oid::regprocedure::text
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        left join pg_depend d on d.objid = p.oid and d.deptype = 'e'
+        where n.nspname = 'public' and d.objid is null
+          and has_function_privilege('anon', p.oid, 'execute')
+          and p.prosecdef
+        """,
+    )
+    assert not offenders, f"SECURITY DEFINER functions anon may execute: {offenders}"

@@ -22,18 +22,19 @@ create or replace function private.is_nonempty_string(value jsonb) returns boole
 language sql immutable
 set search_path = ''
 as $$
-  select jsonb_typeof(value) = 'string' and length(btrim(value #>> '{}')) > 0
+  select coalesce(jsonb_typeof(value) = 'string' and length(btrim(value #>> '{}')) > 0, false)
 $$;
 
 create or replace function private.is_string_list(value jsonb) returns boolean
 language sql immutable
 set search_path = ''
 as $$
-  select jsonb_typeof(value) = 'array'
-     and jsonb_array_length(value) > 0
-     and not exists (
-       select 1 from jsonb_array_elements(value) e where not private.is_nonempty_string(e)
-     )
+  select case when jsonb_typeof(value) = 'array' then
+    jsonb_array_length(value) > 0
+    and not exists (
+      select 1 from jsonb_array_elements(value) e where not private.is_nonempty_string(e)
+    )
+  else false end
 $$;
 
 -- A JSON number within [low, high]; a NULL bound is open.

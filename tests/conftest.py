@@ -11,6 +11,22 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+# Local-stack fixtures (stack, client, service_client, signed_in, db, accounts, new_email) for
+# every test package; the stack itself starts only when a test asks for it.
+from stack_fixtures import (  # noqa: F401
+    DEMO_PASSWORD,
+    EMAILS,
+    RunningStack,
+    accounts,
+    client,
+    db,
+    new_email,
+    service_client,
+    signed_in,
+    stack,
+    stack_dsn,
+)
+
 from server.db.testing import migrated_database, with_dbname
 
 

@@ -1,5 +1,7 @@
 """A running local stack for the session, and official `supabase` clients pointed at it.
 
+Registered for the whole suite by tests/conftest.py: sync, UI and integration tests use it too.
+
 The stack serves a database of its own, created (bootstrap, migrations, seed, local auth
 tables) on the same server as the `database_dsn` fixture: HTTP tests commit what they write,
 and the rolled-back-only tests elsewhere must never see those rows.

@@ -64,7 +64,9 @@ class StackState:
                 )
             ).fetchone()
             self.has_token_hook = bool(row and row[0])
-            await storage.install_signing_secret(conn, self.config.jwt_secret)
+            await storage.install_signing_secret(
+                conn, self.config.jwt_secret, f"{self.config.url}/storage/v1"
+            )
         self.config.storage_dir.mkdir(parents=True, exist_ok=True)
 
     async def close(self) -> None:

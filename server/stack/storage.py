@@ -614,9 +614,12 @@ async def create_bucket(request: Request) -> Response:
     return JSONResponse({"name": bucket_id})
 
 
-async def install_signing_secret(conn: psycopg.AsyncConnection[Any], secret: str) -> None:
+async def install_signing_secret(
+    conn: psycopg.AsyncConnection[Any], secret: str, storage_url: str
+) -> None:
     """`public.grant_signed_url` signs in SQL with private.settings('storage_signing_secret');
-    it must be the stack's JWT secret so the tokens it makes open these endpoints."""
+    it must be the stack's JWT secret so the tokens it makes open these endpoints, and
+    'storage_url' makes the URLs it returns absolute."""
     row = await (
         await conn.execute(
             "select count(*) filter (where column_name in ('key', 'value'))"
@@ -627,11 +630,12 @@ async def install_signing_secret(conn: psycopg.AsyncConnection[Any], secret: str
     if not row or row[0] != 2:
         return
     async with conn.transaction():
-        await conn.execute(
-            "insert into private.settings (key, value) values ('storage_signing_secret', %s)"
-            " on conflict (key) do update set value = excluded.value",
-            (secret,),
-        )
+        for key, value in (("storage_signing_secret", secret), ("storage_url", storage_url)):
+            await conn.execute(
+                "insert into private.settings (key, value) values (%s, %s)"
+                " on conflict (key) do update set value = excluded.value",
+                (key, value),
+            )
 
 
 def routes() -> list[Route]:

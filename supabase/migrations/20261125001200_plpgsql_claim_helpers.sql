@@ -19,21 +19,31 @@ begin
 end;
 $$;
 
+-- The org the token or set_org_claim names, unchecked: never use it without a membership test.
+create or replace function private.claimed_org_id() returns uuid
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  return coalesce(private.try_uuid(current_setting('jwt.claims.org_id', true)),
+                  private.try_uuid(auth.jwt() ->> 'org_id'));
+end;
+$$;
+revoke execute on function private.claimed_org_id() from public;
+grant execute on function private.claimed_org_id() to authenticated, service_role;
+
+-- Each helper below is one index lookup of the caller's membership row, so a policy that asks
+-- for the org and the role pays two lookups per statement, not four.
 create or replace function private.current_org_id() returns uuid
 language plpgsql stable security definer
 set search_path = ''
 as $$
 declare
-  claimed uuid := coalesce(private.try_uuid(current_setting('jwt.claims.org_id', true)),
-                           private.try_uuid(auth.jwt() ->> 'org_id'));
   member_of uuid;
 begin
-  if claimed is null then
-    return null;
-  end if;
   select m.org_id into member_of
   from public.org_members m
-  where m.user_id = auth.uid() and m.org_id = claimed;
+  where m.user_id = auth.uid() and m.org_id = private.claimed_org_id();
   return member_of;
 end;
 $$;
@@ -43,15 +53,11 @@ language plpgsql stable security definer
 set search_path = ''
 as $$
 declare
-  org uuid := private.current_org_id();
   member_role public.org_role;
 begin
-  if org is null then
-    return null;
-  end if;
   select m.role into member_role
   from public.org_members m
-  where m.user_id = auth.uid() and m.org_id = org;
+  where m.user_id = auth.uid() and m.org_id = private.claimed_org_id();
   return member_role;
 end;
 $$;
@@ -60,8 +66,13 @@ create or replace function private.has_org_role(variadic roles public.org_role[]
 language plpgsql stable security definer
 set search_path = ''
 as $$
+declare
+  allowed boolean;
 begin
-  return coalesce(private.current_org_role() = any (roles), false);
+  select m.role = any (roles) into allowed
+  from public.org_members m
+  where m.user_id = auth.uid() and m.org_id = private.claimed_org_id();
+  return coalesce(allowed, false);
 end;
 $$;
 
@@ -70,15 +81,12 @@ language plpgsql stable security definer
 set search_path = ''
 as $$
 declare
-  org uuid := private.current_org_id();
   teams uuid[];
 begin
-  if org is null then
-    return '{}';
-  end if;
+  -- team_members rows exist only for members of the team's org, so the claimed org suffices.
   select coalesce(array_agg(tm.team_id), '{}') into teams
   from public.team_members tm
-  where tm.user_id = auth.uid() and tm.org_id = org;
+  where tm.user_id = auth.uid() and tm.org_id = private.claimed_org_id();
   return teams;
 end;
 $$;

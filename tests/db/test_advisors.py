@@ -190,3 +190,43 @@ def test_anon_cannot_execute_public_functions_except_the_harmless(admin_conn):
         """,
     )
     assert not offenders, f"SECURITY DEFINER functions anon may execute: {offenders}"
+
+
+# SECURITY DEFINER functions bypass RLS, so each one a signed-in user can call is a door that
+# must check the caller itself. This list is the reviewed set; a new one fails here until it is
+# reviewed and added (or its EXECUTE is revoked because only the server or a trigger calls it).
+DEFINER_FUNCTIONS_FOR_USERS = {
+    # policy helpers: read only the caller's own membership
+    "private.current_org_id()",
+    "private.current_org_role()",
+    "private.has_org_role(org_role[])",
+    "private.my_team_ids()",
+    "private.assignment_is_mine(uuid)",
+    # API functions that check membership, role or visibility before acting
+    "set_org_claim(uuid)",
+    "set_active_org(uuid)",
+    "score_attempt(uuid)",
+    "grant_signed_url(text,integer)",
+    "leaderboard_month(date,uuid)",
+    "org_overview(integer)",
+    "scenario_insights(uuid)",
+    "rotate_webhook_secret(uuid)",
+    "redeliver_webhook(uuid)",
+}
+
+
+def test_signed_in_users_reach_only_reviewed_security_definer_functions(admin_conn):
+    reachable = {
+        row["proc"]
+        for row in admin_conn.execute(
+            """
+            select p.oid::regprocedure::text as proc
+            from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where p.prosecdef and n.nspname in ('public', 'private')
+              and has_schema_privilege('authenticated', n.oid, 'usage')
+              and has_function_privilege('authenticated', p.oid, 'execute')
+            """
+        ).fetchall()
+    }
+    unreviewed = sorted(reachable - DEFINER_FUNCTIONS_FOR_USERS)
+    assert not unreviewed, f"SECURITY DEFINER functions authenticated may call: {unreviewed}"

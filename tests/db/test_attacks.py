@@ -224,3 +224,12 @@ def test_role_comes_from_membership_not_from_the_token(api):
     assert conn.execute("select private.current_org_role() as r").fetchone()["r"] == "trainee"
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("insert into teams (org_id, name) values (%s, 'Mine')", (DEMO,))
+
+
+def test_a_scenario_rubric_cannot_be_read_through_the_scoring_lookup(as_user):
+    conn = as_user("trainee")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(
+            "select * from private.scenario_rubric(%s, %s)",
+            (Seed.SCENARIO_GLOBEX, Seed.GLOBEX_ORG),
+        )

@@ -1,0 +1,181 @@
+"""On-device speech to text with faster-whisper: words with timestamps, fillers kept.
+
+One `Transcriber` per app; call it from one worker thread at a time (never the GUI thread).
+It loads the model on first use, reports progress as the share of the audio transcribed, and
+stops between segments when asked to.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+from faster_whisper import WhisperModel
+from faster_whisper.transcribe import Segment
+from faster_whisper.transcribe import Word as WhisperWord
+
+from audio.decode import SAMPLE_RATE, load_audio
+from audio.errors import ModelLoadError, TranscriptionCancelled
+from audio.fillers import FILLER_PROMPT, normalize_word
+from audio.models import default_model_path, missing_model_files
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TranscriberSettings:
+    model_path: Path | None = None  # None -> default_model_path()
+    device: str = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = 5
+    language: str | None = "en"
+    keep_disfluencies: bool = True
+    vad: bool = True
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    text: str
+    words: tuple[Word, ...]
+    duration: float  # seconds of audio given
+
+
+class _MonotonicProgress:
+    """Forwards progress in (0, 1] only when it grows, so a progress bar never jumps back."""
+
+    def __init__(self, callback: Callable[[float], None] | None) -> None:
+        self._callback = callback
+        self._last = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        fraction = min(fraction, 1.0)
+        if fraction > self._last:
+            self._last = fraction
+            if self._callback is not None:
+                self._callback(fraction)
+
+
+class Transcriber:
+    def __init__(self, settings: TranscriberSettings = TranscriberSettings()) -> None:
+        self.settings = settings
+        self._model: WhisperModel | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.settings.model_path or default_model_path())
+
+    def load(self) -> None:
+        """Load the model once (later calls return at once); ModelLoadError if it cannot be."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load_model()
+
+    def _load_model(self) -> WhisperModel:
+        path = self.model_path
+        missing = missing_model_files(path)
+        if not path.is_dir():
+            raise ModelLoadError(path, "there is no model folder there")
+        if missing:
+            raise ModelLoadError(path, f"the folder lacks {', '.join(missing)}")
+        started = time.perf_counter()
+        try:
+            model = WhisperModel(
+                str(path),
+                device=self.settings.device,
+                compute_type=self.settings.compute_type,
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError, OSError) as error:
+            raise ModelLoadError(path, str(error) or type(error).__name__) from error
+        log.info("model loaded", path=str(path), seconds=round(time.perf_counter() - started, 2))
+        return model
+
+    def transcribe(
+        self,
+        audio: Path | np.ndarray,
+        *,
+        progress: Callable[[float], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Utterance:
+        """Transcribe a file or float32 mono 16 kHz samples; times are seconds from its start.
+
+        Raises AudioFileError for an unreadable file, ModelLoadError, and TranscriptionCancelled
+        when `cancelled()` turns true (checked before each segment).
+        """
+        samples = load_audio(Path(audio)) if isinstance(audio, str | Path) else _as_samples(audio)
+        self.load()
+        assert self._model is not None
+        duration = len(samples) / SAMPLE_RATE
+        report = _MonotonicProgress(progress)
+        is_cancelled = cancelled or (lambda: False)
+        started = time.perf_counter()
+        words: list[tuple[str, WhisperWord]] = []
+        if len(samples) > 0:
+            segments, _info = self._model.transcribe(samples, **self._options())
+            try:
+                for segment in _until_cancelled(segments, is_cancelled):
+                    words.extend((normalize_word(w.word), w) for w in segment.words or ())
+                    report(float(segment.end) / duration)
+            finally:
+                segments.close()
+        report(1.0)
+        log.info(
+            "transcribed",
+            audio_seconds=round(duration, 2),
+            seconds=round(time.perf_counter() - started, 2),
+            words=len(words),
+        )
+        return Utterance(
+            text="".join(text for text, _ in words).strip(),
+            words=tuple(
+                Word(text.strip(), float(w.start), float(w.end), float(w.probability))
+                for text, w in words
+            ),
+            duration=duration,
+        )
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "language": self.settings.language,
+            "beam_size": self.settings.beam_size,
+            "word_timestamps": True,
+            "vad_filter": self.settings.vad,
+            # Each segment stands alone: conditioning on earlier text spreads hallucinations
+            # and would make Whisper forget the filler prompt after a clean segment.
+            "condition_on_previous_text": False,
+            "initial_prompt": FILLER_PROMPT if self.settings.keep_disfluencies else None,
+        }
+
+
+def _until_cancelled(
+    segments: Iterable[Segment], cancelled: Callable[[], bool]
+) -> Iterator[Segment]:
+    """The segments, raising TranscriptionCancelled when `cancelled()` is true before one."""
+    if cancelled():
+        raise TranscriptionCancelled()
+    for segment in segments:
+        yield segment
+        if cancelled():
+            raise TranscriptionCancelled()
+
+
+def _as_samples(audio: np.ndarray) -> np.ndarray:
+    samples = np.asarray(audio)
+    if samples.ndim != 1:
+        raise ValueError(f"expected mono samples (one dimension), got shape {samples.shape}")
+    return samples.astype(np.float32, copy=False)

@@ -112,7 +112,8 @@ comment on table public.fact_scenario_attempts is
   'Reporting fact: one row per scored or failed attempt, KPIs as numeric columns.';
 
 -- The same KPIs in long form, one row per attempt and measured KPI (null KPIs have no row):
--- distributions over any KPI without a column per KPI.
+-- distributions over any KPI without a column per KPI. Only its key is indexed: it is read in
+-- full by mv_scenario_insights, and every extra index would slow the load of 4+ rows an attempt.
 create table public.fact_kpi_events (
   attempt_id uuid not null
     references public.fact_scenario_attempts (attempt_id) on delete cascade,
@@ -123,8 +124,6 @@ create table public.fact_kpi_events (
   value numeric not null,
   primary key (attempt_id, kpi)
 );
-create index fact_kpi_events_org_id_scenario_id_kpi_idx
-  on public.fact_kpi_events (org_id, scenario_id, kpi);
 comment on table public.fact_kpi_events is
   'Reporting fact: one row per attempt and measured KPI (granular KPI events).';
 
@@ -218,14 +217,6 @@ create trigger reporting_note_deleted after delete on public.scenario_attempts
 
 -- The window query scans by sync_xid across all orgs; (org_id, sync_xid) cannot serve it.
 create index scenario_attempts_sync_xid_idx on public.scenario_attempts (sync_xid);
-
--- A KPI as a number, or NULL when it is null or missing ("not measured").
-create or replace function private.kpi_value(kpis jsonb, kpi text) returns numeric
-language sql immutable parallel safe
-set search_path = ''
-as $$
-  select case when jsonb_typeof(kpis -> kpi) = 'number' then (kpis ->> kpi)::numeric end
-$$;
 
 -- Dimensions are small (one row per org, member, scenario, track), so each run compares them in
 -- full and writes only rows that differ (EXCEPT). That also catches what leaves no sync_xid
@@ -350,32 +341,39 @@ begin
 
   with win as materialized (
     select a.id, a.org_id, a.user_id, a.scenario_id, a.assignment_id, a.started_at,
-           a.duration_seconds, a.status, a.score, a.score_breakdown, a.kpis,
-           a.status in ('scored', 'failed') as reportable
+           (a.started_at at time zone 'UTC')::date as date_key, a.duration_seconds, a.status,
+           a.score, a.score_breakdown, a.kpis, a.status in ('scored', 'failed') as reportable
     from public.scenario_attempts a
     where a.sync_xid >= from_xid and a.sync_xid < to_xid
-  ), fresh as (
-    select w.id as attempt_id, w.org_id, w.user_id, w.scenario_id, w.assignment_id,
-           (w.started_at at time zone 'UTC')::date as date_key, w.started_at,
-           w.duration_seconds, w.status, w.score,
-           w.status = 'scored' and coalesce((w.score_breakdown ->> 'passed')::boolean, false)
-             as passed,
-           private.kpi_value(w.kpis, 'talk_ratio') as talk_ratio,
-           private.kpi_value(w.kpis, 'words_per_minute') as words_per_minute,
-           private.kpi_value(w.kpis, 'filler_words_per_minute') as filler_words_per_minute,
-           private.kpi_value(w.kpis, 'filler_word_ratio') as filler_word_ratio,
-           private.kpi_value(w.kpis, 'longest_monologue_seconds') as longest_monologue_seconds,
-           private.kpi_value(w.kpis, 'questions_asked') as questions_asked,
-           private.kpi_value(w.kpis, 'interruptions') as interruptions,
-           private.kpi_value(w.kpis, 'response_latency_seconds') as response_latency_seconds,
-           private.kpi_value(w.kpis, 'speaker_switches_per_minute')
-             as speaker_switches_per_minute,
-           private.kpi_value(w.kpis, 'keyword_coverage') as keyword_coverage,
-           private.kpi_value(w.kpis, 'rep_talk_seconds') as rep_talk_seconds,
-           private.kpi_value(w.kpis, 'rep_word_count') as rep_word_count,
-           private.kpi_value(w.kpis, 'call_duration_seconds') as call_duration_seconds
+  ), measured as materialized (
+    -- The KPIs each attempt measured: known names with a number (null means not measured, and
+    -- anything else is skipped rather than allowed to stop every later refresh).
+    select w.id as attempt_id, k.kpi, w.org_id, w.scenario_id, w.date_key,
+           k.value::numeric as value
     from win w
-    where w.reportable
+    cross join lateral jsonb_each(w.kpis) as k (kpi, value)
+    where w.reportable and jsonb_typeof(k.value) = 'number' and k.kpi = any (private.kpi_names())
+  ), kpi_columns as (
+    select m.attempt_id,
+           max(m.value) filter (where m.kpi = 'talk_ratio') as talk_ratio,
+           max(m.value) filter (where m.kpi = 'words_per_minute') as words_per_minute,
+           max(m.value) filter (where m.kpi = 'filler_words_per_minute')
+             as filler_words_per_minute,
+           max(m.value) filter (where m.kpi = 'filler_word_ratio') as filler_word_ratio,
+           max(m.value) filter (where m.kpi = 'longest_monologue_seconds')
+             as longest_monologue_seconds,
+           max(m.value) filter (where m.kpi = 'questions_asked') as questions_asked,
+           max(m.value) filter (where m.kpi = 'interruptions') as interruptions,
+           max(m.value) filter (where m.kpi = 'response_latency_seconds')
+             as response_latency_seconds,
+           max(m.value) filter (where m.kpi = 'speaker_switches_per_minute')
+             as speaker_switches_per_minute,
+           max(m.value) filter (where m.kpi = 'keyword_coverage') as keyword_coverage,
+           max(m.value) filter (where m.kpi = 'rep_talk_seconds') as rep_talk_seconds,
+           max(m.value) filter (where m.kpi = 'rep_word_count') as rep_word_count,
+           max(m.value) filter (where m.kpi = 'call_duration_seconds') as call_duration_seconds
+    from measured m
+    group by m.attempt_id
   ), upserted as (
     insert into public.fact_scenario_attempts as f (
       attempt_id, org_id, user_id, scenario_id, assignment_id, date_key, started_at,
@@ -383,12 +381,16 @@ begin
       filler_words_per_minute, filler_word_ratio, longest_monologue_seconds, questions_asked,
       interruptions, response_latency_seconds, speaker_switches_per_minute, keyword_coverage,
       rep_talk_seconds, rep_word_count, call_duration_seconds)
-    select attempt_id, org_id, user_id, scenario_id, assignment_id, date_key, started_at,
-      duration_seconds, status, score, passed, talk_ratio, words_per_minute,
-      filler_words_per_minute, filler_word_ratio, longest_monologue_seconds, questions_asked,
-      interruptions, response_latency_seconds, speaker_switches_per_minute, keyword_coverage,
-      rep_talk_seconds, rep_word_count, call_duration_seconds
-    from fresh
+    select w.id, w.org_id, w.user_id, w.scenario_id, w.assignment_id, w.date_key, w.started_at,
+           w.duration_seconds, w.status, w.score,
+           w.status = 'scored' and coalesce((w.score_breakdown ->> 'passed')::boolean, false),
+           k.talk_ratio, k.words_per_minute, k.filler_words_per_minute, k.filler_word_ratio,
+           k.longest_monologue_seconds, k.questions_asked, k.interruptions,
+           k.response_latency_seconds, k.speaker_switches_per_minute, k.keyword_coverage,
+           k.rep_talk_seconds, k.rep_word_count, k.call_duration_seconds
+    from win w
+    left join kpi_columns k on k.attempt_id = w.id
+    where w.reportable
     on conflict (attempt_id) do update
       set org_id = excluded.org_id, user_id = excluded.user_id,
           scenario_id = excluded.scenario_id, assignment_id = excluded.assignment_id,
@@ -415,22 +417,15 @@ begin
     using win w
     where f.attempt_id = w.id and not w.reportable
     returning 1
-  ), events as (
-    select w.id as attempt_id, k.kpi, w.org_id, w.scenario_id,
-           (w.started_at at time zone 'UTC')::date as date_key,
-           private.kpi_value(w.kpis, k.kpi) as value
-    from win w
-    cross join unnest(private.kpi_names()) as k (kpi)
-    where w.reportable and private.kpi_value(w.kpis, k.kpi) is not null
   ), stale_events as (
     delete from public.fact_kpi_events e
     using win w
     where e.attempt_id = w.id
-      and not exists (select 1 from events n where n.attempt_id = e.attempt_id and n.kpi = e.kpi)
+      and not exists (select 1 from measured m where m.attempt_id = e.attempt_id and m.kpi = e.kpi)
     returning 1
   ), written_events as (
     insert into public.fact_kpi_events as e (attempt_id, kpi, org_id, scenario_id, date_key, value)
-    select * from events
+    select m.attempt_id, m.kpi, m.org_id, m.scenario_id, m.date_key, m.value from measured m
     on conflict (attempt_id, kpi) do update
       set org_id = excluded.org_id, scenario_id = excluded.scenario_id,
           date_key = excluded.date_key, value = excluded.value
@@ -593,11 +588,21 @@ declare
   facts jsonb;
   forgotten int;
   changed boolean;
+  reloaded boolean := false;
 begin
   -- One run at a time: a second caller waits here, then starts from the first one's watermark.
   select s.watermark into from_xid from private.reporting_state s for update;
   -- Taken after the lock, so a waiting run sees what the run before it committed.
-  to_xid := greatest(public.sync_watermark(), from_xid);
+  to_xid := public.sync_watermark();
+  if to_xid < from_xid then
+    -- Transaction ids run behind the stored watermark: the database was restored into another
+    -- cluster (pg_dump does not carry the xid counter). Every new row would sit below the
+    -- watermark and never load, so start again from the beginning (upserts make it safe).
+    raise warning 'reporting watermark % is ahead of this cluster''s transaction ids (%); '
+      'reloading all attempts', from_xid, to_xid;
+    reloaded := true;
+    from_xid := 0;
+  end if;
 
   dims := private.load_reporting_dimensions();
   facts := private.load_reporting_facts(from_xid, to_xid);
@@ -630,6 +635,7 @@ begin
     'facts_deleted', (facts ->> 'deleted')::int + forgotten,
     'kpi_events_written', (facts ->> 'kpi_events')::int,
     'views_refreshed', changed,
+    'reloaded', reloaded,
     'duration_ms', round(extract(epoch from clock_timestamp() - started) * 1000, 1));
 end
 $$;
@@ -640,7 +646,7 @@ revoke execute on function public.refresh_reporting() from public, anon, authent
 grant execute on function public.refresh_reporting() to service_role;
 
 revoke execute on function private.extend_dim_time(date[]), private.note_deleted_attempts(),
-  private.kpi_value(jsonb, text), private.load_reporting_dimensions(),
+  private.load_reporting_dimensions(),
   private.load_reporting_facts(bigint, bigint), private.forget_deleted_attempts(),
   private.refresh_reporting_view(text)
   from public, anon, authenticated;

@@ -665,6 +665,22 @@ def test_deleted_attempts_and_orgs_leave_the_reporting_tables(factory, superuser
         assert n == 0, relation
 
 
+def test_a_watermark_ahead_of_the_clusters_xids_reloads_everything(factory, org, superuser):
+    """After a dump and restore into another cluster, xids start again below the watermark."""
+    first = refresh(superuser)
+    assert first["reloaded"] is False
+    superuser.execute("update private.reporting_state set watermark = 9000000000000000")
+    with superuser.transaction():
+        attempt = factory.add_attempt(superuser, org, "ben", quality="average")
+    result = refresh(superuser)
+    assert result["reloaded"] is True
+    assert result["previous_watermark"] == 0
+    assert result["watermark"] >= first["watermark"]
+    assert attempt in fact_ids(superuser, org.id)
+    # Everything else reloaded onto itself: nothing but the new attempt was written.
+    assert result["facts_upserted"] == 1
+
+
 def test_a_view_that_was_never_populated_is_filled(admin_conn):
     admin_conn.execute("refresh materialized view public.mv_org_overview with no data")
     result = refresh(admin_conn)

@@ -320,7 +320,7 @@ class Recorder:
                 if isinstance(item, np.ndarray):
                     last_block = now
                     self._append(pcm, item)
-                elif isinstance(item, _StreamEnded) or now - last_block > self._stall_timeout:
+                elif isinstance(item, _StreamEnded) or self._stalled(now - last_block):
                     self._device_lost()
                 if now - last_sync >= self._fsync_interval:
                     self._sync(pcm)
@@ -345,8 +345,12 @@ class Recorder:
         os.fsync(pcm.fileno())
         self._synced_frames = self._frames
 
+    def _stalled(self, quiet_seconds: float) -> bool:
+        return quiet_seconds > self._stall_timeout and not self._stopping.is_set()
+
     def _device_lost(self) -> None:
-        if self._error is None and not self._stopping.is_set():
+        # Also after finish() began: the stream may have ended just before the user clicked stop.
+        if self._error is None:
             when = _clock(self.seconds)
             self._fail(
                 DeviceLostError(

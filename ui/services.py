@@ -1,0 +1,447 @@
+"""What the screens ask of the rest of the app: plain row types and the `Backend` protocol.
+
+Screens never talk HTTP or SQL: they call a `Backend` from a worker thread (ui/workers.py) and
+show the rows it returns. `ui/backend_supabase.py` implements it over the official supabase
+client (and sync/ where that is available); tests can drive the real one against the local stack.
+Every method may block and must be called off the GUI thread; every failure is a
+`ui.errors.CoachdeskError` (or a subclass) with a message for people.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+from sync.db_types import OrgRole
+from ui.errors import CoachdeskError
+
+__all__ = [
+    "Account",
+    "Assignment",
+    "AttemptDetail",
+    "AttemptRow",
+    "Backend",
+    "FinishedAttempt",
+    "HomeData",
+    "LeaderRow",
+    "Member",
+    "NewAssignment",
+    "NotSignedIn",
+    "OfflineError",
+    "OrgChoice",
+    "OverviewMonth",
+    "PermissionDenied",
+    "Persona",
+    "Scenario",
+    "ScenarioInsight",
+    "ServerConfig",
+    "SignInError",
+    "SyncState",
+    "SyncStatus",
+    "Team",
+    "Track",
+]
+
+MANAGER_ROLES = frozenset({OrgRole.MANAGER, OrgRole.ADMIN})
+
+
+# Errors -----------------------------------------------------------------------------------------
+class SignInError(CoachdeskError):
+    """Wrong email or password, or an account that cannot sign in."""
+
+
+class OfflineError(CoachdeskError):
+    """The server cannot be reached; cached data is still shown."""
+
+
+class PermissionDenied(CoachdeskError):
+    """The server refused: the account's role in this org does not allow it."""
+
+
+class NotSignedIn(CoachdeskError):
+    """The session ended (signed out elsewhere, expired): sign in again."""
+
+
+# Configuration ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServerConfig:
+    """Which Supabase (hosted or the local stack) to use, and its public anon key."""
+
+    url: str
+    anon_key: str
+
+    @classmethod
+    def resolve(cls, environ: Mapping[str, str] | None = None) -> ServerConfig | None:
+        """SUPABASE_URL/SUPABASE_ANON_KEY, else the local stack `coachdesk stack start` runs."""
+        env = os.environ if environ is None else environ
+        if env.get("SUPABASE_URL") and env.get("SUPABASE_ANON_KEY"):
+            return cls(env["SUPABASE_URL"].rstrip("/"), env["SUPABASE_ANON_KEY"])
+        return cls._local_stack()
+
+    @classmethod
+    def _local_stack(cls) -> ServerConfig | None:
+        try:
+            from server.stack import runner
+        except ImportError:  # an installed desktop build ships without the local stack
+            return None
+        stack = runner.RunningStack.read(runner.default_data_dir())
+        if stack is None or not stack.alive():
+            return None
+        return cls(stack.url, stack.anon_key)
+
+
+# Who is signed in -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OrgChoice:
+    id: str
+    name: str
+    role: OrgRole | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """The signed-in user in their current org; role and org come from the access token."""
+
+    user_id: str
+    email: str
+    display_name: str
+    org_id: str | None
+    org_name: str
+    role: OrgRole | None
+    orgs: tuple[OrgChoice, ...] = ()
+    offline: bool = False
+
+    @property
+    def is_manager(self) -> bool:
+        """Managers and admins get the manager pane (the server refuses others anyway)."""
+        return self.role in MANAGER_ROLES
+
+    @property
+    def can_switch_org(self) -> bool:
+        return len(self.orgs) > 1
+
+
+# Content ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    role: str
+    company: str = ""
+    voice: str | None = None
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any] | None) -> Persona:
+        doc = document or {}
+        return cls(
+            name=str(doc.get("name") or "Unknown"),
+            role=str(doc.get("role") or ""),
+            company=str(doc.get("company") or ""),
+            voice=doc.get("voice") if isinstance(doc.get("voice"), str) else None,
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    description: str
+    persona: Persona
+    difficulty: str
+    pass_score: Decimal
+    status: str = "published"
+    branching: Mapping[str, Any] = field(default_factory=dict)
+    rubric: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Track:
+    id: str
+    title: str
+    scenario_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+    member_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    display_name: str
+    role: OrgRole
+
+
+# Assignments and attempts -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Assignment:
+    """An assignment addressed to the user (directly or through a team), with their progress."""
+
+    id: str
+    title: str
+    kind: str  # "scenario" or "track"
+    scenario_ids: tuple[str, ...]
+    due_at: datetime | None
+    note: str
+    required_score: Decimal | None
+    completed: int  # scenarios passed
+    best_score: Decimal | None
+
+    @property
+    def total(self) -> int:
+        return len(self.scenario_ids)
+
+    @property
+    def done(self) -> bool:
+        return self.total > 0 and self.completed >= self.total
+
+    def overdue(self, now: datetime) -> bool:
+        return self.due_at is not None and self.due_at < now and not self.done
+
+    def next_scenario_id(self, passed: frozenset[str] = frozenset()) -> str | None:
+        """The first scenario of the assignment not yet passed (the first one when all are)."""
+        for scenario_id in self.scenario_ids:
+            if scenario_id not in passed:
+                return scenario_id
+        return self.scenario_ids[0] if self.scenario_ids else None
+
+
+class SyncState(enum.StrEnum):
+    """Where an attempt is between this computer and the server."""
+
+    LOCAL = "local"  # recorded here, not yet sent
+    UPLOADING = "uploading"
+    UPLOADED = "uploaded"  # on the server, waiting for its score
+    SCORED = "scored"  # the server's score is in
+    REJECTED = "rejected"  # the server refused it; kept here with the reason
+
+    @property
+    def label(self) -> str:
+        return {
+            SyncState.LOCAL: "Saved on this computer",
+            SyncState.UPLOADING: "Uploading…",
+            SyncState.UPLOADED: "Uploaded, waiting for the server's score",
+            SyncState.SCORED: "Scored by the server",
+            SyncState.REJECTED: "Refused by the server (kept on this computer)",
+        }[self]
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One practice call as lists and tables show it."""
+
+    id: str
+    user_id: str
+    person: str
+    scenario_id: str
+    scenario_title: str
+    started_at: datetime
+    duration_seconds: Decimal | None
+    score: Decimal | None
+    sync_state: SyncState
+    passed: bool | None = None
+    team_ids: frozenset[str] = frozenset()
+    assignment_id: str | None = None
+
+    @property
+    def provisional(self) -> bool:
+        """The score shown was computed on this computer; the server's has not arrived yet."""
+        return self.score is not None and self.sync_state is not SyncState.SCORED
+
+
+@dataclass(frozen=True)
+class AttemptDetail:
+    row: AttemptRow
+    transcript: Mapping[str, Any]
+    kpis: Mapping[str, Any]
+    breakdown: Mapping[str, Any] | None
+    rubric: Mapping[str, Any]
+    recording_path: str | None  # "<bucket>/<object name>" on the server
+    local_recording: Path | None = None
+    rejection: str | None = None
+
+
+@dataclass(frozen=True)
+class FinishedAttempt:
+    """A call the practice screen has just finished, to save, score provisionally and sync."""
+
+    id: str
+    scenario_id: str
+    assignment_id: str | None
+    started_at: datetime
+    ended_at: datetime
+    transcript: Mapping[str, Any]
+    recording: Path | None
+
+
+@dataclass(frozen=True)
+class HomeData:
+    assignments: tuple[Assignment, ...]
+    recent_attempts: tuple[AttemptRow, ...]
+    scenarios: Mapping[str, Scenario]
+
+
+@dataclass(frozen=True)
+class NewAssignment:
+    """What the create-assignment dialog produces: one content and one assignee."""
+
+    scenario_id: str | None
+    track_id: str | None
+    user_id: str | None
+    team_id: str | None
+    due_at: datetime | None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.scenario_id is None) == (self.track_id is None):
+            raise ValueError("an assignment needs exactly one of a scenario or a track")
+        if (self.user_id is None) == (self.team_id is None):
+            raise ValueError("an assignment needs exactly one of a person or a team")
+
+
+# Reports ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LeaderRow:
+    user_id: str
+    display_name: str
+    attempts: int
+    avg_score: Decimal | None
+    best_score: Decimal | None
+    passed_attempts: int
+    rank: int
+    org_rank: int
+    is_me: bool
+
+
+@dataclass(frozen=True)
+class OverviewMonth:
+    month_start: date
+    active_users: int
+    attempts: int
+    scored_attempts: int
+    avg_score: Decimal | None
+    pass_rate: Decimal | None
+    kpi_averages: Mapping[str, Decimal | None]
+
+
+@dataclass(frozen=True)
+class ScenarioInsight:
+    scenario_id: str
+    title: str
+    attempts: int
+    scored_attempts: int
+    avg_score: Decimal | None
+    median_score: Decimal | None
+    pass_rate: Decimal | None
+    # kpi -> {"n", "avg", "p25", "p50", "p75", "p90"}
+    kpis: Mapping[str, Mapping[str, Decimal | None]]
+
+
+class SyncPhase(enum.StrEnum):
+    IDLE = "idle"
+    SYNCING = "syncing"
+    OFFLINE = "offline"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    phase: SyncPhase
+    pending: int = 0
+    rejected: int = 0
+    last_synced: datetime | None = None
+    message: str = ""
+
+    @property
+    def text(self) -> str:
+        if self.phase is SyncPhase.SYNCING:
+            return "Syncing…"
+        if self.phase is SyncPhase.OFFLINE:
+            return f"Offline · {self.pending} waiting to sync" if self.pending else "Offline"
+        if self.phase is SyncPhase.ERROR:
+            return f"Sync problem: {self.message}" if self.message else "Sync problem"
+        parts = ["All synced" if not self.pending else f"{self.pending} waiting to sync"]
+        if self.rejected:
+            parts.append(f"{self.rejected} refused by the server")
+        if self.last_synced is not None:
+            parts.append(f"last sync {self.last_synced.astimezone():%H:%M}")
+        return " · ".join(parts)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# The boundary -----------------------------------------------------------------------------------
+class Backend(Protocol):
+    """Everything the screens need; blocking, so always called from a worker thread."""
+
+    @property
+    def account(self) -> Account | None: ...
+    @property
+    def server(self) -> ServerConfig: ...
+
+    # session
+    def sign_in(self, email: str, password: str) -> Account: ...
+    def cached_account(self) -> Account | None: ...
+    def resume_offline(self) -> Account: ...
+    def switch_org(self, org_id: str) -> Account: ...
+    def sign_out(self) -> None: ...
+
+    # trainee
+    def home(self) -> HomeData: ...
+    def scenario(self, scenario_id: str) -> Scenario: ...
+    def attempt(self, attempt_id: str) -> AttemptDetail: ...
+    def save_attempt(self, finished: FinishedAttempt) -> AttemptRow: ...
+    def recording_for_playback(self, detail: AttemptDetail) -> Path: ...
+
+    # everyone
+    def leaderboard(self, month: date, team_id: str | None) -> list[LeaderRow]: ...
+    def teams(self) -> list[Team]: ...
+
+    # managers and admins
+    def members(self) -> list[Member]: ...
+    def scenarios(self) -> list[Scenario]: ...
+    def tracks(self) -> list[Track]: ...
+    def org_attempts(self, limit: int = 1000) -> list[AttemptRow]: ...
+    def org_overview(self, months: int) -> list[OverviewMonth]: ...
+    def scenario_insights(self) -> list[ScenarioInsight]: ...
+    def create_assignment(self, new: NewAssignment) -> str: ...
+
+    # sync
+    def sync_status(self) -> SyncStatus: ...
+    def sync_now(self, progress: Callable[[float, str], None] | None = None) -> SyncStatus: ...
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def as_decimal(value: object) -> Decimal | None:
+    """A JSON number (or numeric text) from the server as an exact Decimal."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, int | str | Decimal):
+        return Decimal(value)
+    return None
+
+
+def parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def first(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    return rows[0] if rows else None

@@ -79,6 +79,13 @@ class Transcriber:
     def model_path(self) -> Path:
         return Path(self.settings.model_path or default_model_path())
 
+    @property
+    def model(self) -> WhisperModel:
+        """The loaded faster-whisper model (loading it first), for tools and benchmarks."""
+        self.load()
+        assert self._model is not None
+        return self._model
+
     def load(self) -> None:
         """Load the model once (later calls return at once); ModelLoadError if it cannot be."""
         with self._lock:
@@ -118,15 +125,14 @@ class Transcriber:
         when `cancelled()` turns true (checked before each segment).
         """
         samples = load_audio(Path(audio)) if isinstance(audio, str | Path) else _as_samples(audio)
-        self.load()
-        assert self._model is not None
+        model = self.model
         duration = len(samples) / SAMPLE_RATE
         report = _MonotonicProgress(progress)
         is_cancelled = cancelled or (lambda: False)
         started = time.perf_counter()
         words: list[tuple[str, WhisperWord]] = []
         if len(samples) > 0:
-            segments, _info = self._model.transcribe(samples, **self._options())
+            segments, _info = model.transcribe(samples, **self.whisper_options())
             try:
                 for segment in _until_cancelled(segments, is_cancelled):
                     words.extend((normalize_word(w.word), w) for w in segment.words or ())
@@ -149,7 +155,8 @@ class Transcriber:
             duration=duration,
         )
 
-    def _options(self) -> dict[str, Any]:
+    def whisper_options(self) -> dict[str, Any]:
+        """The options given to WhisperModel.transcribe."""
         return {
             "language": self.settings.language,
             "beam_size": self.settings.beam_size,

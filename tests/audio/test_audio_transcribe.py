@@ -230,7 +230,7 @@ def test_bad_model_path(
 
 
 def test_load_is_idempotent(transcriber: Transcriber) -> None:
-    model = transcriber._model
+    model = transcriber.model
     transcriber.load()
-    assert transcriber._model is model is not None
+    assert transcriber.model is model
     assert transcriber.model_path == default_model_path()

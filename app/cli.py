@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from app.logs import configure_logging
+
+if TYPE_CHECKING:
+    from app.practice import Event, PracticeResult, PracticeSession
+    from app.scenarios import Scenario
+    from audio.transcribe import Transcriber, Utterance
+
+
+class CommandError(Exception):
+    """A headless command cannot do what was asked; main() prints the message and exits 1."""
 
 
 def _db_command(args: argparse.Namespace) -> int:
@@ -94,7 +108,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stack.add_argument("action", choices=["start", "stop", "status", "reset"])
     stack.set_defaults(handler=_stack_command)
+
+    transcribe = commands.add_parser(
+        "transcribe", help="transcribe an audio file on this computer and print the text"
+    )
+    transcribe.add_argument("file", type=Path, help="audio file (WAV, FLAC, MP3, ...)")
+    _add_model_option(transcribe)
+    transcribe.add_argument("--json", action="store_true", help="print JSON with word timings")
+    transcribe.set_defaults(handler=_transcribe_command)
+
+    practice = commands.add_parser(
+        "practice",
+        help="play a scenario with pre-recorded rep answers; print transcript, KPIs and score",
+        description=(
+            "Plays a scenario headless: the persona's lines are printed, each answer file is "
+            "transcribed as the rep's next turn and steers the dialog. Exits 1 if a file or the "
+            "scenario is missing, a turn cannot be transcribed, or the answers do not fit the "
+            "call (it ends before they are used up, or they run out before it ends)."
+        ),
+    )
+    practice.add_argument(
+        "--scenario", required=True, help="scenario id or slug (or a unique start of either)"
+    )
+    practice.add_argument(
+        "--answers",
+        required=True,
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="the rep's turns, in order, as audio files",
+    )
+    practice.add_argument(
+        "--scenarios",
+        type=Path,
+        metavar="FILE",
+        help="scenarios JSON file (default: the bundled demo scenarios)",
+    )
+    _add_model_option(practice)
+    practice.add_argument("--json", action="store_true", help="print the result as JSON")
+    practice.set_defaults(handler=_practice_command)
     return parser
+
+
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        type=Path,
+        metavar="PATH",
+        help="CTranslate2 Whisper model folder (default: the settings, else bundled tiny.en)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +165,210 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         args = parser.parse_args(["run"])
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except CommandError as error:
+        print(f"coachdesk {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+# --- transcribe and practice ---------------------------------------------------------------------
+
+
+def _transcriber(model: Path | None) -> Transcriber:
+    """The transcriber the settings describe, with --model taking precedence; loaded."""
+    from app.config import ConfigError, load_settings
+    from audio.errors import AudioError
+    from audio.transcribe import Transcriber
+
+    try:
+        settings = load_settings().settings.transcription.transcriber_settings()
+    except ConfigError as error:
+        raise CommandError(str(error)) from error
+    if model is not None:
+        settings = replace(settings, model_path=model)
+    transcriber = Transcriber(settings)
+    try:
+        transcriber.load()
+    except AudioError as error:
+        raise CommandError(str(error)) from error
+    return transcriber
+
+
+def _require_files(paths: Sequence[Path]) -> None:
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise CommandError(f"no such file: {', '.join(missing)}")
+
+
+def _jsonable(value: Any) -> Any:
+    """Decimals (KPIs, scores) as JSON numbers; everything else as json.dumps takes it."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def _print_json(document: Any) -> None:
+    print(json.dumps(_jsonable(document), indent=2, ensure_ascii=False))
+
+
+def _utterance_json(utterance: Utterance) -> dict[str, Any]:
+    return {
+        "text": utterance.text,
+        "duration": round(utterance.duration, 3),
+        "words": [
+            {"word": w.text, "start": w.start, "end": w.end, "probability": w.probability}
+            for w in utterance.words
+        ],
+    }
+
+
+def _transcribe_command(args: argparse.Namespace) -> int:
+    from audio.errors import AudioError
+
+    _require_files([args.file])
+    transcriber = _transcriber(args.model)
+    try:
+        utterance = transcriber.transcribe(args.file)
+    except AudioError as error:
+        raise CommandError(str(error)) from error
+    if args.json:
+        _print_json({"file": str(args.file), **_utterance_json(utterance)})
+    else:
+        print(utterance.text)
+    return 0
+
+
+def _practice_command(args: argparse.Namespace) -> int:
+    from app.practice import PracticeSession
+    from app.scenarios import SAMPLE_SCENARIOS, ScenarioError, find_scenario, load_scenarios
+
+    try:
+        scenario = find_scenario(load_scenarios(args.scenarios or SAMPLE_SCENARIOS), args.scenario)
+    except ScenarioError as error:
+        raise CommandError(str(error)) from error
+    _require_files(args.answers)
+    session = PracticeSession(scenario, _transcriber(args.model))
+    if not args.json:
+        print(f"Scenario: {scenario.title} ({scenario.slug})")
+        session.subscribe(_CallPrinter(scenario))
+    session.start()
+    used = 0
+    for audio in args.answers:
+        if session.finished:
+            break
+        session.answer(audio)
+        used += 1
+    result = session.result()
+    problems = _practice_problems(session, result, args.answers[used:])
+    if args.json:
+        _print_json(_result_json(scenario, result, problems))
+    else:
+        _print_result(result)
+    for problem in problems:
+        print(f"coachdesk practice: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _practice_problems(
+    session: PracticeSession, result: PracticeResult, unused: Sequence[Path]
+) -> list[str]:
+    """What keeps a scripted call from being the complete call the answers were meant for."""
+    problems = [
+        f"answer {turn.index + 1} ({turn.audio}) could not be transcribed: {turn.error}"
+        for turn in result.failed_turns
+    ]
+    answers = len(result.rep_turns)
+    if unused:
+        node = session.current_node.id
+        problems.append(
+            f'the call ended at node "{node}" after {answers} answer(s); '
+            f"not used: {', '.join(map(str, unused))}"
+        )
+    elif not session.finished:
+        node = session.current_node
+        problems.append(
+            f'the call did not end: after {answers} answer(s) the persona is at node "{node.id}" '
+            f'("{node.persona_line}") and waits for another answer'
+        )
+    return problems
+
+
+class _CallPrinter:
+    """Prints the call as it happens: persona lines, the rep's transcribed turns, each move."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.persona = scenario.persona["name"]
+
+    def __call__(self, event: Event) -> None:
+        from app.practice import PersonaSpeaks, RepTurnDone, TurnStatus
+
+        if isinstance(event, PersonaSpeaks):
+            print(f"{self.persona} [{event.line.node_id}]: {event.line.text}")
+        elif isinstance(event, RepTurnDone):
+            turn = event.turn
+            said = {
+                TurnStatus.TRANSCRIBED: turn.text,
+                TurnStatus.SILENT: "(nothing said)",
+                TurnStatus.FAILED: f"(not transcribed: {turn.error})",
+            }[turn.status]
+            print(f"You [{turn.audio.name}]: {said}")
+            if turn.step is not None:
+                how = (
+                    "no edge matched; waiting"
+                    if turn.step.choice is None
+                    else turn.step.choice.describe()
+                )
+                print(f"    -> {turn.step.to_node} ({how})")
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _print_result(result: PracticeResult) -> None:
+    state = "not ended" if result.end_reason is None else result.end_reason.value
+    print(f"\nPath: {' > '.join(result.path)} ({state})")
+    print(f"Transcript: {len(result.transcript['turns'])} turns")
+    print("\nKPIs")
+    for name, value in result.kpis.items():
+        if name != "version":
+            print(f"  {name:<28} {_text(value)}")
+    breakdown = result.score
+    verdict = "passed" if breakdown["passed"] else "not passed"
+    print(f"\nScore: {_text(breakdown['score'])} (pass mark {breakdown['pass_score']}): {verdict}")
+    for item in breakdown["criteria"]:
+        print(f"  {item['label']:<32} {_text(item['score']):>7}  {item['detail']}")
+
+
+def _result_json(
+    scenario: Scenario, result: PracticeResult, problems: Sequence[str]
+) -> dict[str, Any]:
+    return {
+        "scenario": {"id": scenario.id, "slug": scenario.slug, "title": scenario.title},
+        "path": list(result.path),
+        "end_reason": None if result.end_reason is None else result.end_reason.value,
+        "complete": result.complete and not problems,
+        "problems": list(problems),
+        "rep_turns": [
+            {
+                "audio": str(turn.audio),
+                "node": turn.node_id,
+                "status": turn.status.value,
+                "text": turn.text,
+                "error": turn.error,
+                "next_node": None if turn.step is None else turn.step.to_node,
+            }
+            for turn in result.rep_turns
+        ],
+        "transcript": result.transcript,
+        "kpis": result.kpis,
+        "score": result.score,
+    }
 
 
 if __name__ == "__main__":

@@ -94,8 +94,15 @@ def _load_with_soundfile(path: Path, sound: soundfile.SoundFile) -> np.ndarray:
 
 def _load_with_ffmpeg(path: Path, sndfile_error: Exception) -> np.ndarray:
     try:
-        return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
-    except (av.error.FFmpegError, StopIteration, IndexError, ValueError) as error:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            has_audio = bool(container.streams.audio)
+    except av.error.FFmpegError as error:
         # Both readers refused it; their own words stay in the exception chain for support.
         error.add_note(f"libsndfile: {sndfile_error}")
         raise AudioFileError(path, "it is not an audio file, or it is corrupt") from error
+    if not has_audio:
+        raise AudioFileError(path, "it has no audio track")
+    try:
+        return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+    except (av.error.FFmpegError, ValueError) as error:
+        raise AudioFileError(path, f"the audio data is corrupt ({error})") from error

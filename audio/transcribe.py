@@ -124,11 +124,13 @@ class Transcriber:
         Raises AudioFileError for an unreadable file, ModelLoadError, and TranscriptionCancelled
         when `cancelled()` turns true (checked before each segment).
         """
+        is_cancelled = cancelled or (lambda: False)
+        if is_cancelled():
+            raise TranscriptionCancelled()
         samples = load_audio(Path(audio)) if isinstance(audio, str | Path) else _as_samples(audio)
         model = self.model
         duration = len(samples) / SAMPLE_RATE
         report = _MonotonicProgress(progress)
-        is_cancelled = cancelled or (lambda: False)
         started = time.perf_counter()
         words: list[tuple[str, WhisperWord]] = []
         if len(samples) > 0:

@@ -236,7 +236,13 @@ def test_recover_interrupted_tidies_what_needs_no_recovery(tmp_path: Path, voice
     (tmp_path / "early.recording").mkdir()
     # Not a journal of ours: left alone.
     (tmp_path / "other.recording").write_text("a file, not a folder")
+    # A damaged manifest with audio next to it: not offered, and not deleted either.
+    damaged = tmp_path / "damaged.recording"
+    damaged.mkdir()
+    (damaged / "manifest.json").write_text('{"name": ')
+    (damaged / "audio.pcm").write_bytes(bytes(3200))
     assert recover_interrupted(tmp_path) == []
+    assert (damaged / "audio.pcm").exists()
     assert flac.exists()
     assert not (tmp_path / "take.recording").exists()
     assert not (tmp_path / "early.recording").exists()

@@ -139,6 +139,21 @@ def test_not_audio(tmp_path: Path, content: bytes) -> None:
         load_audio(path)
 
 
+def test_video_without_sound(tmp_path: Path) -> None:
+    path = tmp_path / "screen.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for _ in range(10):
+            frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with pytest.raises(AudioFileError, match="it has no audio track"):
+        load_audio(path)
+
+
 def test_directory(tmp_path: Path) -> None:
     with pytest.raises(AudioFileError, match="not a file"):
         load_audio(tmp_path)

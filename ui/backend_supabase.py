@@ -113,7 +113,7 @@ def translate(error: BaseException, server: str) -> CoachdeskError:
         )
     if isinstance(error, AuthApiError):
         code = error.code or ""
-        if code in ("invalid_credentials", "invalid_grant") or error.status == 400 and not code:
+        if code in ("invalid_credentials", "invalid_grant") or (error.status == 400 and not code):
             return SignInError("The email or password is not right. Check both and try again.")
         if code in ("session_not_found", "refresh_token_already_used", "bad_jwt"):
             return NotSignedIn("Your session has ended. Please sign in again.")
@@ -332,6 +332,7 @@ class SupabaseBackend:
                 f"recordings/{row['recording_path']}" if row.get("recording_path") else None
             ),
             rejection=row.get("failure_reason"),
+            persona_name=scenario.persona.name,
         )
 
     def save_attempt(self, finished: FinishedAttempt) -> AttemptRow:
@@ -369,7 +370,8 @@ class SupabaseBackend:
         response = self._guard(lambda: httpx.get(url, timeout=60))
         if response.status_code != 200:
             raise CoachdeskError(
-                f"The recording could not be downloaded (the server answered {response.status_code})."
+                "The recording could not be downloaded "
+                f"(the server answered {response.status_code})."
             )
         target.write_bytes(response.content)
         return target
@@ -618,9 +620,9 @@ class SupabaseBackend:
 
     def _refresh_if_needed(self, client: Client) -> None:
         session = client.auth.get_session()
-        if session is not None and session.expires_at is not None:
-            if session.expires_at - time.time() < REFRESH_MARGIN_S:
-                self._guard(lambda: client.auth.refresh_session())
+        expires_at = session.expires_at if session is not None else None
+        if expires_at is not None and expires_at - time.time() < REFRESH_MARGIN_S:
+            self._guard(lambda: client.auth.refresh_session())
 
     def _guard(self, call: Callable[[], T]) -> T:
         try:
@@ -702,6 +704,7 @@ class SupabaseBackend:
             recording_path=None,
             local_recording=pending.finished.recording,
             rejection=pending.rejection,
+            persona_name=scenario.persona.name,
         )
 
 

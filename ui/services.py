@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -267,6 +267,7 @@ class AttemptDetail:
     recording_path: str | None  # "<bucket>/<object name>" on the server
     local_recording: Path | None = None
     rejection: str | None = None
+    persona_name: str = "Persona"
 
 
 @dataclass(frozen=True)
@@ -441,7 +442,3 @@ def parse_time(value: object) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def first(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    return rows[0] if rows else None

@@ -10,12 +10,12 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Iterator
 
-import pytest  # noqa: E402
+import pytest
 
-from ui.backend_supabase import SupabaseBackend  # noqa: E402
-from ui.services import ServerConfig  # noqa: E402
+from ui.backend_supabase import SupabaseBackend
+from ui.services import ServerConfig
 
 
 @pytest.fixture

@@ -1,0 +1,251 @@
+"""Review of one attempt: transcript with speakers, playback (click a turn to hear it), KPI cards
+against their ideal ranges, the rubric breakdown and score, and where the attempt is in sync.
+
+The same screen serves a trainee's own attempt (recording on this computer, or fetched) and a
+manager's review of anyone's (fetched through a signed URL from `grant_signed_url`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHBoxLayout,
+    QListView,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.context import AppContext
+from ui.errors import plain_message, show_error
+from ui.formatting import clock, local_time, score_text
+from ui.kpi_display import readings
+from ui.models import ROW_ROLE, Column, RowTableModel, TranscriptModel, transcript_turns
+from ui.services import AttemptDetail, as_decimal
+from ui.widgets.headings import heading, muted, subheading
+from ui.widgets.kpi_card import KpiCard
+from ui.widgets.playback_bar import PlaybackBar, PlayerFactory, PlayerLike, default_player
+from ui.widgets.table import make_table
+
+KPI_COLUMNS = 3
+
+Criterion = Mapping[str, Any]
+
+
+class BreakdownModel(RowTableModel[Criterion]):
+    """The rubric's criteria as the server (or this computer, provisionally) scored them."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                Column("Criterion", lambda c: str(c.get("label") or c.get("id") or "")),
+                Column("Weight", lambda c: _weight(c.get("weight")), align_right=True),
+                Column(
+                    "Score",
+                    lambda c: score_text(as_decimal(c.get("score"))),
+                    sort=lambda c: as_decimal(c.get("score")),
+                    align_right=True,
+                ),
+                Column(
+                    "Why",
+                    lambda c: str(c.get("detail") or ""),
+                    tooltip=lambda c: str(c.get("detail") or ""),
+                ),
+            ]
+        )
+
+
+def _weight(value: object) -> str:
+    weight = as_decimal(value)
+    return "–" if weight is None else f"{(weight * 100).normalize():f} %"
+
+
+class ReviewScreen(QWidget):
+    back = Signal()
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        parent: QWidget | None = None,
+        player_factory: PlayerFactory = default_player,
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("reviewScreen")
+        self.detail: AttemptDetail | None = None
+        self._player_factory = player_factory
+
+        self.back_button = QPushButton("← &Back")
+        self.back_button.setToolTip("Back (Esc)")
+        self.title = heading()
+        self.meta = muted()
+        self.score = heading()
+        self.score.setObjectName("bigNumber")
+        self.score.setAccessibleName("Score")
+        self.verdict = muted()
+        self.sync_state = muted()
+        self.sync_state.setObjectName("attemptSyncState")
+
+        self.transcript = TranscriptModel()
+        self.transcript_view = QListView()
+        self.transcript_view.setObjectName("transcriptView")
+        self.transcript_view.setAccessibleName("Transcript: select a turn to play it")
+        self.transcript_view.setModel(self.transcript)
+        self.transcript_view.setWordWrap(True)
+        self.transcript_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.transcript_view.setAlternatingRowColors(True)
+        self.playback = PlaybackBar()
+
+        self.kpi_grid = QGridLayout()
+        self.kpi_grid.setSpacing(8)
+        self.breakdown = BreakdownModel()
+        self.breakdown_table = make_table(self.breakdown, "breakdownTable", "Rubric breakdown")
+
+        header = QHBoxLayout()
+        header.addWidget(self.back_button)
+        titles = QVBoxLayout()
+        titles.addWidget(self.title)
+        titles.addWidget(self.meta)
+        header.addLayout(titles, 1)
+        scores = QVBoxLayout()
+        scores.addWidget(self.score, alignment=Qt.AlignmentFlag.AlignRight)
+        scores.addWidget(self.verdict, alignment=Qt.AlignmentFlag.AlignRight)
+        scores.addWidget(self.sync_state, alignment=Qt.AlignmentFlag.AlignRight)
+        header.addLayout(scores)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(subheading("Transcript"))
+        left_layout.addWidget(self.transcript_view, 1)
+        left_layout.addWidget(self.playback)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(subheading("Conversation KPIs"))
+        right_layout.addLayout(self.kpi_grid)
+        right_layout.addWidget(subheading("Rubric"))
+        right_layout.addWidget(self.breakdown_table)
+        right_layout.addStretch()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(right)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(splitter, 1)
+
+        self.back_button.clicked.connect(self._leave)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._leave)
+        QShortcut(QKeySequence("Ctrl+Space"), self, self.playback.toggle)
+        self.transcript_view.clicked.connect(self.play_turn)
+        self.transcript_view.activated.connect(self.play_turn)
+        self.playback.position_changed.connect(self._follow)
+
+    # Loading ------------------------------------------------------------------------------
+    def open_attempt(self, attempt_id: str) -> None:
+        self.playback.set_player(None, "Loading…")
+        self.ctx.call(
+            self,
+            lambda: self.ctx.backend.attempt(attempt_id),
+            self.show_detail,
+            label="Opening the review…",
+            on_failure=lambda error: show_error(self, error),
+        )
+
+    def show_detail(self, detail: AttemptDetail) -> None:
+        self.detail = detail
+        row = detail.row
+        self.title.setText(row.scenario_title)
+        who = f"{row.person} · " if row.person and row.user_id != self._my_id() else ""
+        self.meta.setText(f"{who}{local_time(row.started_at)} · {clock(row.duration_seconds)}")
+        self.score.setText(score_text(row.score, provisional=row.provisional))
+        passed = (detail.breakdown or {}).get("passed")
+        self.verdict.setText("" if passed is None else ("Passed" if passed else "Not passed yet"))
+        state = row.sync_state.label + (f": {detail.rejection}" if detail.rejection else "")
+        self.sync_state.setText(state)
+        self.transcript.set_turns(transcript_turns(detail.transcript), detail.persona_name)
+        self._show_kpis(detail)
+        self.breakdown.set_rows(list((detail.breakdown or {}).get("criteria", [])))
+        self._load_recording(detail)
+
+    def refresh_if_showing(self, attempt_id: str) -> None:
+        if self.detail is not None and self.detail.row.id == attempt_id:
+            self.open_attempt(attempt_id)
+
+    def _show_kpis(self, detail: AttemptDetail) -> None:
+        while self.kpi_grid.count():
+            item = self.kpi_grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        for i, reading in enumerate(readings(detail.kpis, detail.rubric)):
+            card = KpiCard(reading, self.ctx.theme.colors)
+            self.kpi_grid.addWidget(card, i // KPI_COLUMNS, i % KPI_COLUMNS)
+
+    def _load_recording(self, detail: AttemptDetail) -> None:
+        if detail.local_recording is None and detail.recording_path is None:
+            self.playback.set_player(None, "No recording for this attempt.")
+            return
+        self.ctx.call(
+            self,
+            lambda: self.ctx.backend.recording_for_playback(detail),
+            self._open_player,
+            on_failure=self._recording_failed,
+        )
+
+    def _open_player(self, path: Path) -> None:
+        self.ctx.compute(
+            self,
+            lambda _task: self._player_factory(path),
+            self._player_ready,
+            label="Preparing playback…",
+            cancellable=False,
+            on_failure=self._recording_failed,
+        )
+
+    def _player_ready(self, player: PlayerLike) -> None:
+        if self.isVisible() or self.detail is not None:
+            self.playback.set_player(player)
+        else:
+            player.close()
+
+    def _recording_failed(self, error: BaseException) -> None:
+        self.playback.set_player(None, plain_message(error))
+
+    # Interaction --------------------------------------------------------------------------
+    def play_turn(self, index: QModelIndex) -> None:
+        turn = index.data(ROW_ROLE)
+        if turn is not None:
+            self.playback.seek(turn.start, play=True)
+
+    def _follow(self, seconds: float) -> None:
+        """Keep the turn being heard selected while playing."""
+        player = self.playback.player
+        if player is None or not player.playing:
+            return
+        for row, turn in enumerate(self.transcript.turns):
+            if turn.start <= seconds <= max(turn.end, turn.start + 0.05):
+                index = self.transcript.index(row)
+                if self.transcript_view.currentIndex() != index:
+                    self.transcript_view.setCurrentIndex(index)
+                return
+
+    def _leave(self) -> None:
+        self.playback.close_player()
+        self.back.emit()
+
+    def _my_id(self) -> str | None:
+        account = self.ctx.backend.account
+        return account.user_id if account else None

@@ -1,0 +1,1 @@
+"""Small reusable widgets: level meter, KPI card, persona card, status bar."""

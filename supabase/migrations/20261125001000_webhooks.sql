@@ -198,7 +198,8 @@ create table public.webhook_deliveries (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   sync_xid bigint not null default 0,
-  constraint webhook_deliveries_running_is_locked check (status <> 'running' or locked_at is not null),
+  constraint webhook_deliveries_running_is_locked
+    check (status <> 'running' or locked_at is not null),
   constraint webhook_deliveries_due_has_time
     check (status not in ('pending', 'failed') or next_attempt_at is not null),
   foreign key (webhook_id, org_id) references public.webhooks (id, org_id) on delete cascade
@@ -487,7 +488,8 @@ comment on function public.record_webhook_attempt(uuid, int, text, text, int) is
   'Stores a claimed delivery''s result: 2xx succeeded, else failed with backoff or dead when out of attempts. service_role only.';
 
 -- Deliveries whose worker died or hung: back to failed with a retry time (dead when that was
--- their last attempt). Returns how many were taken back.
+-- their last attempt, or their endpoint was disabled meanwhile). Returns how many were taken
+-- back.
 create or replace function public.reap_webhook_deliveries(stale interval default '5 minutes')
 returns int
 language plpgsql volatile
@@ -501,15 +503,16 @@ begin
       using errcode = 'invalid_parameter_value';
   end if;
   with abandoned as (
-    select d.id
+    select d.id, d.attempt_count < d.max_attempts and w.enabled as retry
     from public.webhook_deliveries d
+    join public.webhooks w on w.id = d.webhook_id
     where d.status = 'running' and d.locked_at < now() - stale
-    for update skip locked
+    for update of d skip locked
   )
   update public.webhook_deliveries d
-  set status = case when d.attempt_count >= d.max_attempts then 'dead' else 'failed' end
+  set status = case when abandoned.retry then 'failed' else 'dead' end
                  ::public.webhook_delivery_status,
-      next_attempt_at = case when d.attempt_count < d.max_attempts
+      next_attempt_at = case when abandoned.retry
                              then now() + private.webhook_retry_delay(d.attempt_count) end,
       last_attempt_at = d.locked_at,
       locked_at = null,
@@ -558,8 +561,7 @@ declare
 begin
   select w.id, w.org_id into endpoint
   from public.webhooks w
-  where w.id = rotate_webhook_secret.webhook_id
-  for update;
+  where w.id = rotate_webhook_secret.webhook_id;
   if not found
      or not (private.caller_is_service()
              or (endpoint.org_id = private.current_org_id() and private.has_org_role('admin'))) then

@@ -45,10 +45,8 @@ def transcriber() -> Transcriber:
     return transcriber
 
 
-@pytest.fixture(scope="session")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
+def speech_in(folder: Path) -> Speech:
     """speech(text) -> a WAV of espeak-ng saying it (22.05 kHz, as espeak writes it); made once."""
-    folder = tmp_path_factory.mktemp("answers")
     made: dict[str, Path] = {}
 
     def say(text: str) -> Path:
@@ -59,6 +57,11 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
         return made[text]
 
     return say
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
+    return speech_in(tmp_path_factory.mktemp("answers"))
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ import jwt
 import structlog
 from postgrest.exceptions import APIError
 from storage3.exceptions import StorageApiError
-from supabase_auth.errors import AuthApiError, AuthError
+from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError
 
 from app.kpis import compute_kpis
 from app.scoring import score as score_rubric
@@ -106,7 +106,8 @@ def translate(error: BaseException, server: str) -> CoachdeskError:
     """A supabase/httpx error as a message for people (the details go to the log)."""
     if isinstance(error, CoachdeskError):
         return error
-    if isinstance(error, httpx.TransportError):
+    # The auth client reports network failures (and 5xx gateways) as AuthRetryableError.
+    if isinstance(error, httpx.TransportError | AuthRetryableError):
         return OfflineError(
             f"Cannot reach the Coachdesk server at {server}. Check your connection; your "
             "practice calls are kept on this computer and sync when it is back."
@@ -587,6 +588,8 @@ class SupabaseBackend:
             pending.rejection = str(error)
             log.warning("attempt refused by the server", attempt_id=finished.id)
             return
+        status = str(saved[0]["status"]) if saved else "uploaded"
+        pending.state = _SERVER_STATES.get(status, SyncState.UPLOADED)
         with self._lock:
             self._pending.pop(finished.id, None)
         log.info(

@@ -138,7 +138,11 @@ class AssignmentsModel(RowTableModel[Assignment]):
             [
                 Column("Assignment", lambda a: a.title, tooltip=lambda a: a.note or None),
                 Column("Type", lambda a: "Track" if a.kind == "track" else "Scenario"),
-                Column("Due", lambda a: due_text(a.due_at, self._now()), sort=lambda a: a.due_at),
+                Column(
+                    "Due",
+                    lambda a: "Completed" if a.done else due_text(a.due_at, self._now()),
+                    sort=lambda a: a.due_at,
+                ),
                 Column(
                     "Progress",
                     lambda a: f"{a.completed} of {a.total} passed",

@@ -37,6 +37,7 @@ class Task:
     def __init__(self, relay: _Relay) -> None:
         self._relay = relay
         self._cancel = threading.Event()
+        self._on_cancel: list[Callable[[], None]] = []
 
     @property
     def cancelled(self) -> bool:
@@ -44,6 +45,15 @@ class Task:
 
     def cancel(self) -> None:
         self._cancel.set()
+        for callback in list(self._on_cancel):
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Also call `callback` (from the cancelling thread) when cancelled, e.g. to stop a
+        library call that has its own cancel switch."""
+        self._on_cancel.append(callback)
+        if self._cancel.is_set():
+            callback()
 
     def check(self) -> None:
         """Raise Cancelled if the user cancelled; call between steps of long work."""
@@ -155,7 +165,7 @@ class Operation(Generic[T]):
         def on_failed(error: BaseException) -> None:
             done()
             handle.outcome["error"] = error
-            if isinstance(error, Cancelled):
+            if isinstance(error, Cancelled) or errors.is_cancellation(error):
                 self._on_cancel()
             elif self._on_failure is not None:
                 self._on_failure(error)

@@ -1,7 +1,7 @@
 """UI tests: pytest-qt on the offscreen platform, against the real local stack.
 
-The Makefile sets QT_QPA_PLATFORM too; setting it here (before Qt starts) lets
-`pytest tests/ui` run the same way on its own.
+The Makefile sets QT_QPA_PLATFORM too; setting it here, before Qt starts, lets
+`pytest tests/ui` run the same way on its own. Only the hardware is replaced (ui_fakes.py).
 """
 
 from __future__ import annotations
@@ -10,12 +10,25 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
+from ui_fakes import ScriptedMicrophone, SilentOutputStream
 
+from audio.playback import Player
+from audio.transcribe import Transcriber, TranscriberSettings
 from ui.backend_supabase import SupabaseBackend
+from ui.context import AppContext
+from ui.main_window import Devices, MainWindow
+from ui.preferences import Preferences
 from ui.services import ServerConfig
+from ui.theme import Theme, ThemeChoice
+from ui.workers import Workers
+
+DEMO_PASSWORD = "coachdesk-demo"
 
 
 @pytest.fixture
@@ -29,3 +42,79 @@ def backend(server, tmp_path) -> Iterator[SupabaseBackend]:
     backend = SupabaseBackend(server, cache_dir=tmp_path / "playback")
     yield backend
     backend.sign_out()
+
+
+@pytest.fixture
+def preferences(tmp_path) -> Preferences:
+    store = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    prefs = Preferences.load(store, tmp_path / "config.toml")
+    prefs.speak_persona = False
+    return prefs
+
+
+@pytest.fixture
+def ctx(qapp, backend, preferences) -> Iterator[AppContext]:
+    theme = Theme(qapp, ThemeChoice.LIGHT)
+    workers = Workers.create()
+    yield AppContext(backend=backend, workers=workers, theme=theme, preferences=preferences)
+    workers.shutdown()
+
+
+@pytest.fixture(scope="session")
+def transcriber() -> Transcriber:
+    transcriber = Transcriber(TranscriberSettings())
+    transcriber.load()
+    return transcriber
+
+
+@pytest.fixture(scope="session")
+def speech(tmp_path_factory) -> Callable[[str], Path]:
+    """speech(text) -> a WAV of espeak-ng saying it (made once per text)."""
+    folder = tmp_path_factory.mktemp("ui-speech")
+    made: dict[str, Path] = {}
+
+    def say(text: str) -> Path:
+        if text not in made:
+            path = folder / f"answer-{len(made)}.wav"
+            subprocess.run(["espeak-ng", "-w", str(path), "-s", "150", text], check=True)
+            made[text] = path
+        return made[text]
+
+    return say
+
+
+def silent_player(path: Path) -> Player:
+    return Player(path, stream_factory=SilentOutputStream)
+
+
+@pytest.fixture
+def devices(transcriber, tmp_path) -> Devices:
+    return Devices(
+        recorder_factory=ScriptedMicrophone([]),
+        player_factory=silent_player,
+        transcriber=transcriber,
+        use_voice=False,
+        recordings_root=tmp_path / "recordings",
+    )
+
+
+@pytest.fixture
+def window(qtbot, ctx, devices) -> MainWindow:
+    window = MainWindow(ctx, devices)
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+@pytest.fixture
+def sign_in(qtbot, accounts) -> Callable[[MainWindow, str], None]:
+    """sign_in(window, "trainee"): type the demo credentials and wait for the workspace."""
+
+    def do(window: MainWindow, key: str) -> None:
+        window.signin.email.setText(accounts[key])
+        window.signin.password.setText(DEMO_PASSWORD)
+        window.signin.sign_in_button.click()
+        qtbot.waitUntil(lambda: window.workspace is not None and window.workspace.isVisible())
+        qtbot.waitUntil(lambda: window.home is not None and window.home.data is not None)
+
+    return do

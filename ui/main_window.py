@@ -1,0 +1,278 @@
+"""The main window: sign-in, then the workspace (home, leaderboard and — for managers and admins
+only — the manager pane), the practice and review screens, and the status bar with sync state.
+
+The manager pane is built only when the token's role is manager or admin; for anyone else it is
+never constructed (and the server would refuse its queries anyway).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QMainWindow,
+    QSizePolicy,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
+
+from app.practice import TranscriberLike
+from ui.context import AppContext
+from ui.errors import show_error
+from ui.home import HomeScreen
+from ui.leaderboard import LeaderboardScreen
+from ui.manager import ManagerPane
+from ui.practice_controller import PracticeController, RecorderFactory, microphone
+from ui.practice_view import PracticeScreen
+from ui.review import ReviewScreen
+from ui.services import Account, Scenario, SyncStatus
+from ui.settings_dialog import SettingsDialog
+from ui.signin import SignInScreen
+from ui.voice import PersonaVoice
+from ui.widgets.playback_bar import PlayerFactory, default_player
+from ui.widgets.status_bar import AppStatusBar
+
+SYNC_POLL_MS = 30_000
+DEFAULT_SIZE = (1280, 720)  # fits a 1366x768 screen with the taskbar
+
+
+@dataclass
+class Devices:
+    """The hardware boundary, replaceable in tests: microphone, speakers, speech model, voice."""
+
+    recorder_factory: RecorderFactory | None = None  # None: the configured microphone
+    player_factory: PlayerFactory = default_player
+    transcriber: TranscriberLike | None = None  # None: the configured model, loaded on first use
+    voice: PersonaVoice | None = None
+    use_voice: bool = True
+    recordings_root: Path | None = None  # None: the settings' recordings folder
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, ctx: AppContext, devices: Devices | None = None) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.devices = devices or Devices()
+        self.setWindowTitle("Coachdesk")
+        self.setObjectName("mainWindow")
+        self.resize(*DEFAULT_SIZE)
+        self.status = AppStatusBar()
+        self.setStatusBar(self.status)
+        ctx.progress = self.status
+
+        self.pages = QStackedWidget()
+        self.setCentralWidget(self.pages)
+        self.signin = SignInScreen(ctx)
+        self.pages.addWidget(self.signin)
+        self.workspace: QTabWidget | None = None
+        self.home: HomeScreen | None = None
+        self.leaderboard: LeaderboardScreen | None = None
+        self.manager: QWidget | None = None
+        self.practice = PracticeScreen(ctx)
+        self.review = ReviewScreen(ctx, player_factory=self.devices.player_factory)
+        self.pages.addWidget(self.practice)
+        self.pages.addWidget(self.review)
+
+        self.toolbar = QToolBar("Account")
+        self.toolbar.setObjectName("accountToolbar")
+        self.toolbar.setMovable(False)
+        self.account_label = QLabel()
+        self.account_label.setObjectName("accountLabel")
+        self.org_switcher = QComboBox()
+        self.org_switcher.setObjectName("orgSwitcher")
+        self.org_switcher.setAccessibleName("Organisation")
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.toolbar.addWidget(self.account_label)
+        self.toolbar.addWidget(spacer)
+        self.org_switcher_action = self.toolbar.addWidget(self.org_switcher)
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.sign_out_action = QAction("Sign &out", self)
+        self.sync_action = QAction("Sync now", self)
+        self.sync_action.setShortcut(QKeySequence("F5"))
+        self.toolbar.addAction(self.settings_action)
+        self.toolbar.addAction(self.sign_out_action)
+        self.addAction(self.sync_action)
+        self.addToolBar(self.toolbar)
+        self.toolbar.hide()
+
+        self.signin.signed_in.connect(self.enter_workspace)
+        self.practice.finished.connect(self._practice_saved)
+        self.review.back.connect(self.show_workspace)
+        self.settings_action.triggered.connect(self.open_settings)
+        self.sign_out_action.triggered.connect(self.sign_out)
+        self.sync_action.triggered.connect(self.sync_now)
+        self.status.sync_requested.connect(self.sync_now)
+        self.org_switcher.activated.connect(self._switch_org)
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setInterval(SYNC_POLL_MS)
+        self._sync_timer.timeout.connect(self.poll_sync)
+        self._transcriber: TranscriberLike | None = self.devices.transcriber
+
+    # Session ------------------------------------------------------------------------------
+    def enter_workspace(self, account: Account) -> None:
+        """Build the workspace for this account (the manager pane only for managers/admins)."""
+        self._drop_workspace()
+        tabs = QTabWidget()
+        tabs.setObjectName("workspace")
+        self.home = HomeScreen(self.ctx)
+        self.home.start_practice.connect(self.start_practice)
+        self.home.open_attempt.connect(self.open_review)
+        self.leaderboard = LeaderboardScreen(self.ctx)
+        tabs.addTab(self.home, "&Home")
+        tabs.addTab(self.leaderboard, "&Leaderboard")
+        if account.is_manager:
+            manager = ManagerPane(self.ctx)
+            manager.open_attempt.connect(self.open_review)
+            tabs.addTab(manager, "&Team")
+            self.manager = manager
+        tabs.currentChanged.connect(self._tab_shown)
+        self.workspace = tabs
+        self.pages.addWidget(tabs)
+        self._show_account(account)
+        self.show_workspace()
+        self.home.refresh()
+        self.poll_sync()
+        self._sync_timer.start()
+
+    def sign_out(self) -> None:
+        self._sync_timer.stop()
+        self.practice.close_call()
+        self.review.playback.close_player()
+        self.ctx.call(self, self.ctx.backend.sign_out, lambda _none: self._signed_out())
+
+    def _signed_out(self) -> None:
+        self._drop_workspace()
+        self.toolbar.hide()
+        self.status.sync_label.setText("Not signed in")
+        self.signin.refresh()
+        self.pages.setCurrentWidget(self.signin)
+
+    def _drop_workspace(self) -> None:
+        if self.workspace is not None:
+            self.pages.removeWidget(self.workspace)
+            self.workspace.deleteLater()
+        self.workspace = self.home = self.leaderboard = self.manager = None
+
+    def _show_account(self, account: Account) -> None:
+        role = account.role.value if account.role else "no role"
+        offline = " · offline" if account.offline else ""
+        self.account_label.setText(f"{account.display_name} · {role}{offline}")
+        self.org_switcher.clear()
+        for org in account.orgs or ():
+            self.org_switcher.addItem(org.name, org.id)
+        self.org_switcher.setCurrentIndex(max(self.org_switcher.findData(account.org_id), 0))
+        self.org_switcher_action.setVisible(account.can_switch_org)
+        self.toolbar.show()
+        title = f"Coachdesk · {account.org_name}" if account.org_name else "Coachdesk"
+        self.setWindowTitle(title)
+
+    def _switch_org(self, index: int) -> None:
+        org_id = self.org_switcher.itemData(index)
+        account = self.ctx.backend.account
+        if account is None or org_id == account.org_id:
+            return
+        self.ctx.call(
+            self,
+            lambda: self.ctx.backend.switch_org(org_id),
+            self.enter_workspace,
+            label="Switching organisation…",
+        )
+
+    # Navigation ---------------------------------------------------------------------------
+    def show_workspace(self) -> None:
+        if self.workspace is None:
+            self.pages.setCurrentWidget(self.signin)
+            return
+        self.pages.setCurrentWidget(self.workspace)
+        if self.workspace.currentWidget() is self.home and self.home is not None and self.home.data:
+            self.home.refresh()
+
+    def start_practice(self, scenario: Scenario, assignment_id: str | None) -> None:
+        settings = self.ctx.preferences.loaded.settings
+        voice = None
+        if self.devices.use_voice and self.ctx.preferences.speak_persona:
+            voice = self.devices.voice or PersonaVoice(self)
+        controller = PracticeController(
+            self.ctx,
+            scenario,
+            assignment_id,
+            transcriber=self._get_transcriber(),
+            recorder_factory=self.devices.recorder_factory or microphone(settings.input_device),
+            recordings_root=self.devices.recordings_root or settings.recordings_path,
+            voice=voice,
+        )
+        self.pages.setCurrentWidget(self.practice)
+        self.practice.begin(controller)
+
+    def open_review(self, attempt_id: str) -> None:
+        self.pages.setCurrentWidget(self.review)
+        self.review.open_attempt(attempt_id)
+
+    def _practice_saved(self, attempt_id: str) -> None:
+        self.practice.close_call()
+        self.open_review(attempt_id)
+        self.poll_sync()
+
+    def _tab_shown(self, index: int) -> None:
+        widget = self.workspace.widget(index) if self.workspace else None
+        refresh = getattr(widget, "refresh", None)
+        if widget is not self.home and callable(refresh):
+            refresh()
+
+    # Sync and settings --------------------------------------------------------------------
+    def poll_sync(self) -> None:
+        self.ctx.call(
+            self, self.ctx.backend.sync_status, self._show_sync, on_failure=lambda _e: None
+        )
+
+    def sync_now(self) -> None:
+        if self.ctx.backend.account is None:
+            return
+        self.ctx.call(
+            self,
+            self.ctx.backend.sync_now,
+            self._synced,
+            label="Syncing…",
+            on_failure=self._sync_failed,
+        )
+
+    def _synced(self, status: SyncStatus) -> None:
+        self._show_sync(status)
+        if self.review.detail is not None and self.pages.currentWidget() is self.review:
+            self.review.refresh_if_showing(self.review.detail.row.id)
+
+    def _sync_failed(self, error: BaseException) -> None:
+        self.poll_sync()
+        show_error(self, error)
+
+    def _show_sync(self, status: SyncStatus) -> None:
+        self.status.show_sync(status)
+
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.ctx, self, recorder_factory=self.devices.recorder_factory)
+        dialog.sign_out_requested.connect(self.sign_out)
+        dialog.open()
+        return dialog
+
+    def _get_transcriber(self) -> TranscriberLike:
+        if self._transcriber is None:
+            from audio.transcribe import Transcriber
+
+            settings = self.ctx.preferences.loaded.settings.transcription
+            self._transcriber = Transcriber(settings.transcriber_settings())
+        return self._transcriber
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._sync_timer.stop()
+        self.practice.close_call()
+        self.review.playback.close_player()
+        super().closeEvent(event)

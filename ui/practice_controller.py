@@ -1,0 +1,385 @@
+"""Drives one practice call for the practice screen: the Qt side of app.practice.PracticeSession.
+
+The session is headless and reports events on whatever thread caused them; this controller
+re-emits them as signals on the GUI thread, records each rep turn with a Recorder (the level
+goes to the meter), transcribes on the compute thread (progress and Cancel in the status bar),
+speaks the persona's lines when a voice exists, and when the call ends assembles the call's
+audio and hands the attempt to the backend (scored here provisionally, then synced).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import soundfile
+import structlog
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, Signal
+
+from app.practice import (
+    CallEnded,
+    Event,
+    PersonaSpeaks,
+    PracticeResult,
+    PracticeSession,
+    RepTurn,
+    RepTurnDone,
+    SessionState,
+    StateChanged,
+    TranscriberLike,
+    TranscriptionProgress,
+)
+from app.scenarios import Scenario as PracticeScenario
+from audio.capture import Level
+from audio.decode import SAMPLE_RATE
+from audio.errors import AudioError, DeviceLostError
+from ui.context import AppContext
+from ui.errors import plain_message
+from ui.services import AttemptRow, FinishedAttempt, Scenario, utc_now
+from ui.voice import PersonaVoice
+from ui.workers import Task
+
+log = structlog.get_logger(__name__)
+
+
+class RecorderLike(Protocol):
+    """What the controller uses of audio.capture.Recorder."""
+
+    def start(self) -> None: ...
+    def finish(self) -> Path: ...
+
+
+# (folder, recording name, level listener) -> a recorder, not yet started
+RecorderFactory = Callable[[Path, str, Callable[[Level], None]], RecorderLike]
+
+
+def microphone(device: str | None) -> RecorderFactory:
+    """Recorders on the configured microphone (None: the system default)."""
+
+    def open_recorder(root: Path, name: str, on_level: Callable[[Level], None]) -> RecorderLike:
+        from audio.capture import Recorder
+
+        return Recorder(root, name, device=device, on_level=on_level)
+
+    return open_recorder
+
+
+def practice_scenario(scenario: Scenario) -> PracticeScenario:
+    """The engine's scenario from the backend's row (same documents, as the server holds them)."""
+    persona = {"name": scenario.persona.name, "role": scenario.persona.role}
+    if scenario.persona.company:
+        persona["company"] = scenario.persona.company
+    if scenario.persona.voice:
+        persona["voice"] = scenario.persona.voice
+    return PracticeScenario(
+        id=scenario.id,
+        title=scenario.title,
+        persona=persona,
+        branching=dict(scenario.branching),
+        rubric=dict(scenario.rubric),
+        pass_score=scenario.pass_score,
+        description=scenario.description,
+        difficulty=scenario.difficulty,
+        status=scenario.status,
+    )
+
+
+def assemble_call_audio(turns: tuple[RepTurn, ...], length_s: float, target: Path) -> Path | None:
+    """One FLAC on the call's timeline: each rep turn at its offset, silence elsewhere.
+
+    The review's click-a-turn-to-seek uses transcript times, which are call times; the persona's
+    synthetic voice is not recorded. None when no turn has audio.
+    """
+    clips = []
+    for turn in turns:
+        try:
+            samples, rate = soundfile.read(turn.audio, dtype="float32", always_2d=False)
+        except (OSError, RuntimeError, soundfile.LibsndfileError):
+            continue  # a failed turn's unreadable file: the turn is marked failed already
+        if rate == SAMPLE_RATE and samples.ndim == 1:
+            clips.append((round(turn.offset * SAMPLE_RATE), samples))
+    if not clips:
+        return None
+    end = max(max(start + len(s) for start, s in clips), round(length_s * SAMPLE_RATE))
+    call = np.zeros(end, dtype=np.float32)
+    for start, samples in clips:
+        call[start : start + len(samples)] = samples
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_suffix(".tmp.flac")
+    soundfile.write(temp, call, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    temp.replace(target)
+    return target
+
+
+class PracticeController(QObject):
+    persona_speaks = Signal(str)
+    state_changed = Signal(str)  # a SessionState value, or "loading" / "saving" / "saved"
+    rep_turn_done = Signal(object)  # RepTurn
+    transcribing = Signal(float)
+    level = Signal(float, float)  # rms dBFS, peak dBFS
+    call_ended = Signal(object)  # PracticeResult
+    saved = Signal(object)  # AttemptRow
+    problem = Signal(str)
+    _event = Signal(object)
+    _level = Signal(object)
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        scenario: Scenario,
+        assignment_id: str | None,
+        *,
+        transcriber: TranscriberLike,
+        recorder_factory: RecorderFactory,
+        recordings_root: Path,
+        voice: PersonaVoice | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.scenario = scenario
+        self.assignment_id = assignment_id
+        self.attempt_id = str(uuid.uuid4())
+        self.folder = recordings_root / self.attempt_id
+        self.transcriber = transcriber
+        self.voice = voice if voice is not None and voice.available else None
+        self._recorder_factory = recorder_factory
+        # With a voice, the line lasts until the voice is done (speaker returns None).
+        speaker = (lambda _text: None) if self.voice is not None else None
+        self.session = PracticeSession(practice_scenario(scenario), transcriber, speaker=speaker)
+        self.state = "ready"
+        self.result: PracticeResult | None = None
+        self.started_at: datetime | None = None
+        self._clock = QElapsedTimer()
+        self._recorder: RecorderLike | None = None
+        self._answering = False
+        self._voice_done_early = False
+        self._hang_up_when_done = False
+        self._task: Task | None = None
+        self.session.subscribe(self._from_session)
+        # Always queued, even from the GUI thread: handlers may call back into the session,
+        # which must not happen while it is still inside the call that emitted the event.
+        self._event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
+        self._level.connect(lambda level: self.level.emit(level.rms_dbfs, level.peak_dbfs))
+        if self.voice is not None:
+            self.voice.finished.connect(self._voice_finished)
+
+    # Commands (GUI thread) ----------------------------------------------------------------
+    def start(self) -> None:
+        """Load the speech model off the GUI thread, then let the persona open the call."""
+        self._set_state("loading")
+        self.ctx.compute(
+            self,
+            self._load_model,
+            lambda _none: self._begin(),
+            label="Loading the speech model…",
+            cancellable=False,
+            on_failure=self._model_failed,
+        )
+
+    def end_turn(self) -> None:
+        """The rep has finished speaking: stop recording, transcribe, let the persona answer."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is None or self._answering:
+            return
+        self._answering = True
+        self._set_state(SessionState.TRANSCRIBING.value)
+        self.ctx.compute(
+            self,
+            lambda task: self._answer(task, recorder),
+            self._answered,
+            label="Transcribing your turn…",
+            on_failure=self._answer_failed,
+        )
+
+    def end_call(self) -> None:
+        """Hang up; a turn being recorded is transcribed first, so the last words count."""
+        if self.session.finished or self.state in ("saving", "saved"):
+            return
+        self._hang_up_when_done = True
+        if self.voice is not None:
+            self.voice.stop()
+        if self._recorder is not None:
+            self.end_turn()
+        elif not self._answering and self.session.state is not SessionState.READY:
+            self.session.hang_up()
+
+    def skip_voice(self) -> None:
+        if self.voice is not None:
+            self.voice.stop()
+
+    def elapsed_seconds(self) -> float:
+        return self._clock.elapsed() / 1000 if self._clock.isValid() else 0.0
+
+    @property
+    def recording(self) -> bool:
+        return self._recorder is not None
+
+    # Work (compute thread) ----------------------------------------------------------------
+    def _load_model(self, task: Task) -> None:
+        load = getattr(self.transcriber, "load", None)
+        if callable(load):
+            load()
+
+    def _answer(self, task: Task, recorder: RecorderLike) -> RepTurn:
+        self._task = task
+        task.on_cancel(self.session.cancel)
+        try:
+            audio = recorder.finish()
+        except DeviceLostError as error:
+            if error.path is None:
+                raise
+            audio = error.path  # what was captured before the device went is kept and used
+            self.problem.emit(str(error))
+        try:
+            return self.session.answer(audio, offset=None)
+        finally:
+            self._task = None
+
+    # Results (GUI thread) -----------------------------------------------------------------
+    def _begin(self) -> None:
+        self.started_at = utc_now()
+        self._clock.start()
+        self.session.start()
+
+    def _model_failed(self, error: BaseException) -> None:
+        # The call still runs: every turn is recorded and kept, to transcribe later.
+        self.problem.emit(plain_message(error))
+        self._begin()
+
+    def _answered(self, turn: RepTurn) -> None:
+        self._answering = False
+        if self._voice_done_early:
+            self._voice_done_early = False
+            self.session.persona_finished()
+        self._after_turn()
+
+    def _answer_failed(self, error: BaseException) -> None:
+        self._answering = False
+        self.problem.emit(plain_message(error))
+        self._after_turn()
+
+    def _after_turn(self) -> None:
+        if self.session.finished:
+            return
+        if self._hang_up_when_done:
+            self.session.hang_up()
+        elif self.session.state is SessionState.WAITING_FOR_REP and self._recorder is None:
+            self._start_recording()
+
+    def _voice_finished(self) -> None:
+        if self.session.state is not SessionState.PERSONA_SPEAKING:
+            return
+        if self._answering:
+            # answer() is still returning on the compute thread; finish the line after it.
+            self._voice_done_early = True
+        else:
+            self.session.persona_finished()
+
+    def _from_session(self, event: Event) -> None:
+        # Any thread: progress goes straight to the running task, the rest to the GUI thread.
+        if isinstance(event, TranscriptionProgress):
+            task = self._task
+            if task is not None:
+                task.progress(event.fraction, "Transcribing your turn…")
+            self.transcribing.emit(event.fraction)
+            return
+        self._event.emit(event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, StateChanged):
+            self._set_state(event.state.value)
+            waiting = event.state is SessionState.WAITING_FOR_REP and not self._answering
+            if waiting and self._hang_up_when_done:
+                if self.session.state is SessionState.WAITING_FOR_REP:
+                    self.session.hang_up()
+            elif waiting:
+                self._start_recording()
+        elif isinstance(event, PersonaSpeaks):
+            self.persona_speaks.emit(event.line.text)
+            if self.voice is not None:
+                self.voice.say(event.line.text, self.scenario.persona.voice)
+        elif isinstance(event, RepTurnDone):
+            self.rep_turn_done.emit(event.turn)
+        elif isinstance(event, CallEnded):
+            self._ended(event.result)
+
+    def _start_recording(self) -> None:
+        if self._recorder is not None or self.session.state is not SessionState.WAITING_FOR_REP:
+            return
+        name = f"turn-{len(self.session.rep_turns) + 1:02d}"
+        try:
+            recorder = self._recorder_factory(self.folder, name, self._level.emit)
+            recorder.start()
+        except (AudioError, OSError) as error:
+            self.problem.emit(plain_message(error))
+            return
+        self._recorder = recorder
+        self._set_state("recording")
+
+    def _ended(self, result: PracticeResult) -> None:
+        self.result = result
+        self._set_state("saving")
+        self.call_ended.emit(result)
+        started = self.started_at or utc_now()
+        turns = result.transcript.get("turns", [])
+        length = max((float(t["end"]) for t in turns), default=0.0)
+        target = self.folder / "call.flac"
+        self.ctx.compute(
+            self,
+            lambda _task: assemble_call_audio(result.rep_turns, length, target),
+            lambda path: self._save(result, started, path),
+            label="Saving the call…",
+            cancellable=False,
+            on_failure=lambda error: self._save(result, started, None, error),
+        )
+
+    def _save(
+        self,
+        result: PracticeResult,
+        started: datetime,
+        recording: Path | None,
+        error: BaseException | None = None,
+    ) -> None:
+        if error is not None:
+            self.problem.emit(plain_message(error))
+        finished = FinishedAttempt(
+            id=self.attempt_id,
+            scenario_id=self.scenario.id,
+            assignment_id=self.assignment_id,
+            started_at=started,
+            ended_at=utc_now(),
+            transcript=result.transcript,
+            recording=recording,
+        )
+        self.ctx.call(
+            self,
+            lambda: self.ctx.backend.save_attempt(finished),
+            self._saved,
+            label="Saving and syncing the call…",
+            on_failure=lambda error: self.problem.emit(plain_message(error)),
+        )
+
+    def _saved(self, row: AttemptRow) -> None:
+        self._set_state("saved")
+        log.info("practice saved", attempt_id=row.id, sync=row.sync_state.value)
+        self.saved.emit(row)
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+    def close(self) -> None:
+        """Leave the screen: stop a recording in progress (its audio stays on disk)."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            try:
+                recorder.finish()
+            except AudioError as error:
+                log.warning("recording stopped with a problem", error=str(error))
+        if self.voice is not None:
+            self.voice.stop()

@@ -1,0 +1,289 @@
+"""Settings: microphone (with a test meter), transcription model, server, appearance, account.
+
+App settings go through ui/preferences.py into app/config.py's user file; keys an administrator
+locked are shown read-only. The microphone test records into a temporary folder that is removed
+when the test stops: nothing of it is kept.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from audio.capture import Level
+from audio.errors import AudioError
+from ui.context import AppContext
+from ui.errors import CoachdeskError, plain_message
+from ui.practice_controller import RecorderFactory, RecorderLike, microphone
+from ui.theme import ThemeChoice
+from ui.widgets.headings import muted
+from ui.widgets.level_meter import LevelMeter
+
+LOCKED_TIP = "Set by your administrator; it cannot be changed here."
+
+
+class _LevelRelay(QObject):
+    """The recorder reports levels on its writer thread; Qt queues them to the meter."""
+
+    level = Signal(object)
+
+
+class MicrophoneTest(QWidget):
+    """Start/stop a throwaway recording and show its level."""
+
+    def __init__(
+        self, recorder_factory: RecorderFactory | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._factory = recorder_factory
+        self._recorder: RecorderLike | None = None
+        self._folder: Path | None = None
+        self.device: str | None = None
+        self.meter = LevelMeter()
+        self.button = QPushButton("&Test microphone")
+        self.message = muted()
+        self._relay = _LevelRelay(self)
+        self._relay.level.connect(
+            lambda level: self.meter.set_level(level.rms_dbfs, level.peak_dbfs)
+        )
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.button)
+        row.addWidget(self.meter, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        self.button.clicked.connect(self.toggle)
+
+    @property
+    def running(self) -> bool:
+        return self._recorder is not None
+
+    def toggle(self) -> None:
+        if self.running:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        factory = self._factory or microphone(self.device)
+        self._folder = Path(tempfile.mkdtemp(prefix="coachdesk-mic-test-"))
+        recorder = factory(self._folder, "test", self._on_level)
+        try:
+            recorder.start()
+        except (AudioError, OSError) as error:
+            self.message.setText(plain_message(error))
+            self._cleanup()
+            return
+        self._recorder = recorder
+        self.button.setText("S&top test")
+        self.message.setText("Speak: the bar should move to about the middle.")
+
+    def stop(self) -> None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            try:
+                recorder.finish()
+            except AudioError as error:
+                self.message.setText(plain_message(error))
+        self._cleanup()
+        self.button.setText("&Test microphone")
+        self.meter.reset()
+
+    def _on_level(self, level: Level) -> None:
+        self._relay.level.emit(level)
+
+    def _cleanup(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+
+class SettingsDialog(QDialog):
+    sign_out_requested = Signal()
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        parent: QWidget | None = None,
+        *,
+        recorder_factory: RecorderFactory | None = None,
+        input_devices: list[Any] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setWindowTitle("Coachdesk settings")
+        self.setObjectName("settingsDialog")
+        prefs = ctx.preferences
+        settings = prefs.loaded.settings
+
+        self.device = QComboBox()
+        self.device.setAccessibleName("Microphone")
+        self.device.addItem("System default", None)
+        for device in input_devices if input_devices is not None else _input_devices():
+            self.device.addItem(f"{device.name} ({device.host_api})", device.name)
+        self.device.setCurrentIndex(max(self.device.findData(settings.input_device), 0))
+        self.mic_test = MicrophoneTest(recorder_factory)
+        self.model_path = QLineEdit(str(settings.transcription.model_path or ""))
+        self.model_path.setPlaceholderText(f"Bundled model ({_default_model()})")
+        self.model_path.setAccessibleName("Speech-to-text model folder")
+        self.browse = QPushButton("&Browse…")
+        self.server_url = QLineEdit(settings.supabase.url or "")
+        self.server_url.setPlaceholderText(f"Local stack ({ctx.backend.server.url})")
+        self.server_url.setAccessibleName("Server URL")
+        self.anon_key = QLineEdit(settings.supabase.anon_key or "")
+        self.anon_key.setPlaceholderText("Anon key of the Supabase project")
+        self.anon_key.setAccessibleName("Server anon key")
+        self.theme = QComboBox()
+        self.theme.setAccessibleName("Appearance")
+        for choice, text in (
+            (ThemeChoice.SYSTEM, "Follow the system"),
+            (ThemeChoice.LIGHT, "Light"),
+            (ThemeChoice.DARK, "Dark"),
+        ):
+            self.theme.addItem(text, choice)
+        self.theme.setCurrentIndex(self.theme.findData(prefs.theme))
+        self.speak = QCheckBox("Speak the persona's lines aloud")
+        self.speak.setChecked(prefs.speak_persona)
+        account = ctx.backend.account
+        self.account = QLabel(
+            f"{account.display_name} ({account.email}) · {account.role or 'no role'} in "
+            f"{account.org_name or 'no org'}"
+            if account
+            else "Not signed in"
+        )
+        self.account.setWordWrap(True)
+        self.sign_out_button = QPushButton("Sign &out")
+        self.sign_out_button.setEnabled(account is not None)
+        self.message = muted()
+        self.message.setObjectName("settingsMessage")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+
+        audio = QFormLayout()
+        audio.addRow("&Microphone", self.device)
+        audio.addRow("", self.mic_test)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_path, 1)
+        model_row.addWidget(self.browse)
+        audio.addRow("Speech &model", model_row)
+        server = QFormLayout()
+        server.addRow("Server &URL", self.server_url)
+        server.addRow("Anon &key", self.anon_key)
+        server.addRow("", muted("A new server is used from the next sign-in."))
+        look = QFormLayout()
+        look.addRow("&Appearance", self.theme)
+        look.addRow("", self.speak)
+        account_box = QHBoxLayout()
+        account_box.addWidget(self.account, 1)
+        account_box.addWidget(self.sign_out_button)
+        layout = QVBoxLayout(self)
+        for title, inner in (
+            ("Audio and transcription", audio),
+            ("Server", server),
+            ("Appearance", look),
+            ("Account", account_box),
+        ):
+            group = QGroupBox(title)
+            group.setLayout(inner)
+            layout.addWidget(group)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+
+        self._lock("input_device", self.device)
+        self._lock("transcription.model_path", self.model_path, self.browse)
+        self._lock("supabase.url", self.server_url)
+        self._lock("supabase.anon_key", self.anon_key)
+        self.device.currentIndexChanged.connect(self._device_changed)
+        self._device_changed()
+        self.browse.clicked.connect(self._browse)
+        self.sign_out_button.clicked.connect(self._sign_out)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        self.finished.connect(lambda _result: self.mic_test.stop())
+
+    def changes(self) -> dict[str, Any]:
+        """The app settings the form changes, as dotted keys (None: back to the default)."""
+        settings = self.ctx.preferences.loaded.settings
+        wanted: dict[str, Any] = {
+            "input_device": self.device.currentData(),
+            "transcription.model_path": self.model_path.text().strip() or None,
+            "supabase.url": self.server_url.text().strip() or None,
+            "supabase.anon_key": self.anon_key.text().strip() or None,
+        }
+        current = {
+            "input_device": settings.input_device,
+            "transcription.model_path": str(settings.transcription.model_path or "") or None,
+            "supabase.url": settings.supabase.url,
+            "supabase.anon_key": settings.supabase.anon_key,
+        }
+        return {key: value for key, value in wanted.items() if value != current[key]}
+
+    def save(self) -> None:
+        prefs = self.ctx.preferences
+        try:
+            changes = self.changes()
+            if changes:
+                prefs.save(changes)
+        except CoachdeskError as error:
+            self.message.setText(str(error))
+            return
+        prefs.theme = self.theme.currentData()
+        prefs.speak_persona = self.speak.isChecked()
+        self.ctx.theme.set_choice(prefs.theme)
+        self.accept()
+
+    def _lock(self, key: str, *widgets: QWidget) -> None:
+        if self.ctx.preferences.loaded.is_locked(key):
+            for widget in widgets:
+                widget.setEnabled(False)
+                widget.setToolTip(LOCKED_TIP)
+
+    def _device_changed(self) -> None:
+        if self.mic_test.running:
+            self.mic_test.stop()
+        self.mic_test.device = self.device.currentData()
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a speech-to-text model folder")
+        if folder:
+            self.model_path.setText(folder)
+
+    def _sign_out(self) -> None:
+        self.sign_out_requested.emit()
+        self.reject()
+
+
+def _input_devices() -> list[Any]:
+    from audio.capture import list_input_devices
+
+    return list_input_devices()
+
+
+def _default_model() -> str:
+    try:
+        from audio.models import default_model_path
+
+        return str(default_model_path())
+    except Exception:  # the bundled package missing: say so instead of failing the dialog
+        return "not installed"

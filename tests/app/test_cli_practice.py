@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from test_practice import COLD_CALL_CLOSE, Speech, speech_in
 
 from app.cli import main
@@ -24,6 +26,14 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
 def no_user_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The commands read the user's settings file; the tests' user has none."""
     monkeypatch.setenv("COACHDESK_CONFIG", str(tmp_path / "no-settings.toml"))
+
+
+@pytest.fixture(autouse=True)
+def logging_as_before() -> Iterator[None]:
+    """main() points logging at the stderr it sees, here the test's capture; undo that after."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:

@@ -89,7 +89,7 @@ def custom(branching: dict[str, Any]) -> Scenario:
     return Scenario(base.id, base.title, base.persona, branching, base.rubric, base.pass_score)
 
 
-class Recorder:
+class EventLog:
     """Collects a session's events."""
 
     def __init__(self, session: PracticeSession) -> None:
@@ -177,7 +177,7 @@ COLD_CALL_CLOSE = [
 def test_a_scripted_call_follows_its_branch_to_the_close(transcriber, speech, db):
     cold_call = scenario("cold-call")
     session = PracticeSession(cold_call, transcriber)
-    events = Recorder(session)
+    events = EventLog(session)
     play(session, [speech(text) for text in COLD_CALL_CLOSE])
 
     assert session.finished
@@ -212,7 +212,7 @@ def test_a_scripted_call_follows_its_branch_to_the_close(transcriber, speech, db
 
     turns = result.transcript["turns"]
     assert [turn["speaker"] for turn in turns] == ["persona", "rep"] * 3 + ["persona"]
-    lines = [line.text for line in events.of(PersonaSpeaks) for line in [line.line]]
+    lines = [event.line.text for event in events.of(PersonaSpeaks)]
     assert lines == [turn["text"] for turn in turns if turn["speaker"] == "persona"]
     # One timeline: each line starts where the rep's recording ended, each recording where the
     # line before it ended; without a voice, a line lasts as long as a voice would take.
@@ -251,7 +251,7 @@ def test_an_objection_takes_the_other_branch(transcriber, speech, db):
 
 def test_a_turn_that_cannot_be_read_is_failed_and_the_call_goes_on(transcriber, speech, corrupt):
     session = PracticeSession(scenario("cold-call"), transcriber)
-    events = Recorder(session)
+    events = EventLog(session)
     play(session, [corrupt, speech("Why should I not?")])
 
     failed, second = session.rep_turns
@@ -334,7 +334,7 @@ def test_a_silent_turn_is_no_transcript_turn_and_a_node_without_default_waits(
         }
     )
     session = PracticeSession(waiting, transcriber)
-    events = Recorder(session)
+    events = EventLog(session)
     play(session, [silence])
     assert session.rep_turns[0].status is TurnStatus.SILENT
     assert session.rep_turns[0].step.choice is None
@@ -361,7 +361,7 @@ def test_a_dialog_that_never_ends_is_stopped_at_the_turn_limit(transcriber, sile
         }
     )
     session = PracticeSession(loop, transcriber, max_turns=2)
-    events = Recorder(session)
+    events = EventLog(session)
     play(session, [silence, silence, silence])
     assert session.finished
     assert session.end_reason is EndReason.TURN_LIMIT
@@ -427,7 +427,7 @@ def test_calls_out_of_order_are_refused(transcriber, silence):
 
 def test_hanging_up_ends_the_call_early(transcriber, speech):
     session = PracticeSession(scenario("cold-call"), transcriber)
-    events = Recorder(session)
+    events = EventLog(session)
     play(session, [speech(COLD_CALL_CLOSE[0])])
     result = session.hang_up()
     assert (result.end_reason, result.path, result.complete) == (

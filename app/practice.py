@@ -266,7 +266,8 @@ class PracticeSession:
 
         `offset` is when the recording started, in seconds into the call (default: when the
         persona's line ended). Blocks while transcribing: call it off the GUI thread. A turn
-        that cannot be transcribed comes back with status FAILED and the reason, never raises.
+        that cannot be transcribed comes back with status FAILED and the reason; it does not
+        raise (PracticeError only if the session is not waiting for the rep).
         """
         if self.state is SessionState.PERSONA_SPEAKING:
             self._end_line(measured=True)  # the rep spoke before the voice was reported done
@@ -274,6 +275,7 @@ class PracticeSession:
         start = self._timeline.position if offset is None else max(offset, 0.0)
         turn = RepTurn(len(self.rep_turns), self.dialog.current.id, Path(audio), seconds(start))
         self.rep_turns.append(turn)
+        self._cancelled.clear()  # a cancel() from before this turn is not meant for it
         self._set_state(SessionState.TRANSCRIBING)
         self._transcribe(turn)
         self._timeline.position = max(self._timeline.position, seconds(turn.offset + turn.duration))
@@ -293,7 +295,10 @@ class PracticeSession:
         return self.result()
 
     def cancel(self) -> None:
-        """Stop a running transcription soon (thread-safe); that turn ends as FAILED."""
+        """Stop the running transcription soon (thread-safe): that turn ends as FAILED.
+
+        During `retry_failed` it stops the retry: the turns not yet done stay FAILED.
+        """
         self._cancelled.set()
 
     def result(self) -> PracticeResult:
@@ -390,8 +395,6 @@ class PracticeSession:
             turn.utterance = utterance
             turn.error = None
             turn.status = TurnStatus.TRANSCRIBED if utterance.words else TurnStatus.SILENT
-        finally:
-            self._cancelled.clear()
 
     def _fail(self, turn: RepTurn, reason: str) -> None:
         turn.status = TurnStatus.FAILED

@@ -307,7 +307,7 @@ def test_a_model_that_will_not_load_fails_turns_that_can_be_transcribed_later(
 
 def test_cancel_stops_a_running_transcription(transcriber, speech):
     session = PracticeSession(scenario("cold-call"), transcriber)
-    session.subscribe(
+    unsubscribe = session.subscribe(
         lambda event: session.cancel() if isinstance(event, TranscriptionProgress) else None
     )
     session.start()
@@ -315,6 +315,10 @@ def test_cancel_stops_a_running_transcription(transcriber, speech):
     assert turn.status is TurnStatus.FAILED
     assert turn.error == "Transcription was cancelled. The recording is kept."
     assert session.dialog.path == ["open", "why"]  # the default edge
+
+    unsubscribe()
+    session.cancel()  # nothing is running: the next turn is not cancelled by it
+    assert session.answer(speech(COLD_CALL_CLOSE[1])).status is TurnStatus.TRANSCRIBED
 
 
 def test_a_silent_turn_is_no_transcript_turn_and_a_node_without_default_waits(

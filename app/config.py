@@ -23,13 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from audio.transcribe import TranscriberSettings
+if TYPE_CHECKING:  # importing faster-whisper takes a while; reading settings should not
+    from audio.transcribe import TranscriberSettings
 
 APP_NAME = "Coachdesk"
 ENV_PREFIX = "COACHDESK_"
@@ -87,6 +88,8 @@ class TranscriptionSettings(_Section):
         return None if value is None else value.expanduser()
 
     def transcriber_settings(self) -> TranscriberSettings:
+        from audio.transcribe import TranscriberSettings
+
         return TranscriberSettings(
             model_path=self.model_path,
             device=self.device,

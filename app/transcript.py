@@ -7,11 +7,13 @@ call's start, each rep turn placed at the offset its recording started at.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.formats import validate_transcript
 from app.kpis import tokenize
-from audio.transcribe import Utterance
+
+if TYPE_CHECKING:
+    from audio.transcribe import Utterance
 
 TRANSCRIPT_VERSION = 1
 # A text-to-speech voice at its default rate says about this many words a minute (espeak-ng and

@@ -9,8 +9,8 @@
 -- it with HTTP 400 and that code.
 
 -- Plans and entitlements ---------------------------------------------------------------------
--- What each plan includes when billing does not say more (a per-seat subscription sets seats
--- to its quantity). Enterprise is unlimited: no key, no limit.
+-- What each plan includes (a subscription's quantity can add seats, see plan_seats).
+-- Enterprise is unlimited: no key, no limit.
 create or replace function private.plan_entitlements(plan public.org_plan) returns jsonb
 language sql immutable
 set search_path = ''
@@ -253,9 +253,22 @@ as $$
     (select o.id from public.orgs o where o.id = org_hint))
 $$;
 
+-- A plan's entitlements with the seats a subscription bought: its quantity when that is more
+-- than the plan includes (a flat price has quantity 1); an unlimited plan stays unlimited.
+create or replace function private.plan_seats(entitlements jsonb, seats int) returns jsonb
+language sql immutable
+set search_path = ''
+as $$
+  select case
+    when seats is null or not entitlements ? 'seats' then entitlements
+    else entitlements
+         || jsonb_build_object('seats', greatest((entitlements ->> 'seats')::int, seats))
+  end
+$$;
+
 -- Applies one Stripe event's billing state to an org; returns 'applied', or 'superseded' when
 -- a newer event was already applied. plan NULL keeps the plan (a checkout that names none);
--- seats, when given, overrides the plan's seat count (per-seat subscriptions).
+-- seats is the subscription's quantity (see plan_seats).
 create or replace function private.apply_stripe_billing(org uuid, customer text,
   subscription text, subscription_status text, plan public.org_plan, seats int,
   event_at timestamptz)
@@ -287,9 +300,7 @@ begin
       plan = coalesce(apply_stripe_billing.plan, o.plan),
       entitlements = case
         when apply_stripe_billing.plan is null then o.entitlements
-        else private.plan_entitlements(apply_stripe_billing.plan)
-             || case when seats is not null and seats > 0
-                     then jsonb_build_object('seats', seats) else '{}'::jsonb end
+        else private.plan_seats(private.plan_entitlements(apply_stripe_billing.plan), seats)
       end
   where o.id = org;
   insert into private.org_billing as b (org_id, stripe_subscription_id, subscription_status,
@@ -674,6 +685,7 @@ $$;
 -- Function privileges ---------------------------------------------------------------------------
 revoke execute on function
   private.plan_entitlements(public.org_plan),
+  private.plan_seats(jsonb, int),
   private.assert_entitlements(jsonb),
   private.entitlement_limit(uuid, text),
   private.raise_entitlement_exceeded(uuid, text, bigint, bigint, text, text),
@@ -703,6 +715,7 @@ grant execute on function private.assert_entitlements(jsonb) to authenticated, s
 -- The inbound receivers and the export job.
 grant execute on function
   private.plan_entitlements(public.org_plan),
+  private.plan_seats(jsonb, int),
   private.claim_inbound_event(text, text, text),
   private.set_inbound_outcome(text, text, text),
   private.prune_inbound_events(interval),

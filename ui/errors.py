@@ -84,7 +84,14 @@ def show_error(
     """A window-modal message box that does not block the event loop (it uses `open`)."""
     text = error if isinstance(error, str) else plain_message(error)
     if isinstance(error, BaseException):
-        log.warning("error shown to the user", error_type=type(error).__name__, text=text)
+        # Expected errors need no traceback; anything else is a bug and needs one in the log.
+        expected = isinstance(error, (CoachdeskError, *_audio_error_types(), OSError))
+        log.warning(
+            "error shown to the user",
+            error_type=type(error).__name__,
+            text=text,
+            exc_info=None if expected else error,
+        )
     box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setObjectName("errorMessage")
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -36,7 +36,8 @@ class LeaderboardScreen(QWidget):
         self.month = QComboBox()
         self.month.setAccessibleName("Month")
         for first_day in previous_months(month_start(utc_now().date()), MONTHS_OFFERED):
-            self.month.addItem(f"{first_day:%B %Y}", first_day)
+            # Item data as ISO text: Qt has no variant type for Python's date.
+            self.month.addItem(f"{first_day:%B %Y}", first_day.isoformat())
         self.team = QComboBox()
         self.team.setAccessibleName("Team")
         self.team.addItem("Whole org", None)
@@ -73,7 +74,7 @@ class LeaderboardScreen(QWidget):
         if not self._teams_loaded:
             self._teams_loaded = True
             self.ctx.call(self, self.ctx.backend.teams, self._show_teams)
-        month: date = self.month.currentData()
+        month = date.fromisoformat(self.month.currentData())
         team: str | None = self.team.currentData()
         self.ctx.call(
             self,
@@ -82,6 +83,9 @@ class LeaderboardScreen(QWidget):
             label="Loading the leaderboard…",
             on_failure=lambda error: show_error(self, error),
         )
+
+    def select_month(self, month: date) -> None:
+        self.month.setCurrentIndex(max(self.month.findData(month_start(month).isoformat()), 0))
 
     def show_rows(self, rows: list[LeaderRow]) -> None:
         self.model.set_rows(rows)

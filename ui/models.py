@@ -222,11 +222,12 @@ class AttemptFilterProxy(QSortFilterProxyModel):
         self.max_score: Decimal | None = None
 
     def set_filters(self, **filters: Any) -> None:
+        self.beginFilterChange()
         for name, value in filters.items():
             if not hasattr(self, name):
                 raise AttributeError(f"unknown filter {name!r}")
             setattr(self, name, value)
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         row: AttemptRow = self.sourceModel().index(source_row, 0, source_parent).data(ROW_ROLE)

@@ -1,0 +1,124 @@
+"""The whole flow on the local stack: a trainee practises an assignment with recorded speech
+standing in for the microphone, reviews it, and a manager finds it with the server's score.
+
+Real parts: Recorder (fed by espeak-ng WAVs at the device boundary), faster-whisper, the
+practice engine, the supabase client, storage upload and signed-URL playback.
+"""
+
+from __future__ import annotations
+
+import soundfile
+from PySide6.QtCore import Qt
+
+from ui.models import ROW_ROLE
+from ui.services import SyncState
+from ui.widgets.level_meter import FLOOR_DB
+
+COLD_CALL = "f0000000-0000-4000-8000-000000000001"
+COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"
+TRAINEE = "a0000000-0000-4000-8000-000000000001"
+# open -> why ("calling"), why -> interest ("save"), interest -> close ("meeting"): an end node.
+ANSWERS = (
+    "Hi Dana, my name is Sam and I am calling from Coachdesk.",
+    "We help teams like yours reduce costs and save time. How do you handle onboarding today?",
+    "Could we book a short demo meeting on Thursday?",
+)
+SLOW = 60_000  # ms: model load and transcription on a busy CI machine
+
+
+def _speak_answers(qtbot, window, devices, speech) -> None:
+    practice = window.practice
+    for text in ANSWERS:
+        wav = speech(text)
+        qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
+        recorder = devices.recorder_factory.recorders[-1]
+        seconds = soundfile.info(str(wav)).duration
+        qtbot.waitUntil(lambda: recorder.seconds >= seconds + 0.3, timeout=SLOW)
+        qtbot.waitUntil(lambda: practice.meter.peak_db > FLOOR_DB)
+        assert practice.turn.text().startswith("Your turn")
+        assert practice.end_turn_button.isEnabled()
+        qtbot.keyClick(practice, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: not practice.controller.recording, timeout=SLOW)
+
+
+def test_practise_review_and_the_manager_finds_the_server_score(
+    window, sign_in, qtbot, devices, speech, db
+):
+    devices.recorder_factory.answers.extend(speech(text) for text in ANSWERS)
+    sign_in(window, "trainee")
+    home = window.home
+    row = [a.id for a in home.data.assignments].index(COLD_CALL_ASSIGNMENT)
+    home.assignment_table.selectRow(row)
+    home.start_button.click()
+
+    practice = window.practice
+    assert window.pages.currentWidget() is practice
+    assert practice.persona_card.name.text() == "Dana Whitfield"
+    qtbot.waitUntil(lambda: "Who is this?" in practice.persona_line.text(), timeout=SLOW)
+    _speak_answers(qtbot, window, devices, speech)
+
+    # The third answer leads to an end node: the call ends, is saved and synced, review opens.
+    review = window.review
+    qtbot.waitUntil(
+        lambda: window.pages.currentWidget() is review and review.detail is not None, timeout=SLOW
+    )
+    attempt_id = review.detail.row.id
+    detail = review.detail
+    speakers = [t.speaker for t in review.transcript.turns]
+    assert speakers == ["persona", "rep", "persona", "rep", "persona", "rep", "persona"]
+    assert review.transcript.turns[-1].text == "Fine, send an invite for Thursday."
+    assert "demo" in review.transcript.turns[-2].text.lower()
+    stored = db.execute(
+        "select score, status, assignment_id::text, recording_path from public.scenario_attempts"
+        " where id = %s",
+        (detail.row.id,),
+    ).fetchone()
+    assert stored is not None, "the attempt reached the server"
+    score, status, assignment_id, recording_path = stored
+    assert (status, assignment_id) == ("scored", COLD_CALL_ASSIGNMENT)
+    assert recording_path == f"d0000000-0000-4000-8000-000000000001/{TRAINEE}/{detail.row.id}.flac"
+    assert detail.row.sync_state is SyncState.SCORED and detail.row.score == score
+    assert review.sync_state.text() == "Scored by the server"
+    assert review.breakdown.rowCount() == 3
+    assert review.kpi_grid.count() > 0
+
+    # Click a rep turn: playback jumps to where that turn starts on the call's timeline.
+    qtbot.waitUntil(lambda: review.playback.player is not None, timeout=SLOW)
+    rep_row = speakers.index("rep", 2)
+    index = review.transcript.index(rep_row)
+    rect = review.transcript_view.visualRect(index)
+    qtbot.mouseClick(
+        review.transcript_view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
+    )
+    expected = review.transcript.turns[rep_row].start
+    assert abs(review.playback.player.position - expected) < 0.001
+    assert review.playback.player.playing
+
+    # The manager signs in and finds the attempt, with the server's score, through the filters.
+    qtbot.keyClick(review, Qt.Key.Key_Escape)
+    window.sign_out_action.trigger()
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin)
+    sign_in(window, "manager")
+    manager = window.manager
+    window.workspace.setCurrentWidget(manager)
+    qtbot.waitUntil(lambda: manager.data is not None, timeout=SLOW)
+    filters = manager.filters
+    filters.person.setCurrentIndex(filters.person.findData(TRAINEE))
+    filters.scenario.setCurrentIndex(filters.scenario.findData(COLD_CALL))
+    visible = manager.visible_attempts()
+    assert visible and all(a.user_id == TRAINEE and a.scenario_id == COLD_CALL for a in visible)
+    found = next(a for a in visible if a.id == attempt_id)
+    assert found.score == score and found.sync_state is SyncState.SCORED
+    assert found.person == "Tara Trainee"
+
+    # ... and opens its review, with the recording fetched through grant_signed_url.
+    proxy_row = [a.id for a in visible].index(attempt_id)
+    manager.table.selectRow(proxy_row)
+    manager.review_button.click()
+    qtbot.waitUntil(
+        lambda: review.detail is not None and review.detail.row.id == attempt_id, timeout=SLOW
+    )
+    qtbot.waitUntil(lambda: review.playback.player is not None, timeout=SLOW)
+    assert review.playback.player.duration >= expected
+    assert review.meta.text().startswith("Tara Trainee")
+    assert manager.table.model().index(proxy_row, 0).data(ROW_ROLE).id == attempt_id

@@ -33,7 +33,7 @@ def _speak_answers(qtbot, window, devices, speech) -> None:
         qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
         recorder = devices.recorder_factory.recorders[-1]
         seconds = soundfile.info(str(wav)).duration
-        qtbot.waitUntil(lambda: recorder.seconds >= seconds + 0.3, timeout=SLOW)
+        qtbot.waitUntil(lambda r=recorder, s=seconds: r.seconds >= s + 0.3, timeout=SLOW)
         qtbot.waitUntil(lambda: practice.meter.peak_db > FLOOR_DB)
         assert practice.turn.text().startswith("Your turn")
         assert practice.end_turn_button.isEnabled()

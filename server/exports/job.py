@@ -125,9 +125,7 @@ class ExportJob:
         self._finish(request["id"], name, len(table.rows), None)
         bound.info("exports.done", rows=len(table.rows), object_name=name)
 
-    def _finish(
-        self, request: UUID, name: str | None, rows: int | None, error: str | None
-    ) -> None:
+    def _finish(self, request: UUID, name: str | None, rows: int | None, error: str | None) -> None:
         self._service_query(
             "select private.finish_export_request(%s, %s, %s, %s)", (request, name, rows, error)
         )
@@ -141,8 +139,9 @@ class ExportJob:
         log.info("exports.maintained", reports=reports, **expired)
         return {"reports": reports, **expired}
 
-    def monthly_reports(self, today: date) -> int:
-        """Last month's zip for every org that has members and no report for it yet."""
+    def monthly_reports(self, today: date, only: Sequence[UUID] | None = None) -> int:
+        """Last month's zip for every org (or those in `only`) that has members and no report
+        for that month yet; returns how many were written."""
         first, last = previous_month(today)
         month = first.strftime("%Y-%m")
         orgs = self._service_query(
@@ -150,8 +149,9 @@ class ExportJob:
             " where exists (select 1 from public.org_members m where m.org_id = o.id)"
             " and not exists (select 1 from storage.objects s where s.bucket_id = %s"
             "                 and s.name = o.id::text || '/reports/' || %s || '.zip')"
+            " and (%s::uuid[] is null or o.id = any(%s::uuid[]))"
             " order by o.id",
-            (BUCKET, month),
+            (BUCKET, month, only, only),
         )
         for org in orgs:
             data, _summary = zip_report(self.dsn, org["id"], first, last)

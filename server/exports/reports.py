@@ -139,4 +139,3 @@ def zip_report(dsn: str, org: UUID, first: date, last: date) -> tuple[bytes, dic
         archive.writestr("leaderboard.csv", leaderboard.to_csv())
         archive.writestr("summary.json", json.dumps(summary, indent=2))
     return buffer.getvalue(), summary
-

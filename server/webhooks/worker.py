@@ -189,15 +189,20 @@ class Dispatcher:
 
     async def _maybe_reap(self) -> None:
         now = time.monotonic()
-        if now - self._last_reap < self.config.reap_every_s:
-            return
-        self._last_reap = now
+        if now - self._last_reap >= self.config.reap_every_s:
+            self._last_reap = now
+            await self.reap()
+
+    async def reap(self) -> int:
+        """Schedule again the deliveries a dead worker left running; returns how many."""
         rows = await self._query(
             "select reap_webhook_deliveries(make_interval(secs => %s)) as n",
             (self.config.reap_stale_s,),
         )
-        if rows and rows[0]["n"]:
-            self.log.warning("webhooks.reaped", deliveries=rows[0]["n"])
+        reaped = int(rows[0]["n"]) if rows else 0
+        if reaped:
+            self.log.warning("webhooks.reaped", deliveries=reaped)
+        return reaped
 
     async def _claim(self, batch: int) -> list[tuple[dict[str, Any], Endpoint]]:
         rows = await self._query(

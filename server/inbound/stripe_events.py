@@ -136,8 +136,8 @@ async def subscription_changed(conn: psycopg.AsyncConnection[Any], event: Event)
     status = required_text(subscription, "status")
     deleted = event.type == "customer.subscription.deleted"
     paid = not deleted and status in PAID_STATUSES
-    plan = subscription_plan(subscription) if paid else "free"
     org = await _org(conn, customer, text(subscription, "metadata.org_id"))
+    plan = subscription_plan(subscription) if paid else "free"
     return await _apply(
         conn,
         event,

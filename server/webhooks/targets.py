@@ -51,12 +51,13 @@ def refusal(address: IPAddress) -> str | None:
     # ::ffff:10.0.0.1 is 10.0.0.1 on a dual-stack socket.
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    # Most specific first: Python counts loopback and link-local as private too.
     for name, flag in (
         ("loopback", address.is_loopback),
-        ("private", address.is_private),
         ("link-local", address.is_link_local),
-        ("multicast", address.is_multicast),
         ("unspecified", address.is_unspecified),
+        ("multicast", address.is_multicast),
+        ("private", address.is_private),
         ("reserved", address.is_reserved),
     ):
         if flag:

@@ -539,6 +539,8 @@ class SupabaseBackend:
                 self._offline = True
                 raise
         self._offline = False
+        if self._account is not None and self._account.offline:
+            self._account = replace(self._account, offline=False)
         self._last_synced = utc_now()
         if progress is not None:
             progress(1.0, "Up to date")

@@ -27,15 +27,21 @@ class Preferences:
     loaded: LoadedSettings
     store: QSettings
     user_file: Path
+    managed_file: Path | None = None
 
     @classmethod
-    def load(cls, store: QSettings | None = None, user_file: Path | None = None) -> Preferences:
+    def load(
+        cls,
+        store: QSettings | None = None,
+        user_file: Path | None = None,
+        managed_file: Path | None = None,
+    ) -> Preferences:
         path = user_file or user_config_path()
         try:
-            loaded = load_settings(user_file=path)
+            loaded = load_settings(user_file=path, managed_file=managed_file)
         except ValueError as error:  # ConfigError: names the key and the file
             raise CoachdeskError(f"Coachdesk's settings cannot be used: {error}") from error
-        return cls(loaded, store or QSettings("Coachdesk", "Coachdesk"), path)
+        return cls(loaded, store or QSettings("Coachdesk", "Coachdesk"), path, managed_file)
 
     @property
     def theme(self) -> ThemeChoice:
@@ -85,7 +91,7 @@ class Preferences:
         temp.write_text(dumps(table), encoding="utf-8")
         temp.replace(self.user_file)
         try:
-            self.loaded = load_settings(user_file=self.user_file)
+            self.loaded = load_settings(user_file=self.user_file, managed_file=self.managed_file)
         except ValueError as error:
             raise CoachdeskError(f"That setting cannot be used: {error}") from error
 

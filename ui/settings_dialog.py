@@ -248,7 +248,7 @@ class SettingsDialog(QDialog):
         except CoachdeskError as error:
             self.message.setText(str(error))
             return
-        prefs.theme = self.theme.currentData()
+        prefs.theme = ThemeChoice(self.theme.currentData())
         prefs.speak_persona = self.speak.isChecked()
         self.ctx.theme.set_choice(prefs.theme)
         self.accept()

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 
@@ -105,7 +105,9 @@ class Theme(QObject):
         self._choice = choice
         self.colors = LIGHT
         app.setStyle("Fusion")
-        app.styleHints().colorSchemeChanged.connect(lambda _scheme: self.apply())
+        hints = app.styleHints()
+        self._system_scheme = hints.colorScheme()
+        hints.colorSchemeChanged.connect(self._system_changed)
         self.apply()
 
     @property
@@ -117,7 +119,12 @@ class Theme(QObject):
         self.apply()
 
     def system_is_dark(self) -> bool:
-        return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
+        return self._system_scheme == Qt.ColorScheme.Dark
+
+    def _system_changed(self, scheme: Qt.ColorScheme) -> None:
+        # The scheme the signal carries: some platforms report it before colorScheme() changes.
+        self._system_scheme = scheme
+        self.apply()
 
     def apply(self) -> None:
         dark = (

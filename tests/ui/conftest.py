@@ -47,7 +47,7 @@ def backend(server, tmp_path) -> Iterator[SupabaseBackend]:
 @pytest.fixture
 def preferences(tmp_path) -> Preferences:
     store = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
-    prefs = Preferences.load(store, tmp_path / "config.toml")
+    prefs = Preferences.load(store, tmp_path / "config.toml", tmp_path / "managed.toml")
     prefs.speak_persona = False
     return prefs
 
@@ -58,6 +58,7 @@ def ctx(qapp, backend, preferences) -> Iterator[AppContext]:
     workers = Workers.create()
     yield AppContext(backend=backend, workers=workers, theme=theme, preferences=preferences)
     workers.shutdown()
+    theme.deleteLater()  # stop following the system's scheme once the test is over
 
 
 @pytest.fixture(scope="session")

@@ -220,6 +220,7 @@ def test_concurrent_deliveries_of_one_event_apply_it_once(arrange, inbound):
         "duplicate",
         "duplicate",
     ]
+    assert billing(arrange, org)["plan"] == "business"
 
 
 @pytest.mark.parametrize(
@@ -271,6 +272,7 @@ def test_a_fresh_timestamp_just_inside_tolerance_is_accepted(arrange, inbound):
     org, customer = linked_org(arrange)
     body = event("customer.subscription.created", subscription(customer))
     assert post(inbound, body, timestamp=int(time.time()) - 290).status_code == 200
+    assert billing(arrange, org)["plan"] == "business"
 
 
 def test_unknown_event_types_are_acknowledged_and_ignored(arrange, inbound):

@@ -44,7 +44,7 @@ def resolve(url: str, allow_private: bool = False):
 
 
 def test_a_name_resolving_to_loopback_is_refused():
-    with pytest.raises(TargetRefused, match="localhost resolves to .* loopback"):
+    with pytest.raises(TargetRefused, match=r"localhost resolves to .* loopback"):
         resolve("http://localhost:8080/hook")
 
 

@@ -31,7 +31,7 @@ def _boxes(parent: QWidget) -> list[QMessageBox]:
 # pytest-qt would otherwise install its own hook and fail the test on the exception.
 @pytest.mark.qt_no_exception_capture
 def test_an_exception_escaping_a_slot_becomes_a_message(reporter, qtbot):
-    hook, parent = reporter
+    _hook, parent = reporter
 
     def broken_slot() -> None:
         {}["missing"]  # a bug

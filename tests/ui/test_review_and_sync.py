@@ -32,7 +32,7 @@ TRANSCRIPT = {
             "speaker": "rep",
             "start": 13.6,
             "end": 24.0,
-            "text": "Fair question. We reduce support tickets and save hours. Could we book a demo?",
+            "text": "Fair question. We reduce tickets and save hours. Could we book a demo?",
         },
         {"speaker": "persona", "start": 24.8, "end": 28.9, "text": "Fine, send an invite."},
     ],

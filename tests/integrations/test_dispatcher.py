@@ -13,7 +13,13 @@ import time
 import uuid
 
 import pytest
-from conftest import Arrange, dispatch_once, dispatcher_config
+from integration_support import (  # noqa: F401 (fixtures)
+    Arrange,
+    arrange_fixture,
+    dispatch_once,
+    dispatcher_config,
+    receiver_fixture,
+)
 
 from server.db.cluster import free_port
 from server.integrations import start_worker

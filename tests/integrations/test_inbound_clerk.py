@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from integration_support import arrange_fixture  # noqa: F401 (fixture)
 from svix.webhooks import Webhook
 
 from server.db.cluster import free_port

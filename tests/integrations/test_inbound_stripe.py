@@ -19,6 +19,7 @@ import httpx
 import psycopg
 import pytest
 import stripe
+from integration_support import arrange_fixture  # noqa: F401 (fixture)
 
 from server.db.cluster import free_port
 from server.integrations import InboundServer, start_inbound

@@ -1,6 +1,10 @@
 """Fixtures for integration tests: committed data in fresh orgs (removed afterwards), a real
 webhook receiver on 127.0.0.1, and a dispatcher driven one batch at a time.
 
+Test modules import the fixtures they use from here (`arrange_fixture`, `receiver_fixture`).
+It is not a conftest.py on purpose: every conftest.py is imported as the module `conftest`,
+and a second one would shadow the root conftest that tests/db imports its helpers from.
+
 These tests commit, because the dispatcher, the inbound app and the export job each use their
 own connections; every org and user they create is new and deleted at teardown, so the seed and
 other tests never see them.
@@ -118,15 +122,17 @@ class Arrange:
         self.conn.close()
 
 
-@pytest.fixture
-def arrange(database_dsn: str) -> Iterator[Arrange]:
+# Named fixtures: test modules import `arrange_fixture` and ask for `arrange`, so the parameter
+# does not shadow the import.
+@pytest.fixture(name="arrange")
+def arrange_fixture(database_dsn: str) -> Iterator[Arrange]:
     helper = Arrange(database_dsn)
     yield helper
     helper.cleanup()
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
+@pytest.fixture(name="receiver")
+def receiver_fixture() -> Iterator[Receiver]:
     server = start_receiver()
     yield server
     server.stop()

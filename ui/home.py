@@ -38,7 +38,9 @@ class HomeScreen(QWidget):
         self.refresh_button = QPushButton("&Refresh")
 
         self.assignments = AssignmentsModel(ctx.theme.colors)
-        self.assignment_table = make_table(self.assignments, "assignmentTable", "Your assignments")
+        self.assignment_table = make_table(
+            self.assignments, "assignmentTable", "Your assignments", stretch=0
+        )
         self.detail = QLabel()
         self.detail.setWordWrap(True)
         self.track_progress = QProgressBar()
@@ -48,7 +50,9 @@ class HomeScreen(QWidget):
         self.start_button.setEnabled(False)
 
         self.attempts = AttemptsModel(with_person=False, colors=ctx.theme.colors)
-        self.attempt_table = make_table(self.attempts, "recentAttemptTable", "Your recent attempts")
+        self.attempt_table = make_table(
+            self.attempts, "recentAttemptTable", "Your recent attempts", stretch=1
+        )
         self.review_button = QPushButton("&Open review")
         self.review_button.setEnabled(False)
 
@@ -155,7 +159,7 @@ class HomeScreen(QWidget):
         self.track_progress.setValue(assignment.completed)
         self.track_progress.setFormat(f"{assignment.completed}/{assignment.total} passed")
         next_scenario = self.scenario_to_practise(assignment)
-        parts = [due_text(assignment.due_at, utc_now())]
+        parts = ["Completed" if assignment.done else due_text(assignment.due_at, utc_now())]
         if assignment.best_score is not None:
             parts.append(f"best {score_text(assignment.best_score)}")
         if next_scenario is not None and assignment.kind == "track":

@@ -45,7 +45,7 @@ class LeaderboardScreen(QWidget):
         self.own_rank = muted()
         self.own_rank.setObjectName("ownRank")
         self.model = LeaderboardModel(ctx.theme.colors)
-        self.table = make_table(self.model, "leaderboardTable", "Leaderboard")
+        self.table = make_table(self.model, "leaderboardTable", "Leaderboard", stretch=1)
 
         filters = QHBoxLayout()
         filters.addWidget(heading("Leaderboard"))

@@ -192,7 +192,7 @@ class ManagerPane(QWidget):
         self.model = AttemptsModel(with_person=True, colors=ctx.theme.colors)
         self.proxy = AttemptFilterProxy()
         self.proxy.setSourceModel(self.model)
-        self.table = make_table(self.proxy, "managerAttemptTable", "Team attempts")
+        self.table = make_table(self.proxy, "managerAttemptTable", "Team attempts", stretch=2)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(
             0, self.table.horizontalHeader().sortIndicatorOrder().DescendingOrder

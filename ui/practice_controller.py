@@ -116,7 +116,7 @@ def assemble_call_audio(turns: tuple[RepTurn, ...], length_s: float, target: Pat
 
 
 class PracticeController(QObject):
-    persona_speaks = Signal(str)
+    persona_speaks = Signal(object)  # app.practice.PersonaLine
     state_changed = Signal(str)  # a SessionState value, or "loading" / "saving" / "saved"
     rep_turn_done = Signal(object)  # RepTurn
     transcribing = Signal(float)
@@ -300,7 +300,7 @@ class PracticeController(QObject):
             elif waiting:
                 self._start_recording()
         elif isinstance(event, PersonaSpeaks):
-            self.persona_speaks.emit(event.line.text)
+            self.persona_speaks.emit(event.line)
             if self.voice is not None:
                 self.voice.say(event.line.text, self.scenario.persona.voice)
         elif isinstance(event, RepTurnDone):

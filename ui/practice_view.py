@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.practice import PracticeResult, RepTurn, TurnStatus
+from app.practice import PersonaLine, PracticeResult, RepTurn, TurnStatus
 from ui.context import AppContext
 from ui.errors import show_error
 from ui.formatting import clock, score_text
@@ -88,6 +88,7 @@ class PracticeScreen(QWidget):
         left = QVBoxLayout()
         left.addWidget(self.persona_card)
         left.addWidget(self.turn)
+        self.persona_line.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         left.addWidget(self.persona_line, 1)
         meter_row = QHBoxLayout()
         meter_label = QLabel("Microphone")
@@ -173,10 +174,11 @@ class PracticeScreen(QWidget):
             self.controller = None
 
     # Signals --------------------------------------------------------------------------------
-    def _persona_speaks(self, text: str) -> None:
-        self.persona_line.setText(f"“{text}”")
-        start = self.controller.elapsed_seconds() if self.controller else 0.0
-        self.transcript.append(TranscriptTurn("persona", start, start, text))
+    def _persona_speaks(self, line: PersonaLine) -> None:
+        self.persona_line.setText(f"“{line.text}”")
+        # Call time, as the review shows it: the persona's line starts where the last turn ended.
+        end = line.end if line.end is not None else line.start
+        self.transcript.append(TranscriptTurn("persona", line.start, end, line.text))
         self.transcript_view.scrollToBottom()
 
     def _state_changed(self, state: str) -> None:

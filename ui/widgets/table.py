@@ -6,7 +6,10 @@ from PySide6.QtCore import QAbstractItemModel
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 
-def make_table(model: QAbstractItemModel, name: str, accessible_name: str) -> QTableView:
+def make_table(
+    model: QAbstractItemModel, name: str, accessible_name: str, *, stretch: int | None = None
+) -> QTableView:
+    """`stretch`: the column that takes the spare width (default: the last one)."""
     table = QTableView()
     table.setObjectName(name)
     table.setAccessibleName(accessible_name)
@@ -19,6 +22,9 @@ def make_table(model: QAbstractItemModel, name: str, accessible_name: str) -> QT
     table.verticalHeader().hide()
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
+    if stretch is None:
+        header.setStretchLastSection(True)
+    else:
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     table.setWordWrap(False)
     return table

@@ -1,0 +1,148 @@
+"""Harness for the screenshot script and the UI benchmark (never used by the app itself):
+a throwaway seeded local stack, espeak-ng answers, and a "microphone" that plays WAV files.
+
+Only the hardware is stood in for: the Recorder, transcription and the server are the real ones.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audio.capture import Level, Recorder
+from audio.decode import SAMPLE_RATE, load_audio
+from ui.services import ServerConfig
+
+DEMO_PASSWORD = "coachdesk-demo"
+# Three answers that walk the demo cold call to its best ending (open -> why -> interest -> close).
+COLD_CALL_ANSWERS = (
+    "Hi Dana, my name is Sam and I am calling from Coachdesk.",
+    "We help teams like yours reduce costs and save time. How do you handle onboarding today?",
+    "Could we book a short demo meeting on Thursday?",
+)
+
+
+@dataclass(frozen=True)
+class DemoStack:
+    server: ServerConfig
+    service_key: str
+    dsn: str
+
+
+@contextmanager
+def throwaway_stack() -> Iterator[DemoStack]:
+    """A freshly migrated, seeded database behind an in-process local stack; removed after."""
+    from server.db.cluster import free_port
+    from server.db.testing import migrated_database
+    from server.stack.config import StackConfig
+    from server.stack.runner import StackServer, apply_local_stack_sql
+
+    with migrated_database(seed=True) as dsn, tempfile.TemporaryDirectory() as data_dir:
+        apply_local_stack_sql(dsn)
+        config = StackConfig.for_data_dir(dsn, Path(data_dir), port=free_port())
+        with StackServer(config):
+            yield DemoStack(ServerConfig(config.url, config.anon_key), config.service_key, dsn)
+
+
+def refresh_reports(stack: DemoStack) -> None:
+    """Load the reporting views (pg_cron does it every few minutes where it runs)."""
+    from supabase import create_client
+
+    create_client(stack.server.url, stack.service_key).rpc("refresh_reporting", {}).execute()
+
+
+def espeak(texts: Iterable[str], folder: Path, speed: int = 150) -> list[Path]:
+    paths = []
+    for i, text in enumerate(texts):
+        path = folder / f"answer-{i}.wav"
+        subprocess.run(["espeak-ng", "-w", str(path), "-s", str(speed), text], check=True)
+        paths.append(path)
+    return paths
+
+
+class _PlayingInput:
+    """An InputStream that plays int16 samples at `pace` times real time, then silence."""
+
+    def __init__(
+        self,
+        samples: np.ndarray,
+        pace: float,
+        *,
+        blocksize: int,
+        callback: Callable[..., None],
+        finished_callback: Callable[[], None],
+        **_options: Any,
+    ) -> None:
+        self.samples, self.pace, self.blocksize = samples, pace, blocksize
+        self.callback, self.finished_callback = callback, finished_callback
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            self.finished_callback()
+
+    def close(self) -> None:
+        pass
+
+    def _run(self) -> None:
+        import sounddevice
+
+        interval = self.blocksize / SAMPLE_RATE
+        silence = np.zeros(self.blocksize, dtype=np.int16)
+        position = 0
+        while True:
+            block = self.samples[position : position + self.blocksize]
+            position += self.blocksize
+            if len(block) == 0:
+                block = silence
+            self.callback(block.reshape(-1, 1), len(block), None, sounddevice.CallbackFlags())
+            wait = interval if block is silence else interval / self.pace if self.pace else 0
+            if self._stop.wait(wait):
+                return
+
+
+class FileMicrophone:
+    """A RecorderFactory whose recordings "hear" the given WAV files in turn (then repeat)."""
+
+    def __init__(self, answers: Iterable[Path], *, pace: float = 1.0, repeat: bool = False) -> None:
+        self._all = [load_audio(Path(a)) for a in answers]
+        self._queue: deque[np.ndarray] = deque(self._all)
+        self.pace = pace
+        self.repeat = repeat
+        self.recorders: list[Recorder] = []
+
+    def __call__(self, root: Path, name: str, on_level: Callable[[Level], None]) -> Recorder:
+        if not self._queue and self.repeat:
+            self._queue.extend(self._all)
+        samples = self._queue.popleft() if self._queue else np.zeros(SAMPLE_RATE, np.float32)
+        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+        recorder = Recorder(
+            root,
+            name,
+            on_level=on_level,
+            stream_factory=lambda **kwargs: _PlayingInput(pcm, self.pace, **kwargs),
+        )
+        self.recorders.append(recorder)
+        return recorder
+
+    def heard(self, recorder: Recorder) -> bool:
+        """The recorder has received its whole answer (plus a little silence)."""
+        index = self.recorders.index(recorder) % len(self._all)
+        return recorder.seconds >= len(self._all[index]) / SAMPLE_RATE + 0.3

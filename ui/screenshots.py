@@ -1,0 +1,244 @@
+"""Screenshots of every screen, from a real window under X, into docs/screenshots/.
+
+    python -m ui.screenshots [--out docs/screenshots]
+
+Starts `Xvfb :99` when DISPLAY is unset, a throwaway seeded local stack (ui/demo.py), then
+drives the app as a person would: a trainee signs in, practises the demo cold call with
+espeak-ng answers standing in for the microphone, reviews it; a manager looks at the team, the
+charts, a new assignment; settings; and the same in dark mode. 1366x768, the smallest screen
+the app is made for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SIZE = (1366, 768)
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+WAIT_S = 120.0
+
+
+@contextmanager
+def display(number: int = 99) -> Iterator[str]:
+    """The X display to use: $DISPLAY, or a private Xvfb started (and stopped) here."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    if shutil.which("Xvfb") is None:
+        raise SystemExit("No DISPLAY and no Xvfb: install the xvfb package or run under X.")
+    name = f":{number}"
+    server = subprocess.Popen(
+        ["Xvfb", name, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.0)  # Xvfb opens its socket almost at once; Qt retries nothing if it is late
+        if server.poll() is not None:
+            raise SystemExit(f"Xvfb could not start on {name} (is that display taken?)")
+        os.environ["DISPLAY"] = name
+        yield name
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def wait_until(predicate: Callable[[], object], what: str, timeout: float = WAIT_S) -> None:
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.01)
+
+
+def _pump(seconds: float) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+class Shooter:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.saved: list[Path] = []
+        out.mkdir(parents=True, exist_ok=True)
+
+    def shoot(self, widget: object, name: str) -> Path:
+        """Grab the widget's area of the screen (dialogs above it included)."""
+        from PySide6.QtWidgets import QApplication
+
+        _pump(0.4)
+        geometry = widget.frameGeometry()  # type: ignore[attr-defined]
+        screen = QApplication.primaryScreen()
+        image = screen.grabWindow(
+            0, geometry.x(), geometry.y(), geometry.width(), geometry.height()
+        )
+        path = self.out / f"{name}.png"
+        image.save(str(path))
+        self.saved.append(path)
+        print(f"saved {path}")
+        return path
+
+
+def run(out: Path) -> list[Path]:
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.logs import configure_logging
+    from audio.transcribe import Transcriber
+    from ui.backend_supabase import SupabaseBackend
+    from ui.context import AppContext
+    from ui.demo import (
+        COLD_CALL_ANSWERS,
+        DEMO_PASSWORD,
+        FileMicrophone,
+        espeak,
+        refresh_reports,
+        throwaway_stack,
+    )
+    from ui.main_window import Devices, MainWindow
+    from ui.preferences import Preferences
+    from ui.theme import Theme, ThemeChoice
+    from ui.workers import Workers
+
+    configure_logging("WARNING")
+    app = QApplication.instance() or QApplication(["coachdesk-screenshots"])
+    shooter = Shooter(out)
+    with throwaway_stack() as stack, tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        refresh_reports(stack)
+        prefs = Preferences.load(
+            QSettings(str(folder / "ui.ini"), QSettings.Format.IniFormat),
+            folder / "config.toml",
+            folder / "managed.toml",
+        )
+        prefs.speak_persona = False
+        theme = Theme(app, ThemeChoice.LIGHT)
+        workers = Workers.create()
+        backend = SupabaseBackend(stack.server, cache_dir=folder / "playback")
+        ctx = AppContext(backend=backend, workers=workers, theme=theme, preferences=prefs)
+        microphone = FileMicrophone(espeak(COLD_CALL_ANSWERS, folder), pace=1.0)
+        transcriber = Transcriber(prefs.loaded.settings.transcription.transcriber_settings())
+        devices = Devices(
+            recorder_factory=microphone,
+            transcriber=transcriber,
+            use_voice=False,
+            recordings_root=folder / "recordings",
+        )
+        window = MainWindow(ctx, devices)
+        window.resize(*SIZE)
+        window.move(0, 0)
+        window.show()
+        try:
+            _trainee_screens(window, shooter, microphone, stack, refresh_reports, DEMO_PASSWORD)
+            _manager_screens(window, shooter, stack, refresh_reports, DEMO_PASSWORD)
+            theme.set_choice(ThemeChoice.DARK)
+            window.workspace.setCurrentWidget(window.manager)
+            window.manager.tabs.setCurrentIndex(1)
+            shooter.shoot(window, "11-manager-charts-dark")
+            window.workspace.setCurrentWidget(window.home)
+            wait_until(lambda: window.home.data is not None, "home")
+            shooter.shoot(window, "12-home-dark")
+        finally:
+            window.close()
+            workers.shutdown()
+    return shooter.saved
+
+
+def _sign_in(window: object, email: str, password: str) -> None:
+    signin = window.signin  # type: ignore[attr-defined]
+    signin.email.setText(email)
+    signin.password.setText(password)
+    signin.submit()
+    wait_until(lambda: window.home is not None and window.home.data is not None, "home")  # type: ignore[attr-defined]
+
+
+def _trainee_screens(window, shooter, microphone, stack, refresh, password) -> None:  # noqa: ANN001
+    window.signin.email.setText("trainee@demo.coachdesk.test")
+    shooter.shoot(window, "01-sign-in")
+    _sign_in(window, "trainee@demo.coachdesk.test", password)
+    shooter.shoot(window, "02-home")
+
+    home = window.home
+    cold_call = next(i for i, a in enumerate(home.data.assignments) if a.kind == "scenario")
+    home.assignment_table.selectRow(cold_call)
+    home.start_button.click()
+    practice = window.practice
+    for turn in range(len(microphone._all)):
+        wait_until(
+            lambda: practice.controller is not None and practice.controller.recording, "your turn"
+        )
+        recorder = microphone.recorders[-1]
+        wait_until(lambda r=recorder: r.seconds > 1.2, "speech")
+        if turn == 1:
+            shooter.shoot(window, "03-practice")
+        wait_until(lambda r=recorder: microphone.heard(r), "the whole answer")
+        practice.end_turn()
+    review = window.review
+    wait_until(lambda: review.detail is not None, "the review")
+    wait_until(lambda: review.playback.player is not None, "playback")
+    review.transcript_view.setCurrentIndex(review.transcript.index(3))
+    shooter.shoot(window, "04-review")
+
+    refresh(stack)
+    review.back_button.click()
+    window.workspace.setCurrentWidget(window.leaderboard)
+    wait_until(lambda: window.leaderboard.model.rowCount() > 0, "the leaderboard")
+    shooter.shoot(window, "05-leaderboard")
+
+
+def _manager_screens(window, shooter, stack, refresh, password) -> None:  # noqa: ANN001
+    window.sign_out()
+    wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")
+    _sign_in(window, "manager@demo.coachdesk.test", password)
+    manager = window.manager
+    window.workspace.setCurrentWidget(manager)
+    wait_until(lambda: manager.data is not None, "team attempts")
+    shooter.shoot(window, "06-manager-attempts")
+    manager.tabs.setCurrentIndex(1)
+    wait_until(lambda: manager.charts.months, "charts")
+    shooter.shoot(window, "07-manager-charts")
+    manager.tabs.setCurrentIndex(0)
+    manager.new_assignment()
+    shooter.shoot(window, "08-new-assignment")
+    manager.assign_dialog.reject()
+    manager.table.selectRow(0)
+    manager.review_button.click()
+    wait_until(lambda: window.review.detail is not None, "manager review")
+    wait_until(lambda: window.review.playback.status.text() != "Loading…", "recording")
+    shooter.shoot(window, "09-manager-review")
+    window.review.back_button.click()
+    dialog = window.open_settings()
+    shooter.shoot(window, "10-settings")
+    dialog.reject()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    with display():
+        saved = run(args.out)
+    print(f"{len(saved)} screenshots in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -94,7 +94,11 @@ def start_receiver() -> Receiver:
         def log_message(self, format: str, *args: Any) -> None:
             del format, args
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # The default listen backlog (5) refuses connections from a few busy workers.
+        request_queue_size = 256
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver = Receiver(server)
     holder["receiver"] = receiver

@@ -146,3 +146,36 @@ class FileMicrophone:
         """The recorder has received its whole answer (plus a little silence)."""
         index = self.recorders.index(recorder) % len(self._all)
         return recorder.seconds >= len(self._all[index]) / SAMPLE_RATE + 0.3
+
+
+def serve(argv: list[str] | None = None) -> int:
+    """`python -m ui.demo`: run a throwaway stack in this process until stdin closes.
+
+    Prints one JSON line (url, anon_key, service_key, dsn) when ready. Benchmarks run the stack
+    in its own process so that its work does not compete with the GUI's for one interpreter.
+    """
+    import json
+    import sys
+
+    from app.logs import configure_logging
+
+    configure_logging("WARNING")  # logs on stderr: stdout carries only the JSON line
+    with throwaway_stack() as stack:
+        refresh_reports(stack)
+        print(
+            json.dumps(
+                {
+                    "url": stack.server.url,
+                    "anon_key": stack.server.anon_key,
+                    "service_key": stack.service_key,
+                    "dsn": stack.dsn,
+                }
+            ),
+            flush=True,
+        )
+        sys.stdin.read()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(serve())

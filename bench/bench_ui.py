@@ -1,0 +1,391 @@
+"""Desktop responsiveness: cold start to an interactive home, the longest event-loop stall while
+a turn is transcribed and while sync runs, and memory after a ten-minute practice call.
+
+Everything runs on the offscreen platform against a throwaway local stack in its own process
+(ui/demo.py), so the server's work does not share this interpreter. Baselines, measured in the
+same run:
+- cold start: a bare PySide6 process showing one window (what any Qt app pays);
+- stalls: a QTimer heartbeat (every HEARTBEAT_MS) on an idle loop; a stall is how late a beat
+  fires. Target: longest stall < 50 ms while transcribing and while syncing;
+- memory: resident memory of the app at its interactive home, before practising.
+
+Sizes: COACHDESK_BENCH_UI_TURNS (persona/rep exchanges in the call, default 20: about ten
+minutes of conversation), COACHDESK_BENCH_UI_SYNC (attempts queued offline, default 20),
+COACHDESK_BENCH_UI_STARTS (cold starts per side, default 3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+HEARTBEAT_MS = 5
+IDLE_S = 3.0
+STALL_TARGET_MS = 50.0
+TURNS = int(os.environ.get("COACHDESK_BENCH_UI_TURNS", "20"))
+SYNC_ATTEMPTS = int(os.environ.get("COACHDESK_BENCH_UI_SYNC", "20"))
+STARTS = int(os.environ.get("COACHDESK_BENCH_UI_STARTS", "3"))
+DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
+ADMIN = "a0000000-0000-4000-8000-000000000004"
+ANSWER = (
+    "Thanks for asking. Um, we help sales teams like yours cut the time they spend on admin, "
+    "so reps can spend more of the week talking to customers. What does your team do today "
+    "when a new rep joins, and how long does it take before they close their first deal? "
+)
+CLOSING = "Great, I will send an invite for Thursday at ten. Thanks for your time today."
+
+
+# The stack, in its own process ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Stack:
+    url: str
+    anon_key: str
+    service_key: str
+    dsn: str
+
+
+@contextmanager
+def stack_process() -> Iterator[Stack]:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ui.demo"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        if not line:
+            raise RuntimeError("the throwaway stack did not start")
+        yield Stack(**json.loads(line))
+    finally:
+        if child.stdin:
+            child.stdin.close()
+        child.wait(timeout=60)
+
+
+# Cold start ----------------------------------------------------------------------------------
+def _bare_qt_child() -> None:
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    app = QApplication([])
+    label = QLabel("ready")
+    label.show()
+    app.processEvents()
+    print("ready", flush=True)
+
+
+def _app_child() -> None:
+    """The real start: imports, settings, theme, window, sign-in, home loaded from the server."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.logs import configure_logging
+    from ui.app import build_window
+    from ui.preferences import Preferences
+    from ui.services import ServerConfig
+
+    configure_logging("WARNING")
+    app = QApplication([])
+    folder = Path(tempfile.mkdtemp())
+    prefs = Preferences.load(
+        QSettings(str(folder / "ui.ini"), QSettings.Format.IniFormat),
+        folder / "config.toml",
+        folder / "managed.toml",
+    )
+    config = ServerConfig(os.environ["SUPABASE_URL"], os.environ["SUPABASE_ANON_KEY"])
+    window, ctx = build_window(app, prefs, config)
+    window.show()
+    window.signin.email.setText("trainee@demo.coachdesk.test")
+    window.signin.password.setText("coachdesk-demo")
+    window.signin.submit()
+    _pump_until(lambda: window.home is not None and window.home.data is not None, 60)
+    print("ready", flush=True)
+    ctx.workers.shutdown()
+
+
+def _time_child(mode: str, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.bench_ui", mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    line = child.stdout.readline() if child.stdout else ""
+    elapsed = time.perf_counter() - start
+    child.wait(timeout=60)
+    if line.strip() != "ready":
+        raise RuntimeError(f"{mode} did not get ready")
+    return elapsed
+
+
+def cold_start(stack: Stack) -> dict[str, float]:
+    env = {**os.environ, "SUPABASE_URL": stack.url, "SUPABASE_ANON_KEY": stack.anon_key}
+    bare, full = [], []
+    for _ in range(STARTS):  # alternate, so a noisy moment hits both sides
+        bare.append(_time_child("--bare-qt-child", env))
+        full.append(_time_child("--app-child", env))
+    return {"bare_qt_s": statistics.median(bare), "app_home_s": statistics.median(full)}
+
+
+# Stalls --------------------------------------------------------------------------------------
+class Heartbeat:
+    """A timer every HEARTBEAT_MS; records how late each beat fires while `recording`."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.recording: Callable[[], bool] = lambda: True
+        self.lateness_ms: list[float] = []
+        self._last = time.perf_counter()
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(HEARTBEAT_MS)
+        self._timer.timeout.connect(self._beat)
+
+    def start(self, recording: Callable[[], bool]) -> None:
+        self.recording = recording
+        self.lateness_ms = []
+        self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> list[float]:
+        self._timer.stop()
+        return self.lateness_ms
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        if self.recording():
+            self.lateness_ms.append(max((now - self._last) * 1000 - HEARTBEAT_MS, 0.0))
+        self._last = now
+
+
+def _pump_until(predicate: Callable[[], object], timeout: float) -> None:
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the benchmark waited too long")
+        # Waits for events (timers included) instead of spinning: like the real event loop.
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values) or [0.0]
+    return {
+        "max_ms": ordered[-1],
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "beats": float(len(values)),
+    }
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _chain_scenario(stack: Stack, turns: int) -> str:
+    """A published scenario whose dialog is a chain of `turns` lines (a long call)."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    nodes = [
+        {
+            "id": f"n{i}",
+            "persona_line": f"Interesting. Tell me more about point {i}, how would that work?",
+            "edges": [{"to": f"n{i + 1}" if i + 1 < turns else "end", "default": True}],
+        }
+        for i in range(turns)
+    ]
+    nodes.append({"id": "end", "persona_line": "Okay, send me the invite.", "end": True})
+    scenario_id = str(uuid.uuid4())
+    with psycopg.connect(stack.dsn, autocommit=True) as conn:
+        rubric, persona = conn.execute(
+            "select rubric, persona from public.scenarios where title like 'Cold call%%'"
+        ).fetchone()
+        conn.execute(
+            "insert into public.scenarios (id, org_id, title, description, persona, difficulty,"
+            " branching, rubric, status, created_by) values (%s, %s, 'Ten-minute call', '', %s,"
+            " 'advanced', %s, %s, 'published', %s)",
+            (
+                scenario_id,
+                DEMO_ORG,
+                Jsonb(persona),
+                Jsonb({"version": 1, "start": "n0", "nodes": nodes}),
+                Jsonb(rubric),
+                ADMIN,
+            ),
+        )
+    return scenario_id
+
+
+def in_process(stack: Stack) -> dict[str, object]:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.logs import configure_logging
+    from audio.transcribe import Transcriber
+    from ui.backend_supabase import SupabaseBackend
+    from ui.context import AppContext
+    from ui.demo import FileMicrophone, espeak
+    from ui.main_window import Devices, MainWindow
+    from ui.preferences import Preferences
+    from ui.services import FinishedAttempt, ServerConfig, utc_now
+    from ui.theme import Theme, ThemeChoice
+    from ui.workers import Workers
+
+    configure_logging("WARNING")
+    app = QApplication.instance() or QApplication([])
+    scenario_id = _chain_scenario(stack, TURNS)
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        prefs = Preferences.load(
+            QSettings(str(folder / "ui.ini"), QSettings.Format.IniFormat),
+            folder / "config.toml",
+            folder / "managed.toml",
+        )
+        prefs.speak_persona = False
+        backend = SupabaseBackend(ServerConfig(stack.url, stack.anon_key), cache_dir=folder / "p")
+        workers = Workers.create()
+        ctx = AppContext(backend, workers, Theme(app, ThemeChoice.LIGHT), prefs)
+        answers = espeak([ANSWER * 2] * (TURNS - 1) + [CLOSING], folder)
+        microphone = FileMicrophone(answers, pace=0)  # answers arrive at once, then real time
+        transcriber = Transcriber()
+        devices = Devices(
+            recorder_factory=microphone,
+            transcriber=transcriber,
+            use_voice=False,
+            recordings_root=folder / "recordings",
+        )
+        window = MainWindow(ctx, devices)
+        window.resize(1366, 768)
+        window.show()
+        window.signin.email.setText("trainee@demo.coachdesk.test")
+        window.signin.password.setText("coachdesk-demo")
+        window.signin.submit()
+        _pump_until(lambda: window.home is not None and window.home.data is not None, 60)
+        heartbeat = Heartbeat()
+
+        # Idle baseline.
+        heartbeat.start(lambda: True)
+        end = time.monotonic() + IDLE_S
+        _pump_until(lambda: time.monotonic() > end, IDLE_S + 5)
+        idle = _summary(heartbeat.stop())
+        rss_home = _rss_mb()
+
+        # A long practice call; beats count only while a turn is being transcribed.
+        scenario = backend.scenario(scenario_id)
+        practice = window.practice
+        transcribing = lambda: (
+            practice.controller is not None
+            and (  # noqa: E731
+                practice.controller.state == "transcribing"
+            )
+        )
+        heartbeat.start(transcribing)
+        started = time.perf_counter()
+        window.start_practice(scenario, None)
+        for _ in range(TURNS):
+            _pump_until(lambda: practice.controller.recording, 600)
+            recorder = microphone.recorders[-1]
+            _pump_until(lambda r=recorder: microphone.heard(r), 600)
+            practice.end_turn()
+        _pump_until(lambda: window.review.detail is not None, 600)
+        practice_s = time.perf_counter() - started
+        transcribe = _summary(heartbeat.stop())
+        call_s = float(window.review.detail.row.duration_seconds or 0)
+        rss_after = _rss_mb()
+
+        # Sync: attempts saved offline, then sent in one go; beats count while it runs.
+        transcript = window.review.detail.transcript
+        backend.resume_offline()
+        for _ in range(SYNC_ATTEMPTS):
+            now = utc_now()
+            backend.save_attempt(
+                FinishedAttempt(
+                    str(uuid.uuid4()),
+                    scenario_id,
+                    None,
+                    now - timedelta(seconds=call_s),
+                    now,
+                    transcript,
+                    None,
+                )
+            )
+        done: list[object] = []
+        heartbeat.start(lambda: not done)
+        sync_started = time.perf_counter()
+        ctx.call(window, backend.sync_now, done.append, on_failure=done.append)
+        _pump_until(lambda: bool(done), 300)
+        sync_s = time.perf_counter() - sync_started
+        sync = _summary(heartbeat.stop())
+        window.close()
+        workers.shutdown()
+    return {
+        "idle": idle,
+        "transcribe": transcribe,
+        "sync": sync,
+        "sync_s": sync_s,
+        "practice_s": practice_s,
+        "call_s": call_s,
+        "rss_home_mb": rss_home,
+        "rss_after_mb": rss_after,
+    }
+
+
+def main() -> None:
+    with stack_process() as stack:
+        starts = cold_start(stack)
+        print(
+            f"cold start to interactive home: {starts['app_home_s']:.2f} s "
+            f"(bare Qt window: {starts['bare_qt_s']:.2f} s, "
+            f"ratio {starts['app_home_s'] / starts['bare_qt_s']:.1f}x); median of {STARTS}"
+        )
+        figures = in_process(stack)
+    idle = figures["idle"]
+    print(
+        f"idle loop (baseline): longest beat lateness {idle['max_ms']:.1f} ms, p99 {idle['p99_ms']:.1f} ms"
+    )
+    for name, label in (("transcribe", "while transcribing turns"), ("sync", "while syncing")):
+        stats = figures[name]
+        ratio = stats["max_ms"] / max(idle["max_ms"], 0.1)
+        verdict = "meets" if stats["max_ms"] < STALL_TARGET_MS else "MISSES"
+        print(
+            f"longest stall {label}: {stats['max_ms']:.1f} ms (p99 {stats['p99_ms']:.1f} ms, "
+            f"{int(stats['beats'])} beats; {ratio:.1f}x idle) - {verdict} the {STALL_TARGET_MS:.0f} ms target"
+        )
+    print(
+        f"practice: {TURNS} turns, call {figures['call_s'] / 60:.1f} min on the call's timeline, "
+        f"{figures['practice_s']:.0f} s wall; sync of {SYNC_ATTEMPTS} attempts {figures['sync_s']:.1f} s"
+    )
+    print(
+        f"memory: {figures['rss_home_mb']:.0f} MB at home, {figures['rss_after_mb']:.0f} MB after the "
+        f"call and its review (ratio {figures['rss_after_mb'] / figures['rss_home_mb']:.2f}x)"
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--bare-qt-child"]:
+        _bare_qt_child()
+    elif sys.argv[1:] == ["--app-child"]:
+        _app_child()
+    else:
+        main()

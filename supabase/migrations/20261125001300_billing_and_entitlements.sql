@@ -1,6 +1,6 @@
 -- Billing and entitlements: what Stripe and Clerk tell us (written by server/inbound as the
--- service role), the limits each plan buys and their enforcement, and the data behind exports
--- and storage expiry (server/exports).
+-- service role), the limits each plan buys and their enforcement, the data behind exports and
+-- storage expiry (server/exports), and the assignment.completed / track.completed webhooks.
 --
 -- Entitlements live in orgs.entitlements ({"seats": 10, "active_scenarios": 5,
 -- "retention_days": 90}); a missing key means unlimited. Exceeding a limit raises SQLSTATE
@@ -682,6 +682,129 @@ as $$
   select count(*)::int from cleared
 $$;
 
+-- Completion events -----------------------------------------------------------------------------
+-- assignment.completed and track.completed, raised when an attempt is scored (the webhooks
+-- migration raises attempt.scored, assignment.created and member.added). Each fires once: on
+-- the attempt that completes the work, not on later attempts that pass again.
+--   assignment.completed: a scenario assignment's first attempt at or above its required score
+--     (the assignment's, else the scenario's pass score); a track assignment once every scenario
+--     of the track has such an attempt under that assignment. Per user (team assignments fire
+--     for each member).
+--   track.completed: the user has passed (the scenario's pass score) every scenario of a track
+--     that contains the attempt's scenario, whether assigned or not.
+
+-- Has `user_id` an attempt other than `except_attempt` on this scenario at or above `threshold`
+-- (NULL: the scenario's pass score), under `assignment` when given?
+create or replace function private.passed_before(org uuid, user_id uuid, scenario uuid,
+  assignment uuid, threshold numeric, except_attempt uuid)
+returns boolean
+language sql stable
+set search_path = ''
+as $$
+  select exists (
+    select 1
+    from public.scenario_attempts a
+    join public.scenarios s on s.id = a.scenario_id
+    where a.org_id = org and a.user_id = passed_before.user_id and a.scenario_id = scenario
+      and a.id <> except_attempt and a.status = 'scored'
+      and (assignment is null or a.assignment_id = assignment)
+      and a.score >= coalesce(threshold, s.pass_score)
+  )
+$$;
+
+-- Scenarios of a track the user has not yet passed (ignoring `except_attempt`'s scenario when
+-- it passes, which the caller has checked).
+create or replace function private.track_scenarios_left(org uuid, track uuid, user_id uuid,
+  assignment uuid, threshold numeric, done_scenario uuid)
+returns bigint
+language sql stable
+set search_path = ''
+as $$
+  select count(*)
+  from public.track_scenarios ts
+  join public.scenarios s on s.id = ts.scenario_id
+  where ts.org_id = org and ts.track_id = track and ts.scenario_id <> done_scenario
+    and not exists (
+      select 1 from public.scenario_attempts a
+      where a.org_id = org and a.user_id = track_scenarios_left.user_id
+        and a.scenario_id = ts.scenario_id and a.status = 'scored'
+        and (assignment is null or a.assignment_id = assignment)
+        and a.score >= coalesce(threshold, s.pass_score)
+    )
+$$;
+
+create or replace function private.webhook_on_completion() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  assignment public.assignments;
+  pass_score numeric;
+  threshold numeric;
+  track record;
+begin
+  if new.score is null then
+    return null;
+  end if;
+  select s.pass_score into pass_score from public.scenarios s where s.id = new.scenario_id;
+
+  if new.assignment_id is not null
+     and private.org_has_webhook_for(new.org_id, 'assignment.completed') then
+    select a.* into assignment from public.assignments a where a.id = new.assignment_id;
+    threshold := coalesce(assignment.required_score, pass_score);
+    if new.score >= threshold
+       and not private.passed_before(new.org_id, new.user_id, new.scenario_id, assignment.id,
+                                     assignment.required_score, new.id)
+       and (assignment.track_id is null
+            or private.track_scenarios_left(new.org_id, assignment.track_id, new.user_id,
+                                            assignment.id, assignment.required_score,
+                                            new.scenario_id) = 0) then
+      perform private.enqueue_webhook_for_org(new.org_id, 'assignment.completed',
+        jsonb_build_object(
+          'org_id', new.org_id,
+          'assignment_id', assignment.id,
+          'scenario_id', assignment.scenario_id,
+          'track_id', assignment.track_id,
+          'user_id', new.user_id,
+          'attempt_id', new.id,
+          'score', new.score,
+          'required_score', threshold,
+          'completed_at', new.scored_at));
+    end if;
+  end if;
+
+  if new.score >= pass_score
+     and private.org_has_webhook_for(new.org_id, 'track.completed')
+     and not private.passed_before(new.org_id, new.user_id, new.scenario_id, null, null,
+                                   new.id) then
+    for track in
+      select t.id from public.tracks t
+      join public.track_scenarios ts on ts.track_id = t.id and ts.org_id = t.org_id
+      where t.org_id = new.org_id and ts.scenario_id = new.scenario_id and t.status <> 'draft'
+    loop
+      if private.track_scenarios_left(new.org_id, track.id, new.user_id, null, null,
+                                      new.scenario_id) = 0 then
+        perform private.enqueue_webhook_for_org(new.org_id, 'track.completed',
+          jsonb_build_object(
+            'org_id', new.org_id,
+            'track_id', track.id,
+            'user_id', new.user_id,
+            'attempt_id', new.id,
+            'completed_at', new.scored_at));
+      end if;
+    end loop;
+  end if;
+  return null;
+end
+$$;
+
+create trigger webhook_completion_on_insert after insert on public.scenario_attempts
+  for each row when (new.status = 'scored')
+  execute function private.webhook_on_completion();
+create trigger webhook_completion_on_update after update on public.scenario_attempts
+  for each row when (new.status = 'scored' and old.status is distinct from 'scored')
+  execute function private.webhook_on_completion();
+
 -- Function privileges ---------------------------------------------------------------------------
 revoke execute on function
   private.plan_entitlements(public.org_plan),
@@ -707,7 +830,10 @@ revoke execute on function
   private.export_attempts(uuid, date, date),
   private.export_leaderboard(uuid, date, date),
   private.expired_storage_objects(interval, int),
-  private.forget_recordings(text[])
+  private.forget_recordings(text[]),
+  private.passed_before(uuid, uuid, uuid, uuid, numeric, uuid),
+  private.track_scenarios_left(uuid, uuid, uuid, uuid, numeric, uuid),
+  private.webhook_on_completion()
   from public, anon, authenticated;
 
 -- An admin's own update of orgs evaluates the entitlements check.

@@ -117,14 +117,18 @@ class WorkerOptions:
 
 
 async def _every(seconds: float, stop: asyncio.Event, work: Callable[[], Awaitable[Any]]) -> None:
-    """Run `work` now and then every `seconds` until stop; a failed run is logged, not fatal."""
+    """Run `work` every `seconds` until stop; a failed run is logged, not fatal. The first run
+    waits one period too, so a worker started beside the stack does not upload before the
+    stack's HTTP server listens."""
     while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
+        if stop.is_set():
+            return
         try:
             await work()
         except Exception:
             log.exception("integrations.job_failed", job=getattr(work, "__name__", str(work)))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 async def _worker_main(options: WorkerOptions, stop: asyncio.Event) -> None:
@@ -180,35 +184,33 @@ class WorkerThread:
             raise IntegrationError(f"the webhook worker failed: {self._error}") from self._error
 
 
-def start_worker(
+def worker_options(
     database_dsn: str,
     *,
     allow_private_targets: bool = False,
     storage: StorageTarget | None = None,
+    exports_every_s: float = 5.0,
+    maintenance_every_s: float = 3600.0,
     **dispatcher_options: Any,
-) -> WorkerThread:
-    """Start the dispatcher (and, with `storage`, the export/expiry jobs) in a thread."""
-    options = WorkerOptions(
+) -> WorkerOptions:
+    """Options for the worker; `dispatcher_options` are DispatcherConfig fields."""
+    return WorkerOptions(
         database_dsn,
         allow_private_targets=allow_private_targets,
         storage=storage,
+        exports_every_s=exports_every_s,
+        maintenance_every_s=maintenance_every_s,
         dispatcher=dispatcher_options,
     )
-    return WorkerThread(options).start()
 
 
-def serve_worker(
-    database_dsn: str,
-    *,
-    allow_private_targets: bool = False,
-    storage: StorageTarget | None = None,
-    **dispatcher_options: Any,
-) -> int:
+def start_worker(database_dsn: str, **options: Any) -> WorkerThread:
+    """Start the dispatcher (and, with `storage`, the export/expiry jobs) in a thread; options
+    as `worker_options`."""
+    return WorkerThread(worker_options(database_dsn, **options)).start()
+
+
+def serve_worker(database_dsn: str, **options: Any) -> int:
     """Foreground worker until SIGTERM/SIGINT, draining in-flight deliveries before exit."""
-    options = WorkerOptions(
-        database_dsn,
-        allow_private_targets=allow_private_targets,
-        storage=storage,
-        dispatcher=dispatcher_options,
-    )
-    return run_until_signalled(lambda stop: _worker_main(options, stop))
+    chosen = worker_options(database_dsn, **options)
+    return run_until_signalled(lambda stop: _worker_main(chosen, stop))

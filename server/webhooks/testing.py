@@ -76,6 +76,9 @@ def start_receiver() -> Receiver:
     holder: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
+        # Keep-alive, as real receivers answer; HTTP/1.0 would cost a connection per delivery.
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length)
@@ -84,10 +87,12 @@ def start_receiver() -> Receiver:
             if delay:
                 time.sleep(delay)
             try:
+                answer = f"answered {status}".encode()
                 self.send_response(status)
                 self.send_header("content-type", "text/plain")
+                self.send_header("content-length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(f"answered {status}".encode())
+                self.wfile.write(answer)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the dispatcher gave up waiting (timeout test)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from psycopg.types.json import Jsonb
 from storage3.exceptions import StorageApiError
 
 from server.exports.job import ExportJob, StorageTarget, previous_month
+from server.integrations import start_worker
 from supabase import Client, ClientOptions, create_client
 
 MARCH = ("2026-03-01", "2026-03-31")
@@ -319,3 +321,25 @@ def test_expiry_removes_old_tmp_and_recordings_past_retention(stack, stack_arran
 def test_previous_month_bounds():
     assert previous_month(date(2026, 3, 1)) == (date(2026, 2, 1), date(2026, 2, 28))
     assert previous_month(date(2026, 1, 31)) == (date(2025, 12, 1), date(2025, 12, 31))
+
+
+def test_the_worker_beside_the_stack_runs_the_export_queue(stack, stack_arrange, team):
+    """The wiring `coachdesk stack` uses: start_worker with the stack's Storage and service key."""
+    worker = start_worker(
+        stack.dsn,
+        allow_private_targets=True,
+        storage=StorageTarget(stack.url, stack.service_key),
+        exports_every_s=0.1,
+        poll_interval_s=0.1,
+    )
+    try:
+        manager = sign_in(stack, stack_arrange, team["manager"])
+        request = request_export(manager, team["org"], "leaderboard")
+        deadline = time.monotonic() + 60
+        while finished(manager, request)["status"] in ("pending", "running"):
+            assert time.monotonic() < deadline, "the worker did not export within 60 s"
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    assert finished(manager, request)["status"] == "done"
+    assert not worker.alive

@@ -17,6 +17,9 @@ import structlog
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+# Imported for its effect, here because every screen imports this module (ui/qt_compat.py).
+from ui import qt_compat  # noqa: F401
+
 log = structlog.get_logger(__name__)
 
 TITLE = "Coachdesk"

@@ -1,10 +1,11 @@
 """Workarounds for defects in the PySide6 release in use, each probed at run time.
 
-PySide6 6.12.0: `SignalInstance.emit()` returns True without taking a reference to it, so every
-emit from Python drops one reference to `True`; after a few thousand emits (a level meter sends
-twenty a second) CPython aborts with "bool_dealloc: deallocating True or False". 6.11.3 does
-not have the defect. `install()` checks the running PySide6 and, only if emit really drops the
-reference, wraps emit to give the reference back; on a fixed release it changes nothing.
+PySide6 6.12.0: `SignalInstance.emit()` returns its bool result without taking a reference
+to it, so every emit from Python drops one reference to `True`; after a few thousand emits (a
+level meter sends twenty a second) CPython aborts with "bool_dealloc: deallocating True or
+False". 6.11.3 does not have the defect. `install()` checks the running PySide6 and, only if
+emit really drops the reference, wraps emit to give the reference back; on a fixed release it
+changes nothing. Remove this module once pyproject.toml excludes 6.12.0.
 """
 
 from __future__ import annotations
@@ -44,12 +45,21 @@ def install() -> bool:
 
 
 def emit_drops_a_reference() -> bool:
-    """Emit a few times and count the references to True that went missing (then repair)."""
+    """Emit a few times and count the references that went missing (then give them back)."""
     probe = _Probe()
-    before = sys.getrefcount(True)
-    for _ in range(_PROBES):
-        probe.ping.emit()
-    lost = before - sys.getrefcount(True)
-    for _ in range(max(lost, 0)):
-        _incref(True)  # give back what the probe took
-    return lost >= _PROBES
+    true_before, false_before = sys.getrefcount(True), sys.getrefcount(False)
+    results = [probe.ping.emit() for _ in range(_PROBES)]
+    trues = sum(1 for result in results if result is True)
+    # `results` holds one reference per emit: a correct emit leaves every one of them counted.
+    lost_true = true_before + trues - sys.getrefcount(True)
+    lost_false = false_before + (len(results) - trues) - sys.getrefcount(False)
+    for flag, lost in ((True, lost_true), (False, lost_false)):
+        for _ in range(max(lost, 0)):
+            _incref(flag)
+    # The defect loses one per emit; a correct emit loses none (give or take a temporary).
+    return lost_true + lost_false > _PROBES // 2
+
+
+# On import: ui/errors.py (which every screen imports) and ui/__init__.py import this module,
+# so the fix is in place before the first widget exists, however ui/ was imported.
+install()

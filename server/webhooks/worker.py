@@ -42,6 +42,8 @@ log = structlog.get_logger(__name__)
 # Columns kept by record_webhook_attempt (response_body, last_error are text <= 2048).
 EXCERPT_CHARS = 2048
 USER_AGENT = "Coachdesk-Webhooks/1.0"
+# Longest wait between reconnection attempts while the database is unavailable.
+MAX_BACKOFF_S = 30.0
 
 
 def default_worker_id() -> str:
@@ -125,7 +127,11 @@ class Dispatcher:
             with contextlib.suppress(psycopg.Error):
                 await self._conn.close()
         conn = await psycopg.AsyncConnection.connect(
-            self.config.dsn, autocommit=True, row_factory=dict_row
+            self.config.dsn,
+            autocommit=True,
+            row_factory=dict_row,
+            # Names the worker in pg_stat_activity (truncated by Postgres at 63 bytes).
+            application_name=f"coachdesk-webhooks {self.config.worker_id}",
         )
         # For the session: the dispatcher's functions are granted to service_role only.
         await conn.execute("set role service_role")
@@ -151,17 +157,24 @@ class Dispatcher:
     # -- the loop ---------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set, then let the requests in flight finish."""
+        """Deliver until `stop` is set, then let the requests in flight finish. A database that
+        goes away is waited for (with backoff), not fatal."""
         in_flight: set[asyncio.Task[None]] = set()
         stopping = asyncio.ensure_future(stop.wait())
+        backoff = self.config.poll_interval_s
         self.log.info("webhooks.worker_started", concurrency=self.config.concurrency)
         try:
             while not stop.is_set():
-                await self._maybe_reap()
-                free = self.config.concurrency - len(in_flight)
-                claimed = await self._claim(min(free, self.config.batch_size)) if free else []
-                for delivery, endpoint in claimed:
-                    in_flight.add(asyncio.create_task(self._deliver(delivery, endpoint)))
+                try:
+                    claimed = await self._fill(in_flight)
+                except psycopg.OperationalError as exc:
+                    self.log.warning(
+                        "webhooks.database_unavailable", error=str(exc), retry_s=backoff
+                    )
+                    await asyncio.wait([stopping], timeout=backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
+                backoff = self.config.poll_interval_s
                 if claimed and len(in_flight) < self.config.concurrency:
                     continue  # more may be due: fill the free slots first
                 done, _ = await asyncio.wait(
@@ -180,6 +193,15 @@ class Dispatcher:
                 self.log.info("webhooks.draining", in_flight=len(in_flight))
                 await asyncio.gather(*in_flight, return_exceptions=True)
             self.log.info("webhooks.worker_stopped", sent=self.sent)
+
+    async def _fill(self, in_flight: set[asyncio.Task[None]]) -> int:
+        """Reap when due, then claim as many deliveries as there are free slots."""
+        await self._maybe_reap()
+        free = self.config.concurrency - len(in_flight)
+        claimed = await self._claim(min(free, self.config.batch_size)) if free else []
+        for delivery, endpoint in claimed:
+            in_flight.add(asyncio.create_task(self._deliver(delivery, endpoint)))
+        return len(claimed)
 
     async def run_once(self) -> int:
         """Claim one batch, deliver it, record every result; returns how many were claimed."""
@@ -213,7 +235,10 @@ class Dispatcher:
         if not rows:
             return []
         endpoints = await self._endpoints({row["webhook_id"] for row in rows})
-        return [(row, endpoints[row["webhook_id"]]) for row in rows]
+        # An endpoint deleted since the claim took its deliveries with it (cascade): skip them.
+        return [
+            (row, endpoints[row["webhook_id"]]) for row in rows if row["webhook_id"] in endpoints
+        ]
 
     async def _endpoints(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, Endpoint]:
         rows = await self._query(

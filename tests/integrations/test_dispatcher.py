@@ -317,3 +317,31 @@ def test_stopping_the_worker_finishes_requests_in_flight(arrange, receiver, data
     row = arrange.delivery(delivery)
     assert row["state"] == "succeeded"
     assert row["duration_ms"] >= 900
+
+
+def test_the_worker_survives_losing_its_database_connection(arrange, receiver, database_dsn):
+    org = arrange.org()
+    endpoint = hook(arrange, receiver, org)
+    worker = start_worker(
+        database_dsn, allow_private_targets=True, poll_interval_s=0.05, worker_id="survivor"
+    )
+    try:
+        [first] = arrange.enqueue(org)
+        wait_for(lambda: arrange.delivery(first)["state"] == "succeeded")
+        killed = arrange.one(
+            "select count(pg_terminate_backend(pid)) as n from pg_stat_activity"
+            " where application_name = 'coachdesk-webhooks survivor'"
+        )["n"]
+        assert killed == 1
+        [second] = arrange.enqueue(org)
+        wait_for(lambda: arrange.delivery(second)["state"] == "succeeded")
+    finally:
+        worker.stop()
+    assert len(receiver.for_path(endpoint["path"])) == 2
+
+
+def wait_for(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)

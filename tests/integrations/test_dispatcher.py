@@ -8,9 +8,13 @@ sleeping through the backoff.
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from integration_support import (  # noqa: F401 (fixtures)
@@ -345,3 +349,31 @@ def wait_for(condition, timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+def test_sigterm_drains_the_worker_process(arrange, receiver, database_dsn):
+    """`coachdesk worker` as a process: SIGTERM while a request is in flight records it, then
+    exits 0."""
+    org = arrange.org()
+    hook(arrange, receiver, org)
+    receiver.delay_s = 1.0
+    [delivery] = arrange.enqueue(org)
+    code = (
+        "import sys; from server.integrations import serve_worker;"
+        " sys.exit(serve_worker(sys.argv[1], allow_private_targets=True, poll_interval_s=0.05))"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, database_dsn],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert receiver.arrived.wait(timeout=60)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    assert arrange.delivery(delivery)["state"] == "succeeded"

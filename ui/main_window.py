@@ -35,6 +35,7 @@ from ui.review import ReviewScreen
 from ui.services import Account, Scenario, SyncStatus
 from ui.settings_dialog import SettingsDialog
 from ui.signin import SignInScreen
+from ui.transcriber_process import ProcessTranscriber
 from ui.voice import PersonaVoice
 from ui.widgets.playback_bar import PlayerFactory, default_player
 from ui.widgets.status_bar import AppStatusBar
@@ -49,7 +50,8 @@ class Devices:
 
     recorder_factory: RecorderFactory | None = None  # None: the configured microphone
     player_factory: PlayerFactory = default_player
-    transcriber: TranscriberLike | None = None  # None: the configured model, loaded on first use
+    # None: the configured model in its own process (ui/transcriber_process.py), loaded on first use
+    transcriber: TranscriberLike | None = None
     voice: PersonaVoice | None = None
     use_voice: bool = True
     recordings_root: Path | None = None  # None: the settings' recordings folder
@@ -265,14 +267,14 @@ class MainWindow(QMainWindow):
 
     def _get_transcriber(self) -> TranscriberLike:
         if self._transcriber is None:
-            from audio.transcribe import Transcriber
-
             settings = self.ctx.preferences.loaded.settings.transcription
-            self._transcriber = Transcriber(settings.transcriber_settings())
+            self._transcriber = ProcessTranscriber(settings.transcriber_settings())
         return self._transcriber
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self._sync_timer.stop()
         self.practice.close_call()
         self.review.playback.close_player()
+        if isinstance(self._transcriber, ProcessTranscriber) and self.devices.transcriber is None:
+            self._transcriber.close()
         super().closeEvent(event)

@@ -102,7 +102,6 @@ def run(out: Path) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
     from app.logs import configure_logging
-    from audio.transcribe import Transcriber
     from ui.backend_supabase import SupabaseBackend
     from ui.context import AppContext
     from ui.demo import (
@@ -135,10 +134,8 @@ def run(out: Path) -> list[Path]:
         backend = SupabaseBackend(stack.server, cache_dir=folder / "playback")
         ctx = AppContext(backend=backend, workers=workers, theme=theme, preferences=prefs)
         microphone = FileMicrophone(espeak(COLD_CALL_ANSWERS, folder), pace=1.0)
-        transcriber = Transcriber(prefs.loaded.settings.transcription.transcriber_settings())
         devices = Devices(
             recorder_factory=microphone,
-            transcriber=transcriber,
             use_voice=False,
             recordings_root=folder / "recordings",
         )

@@ -19,13 +19,14 @@ from PySide6.QtCore import QSettings
 from ui_fakes import ScriptedMicrophone, SilentOutputStream
 
 from audio.playback import Player
-from audio.transcribe import Transcriber, TranscriberSettings
+from audio.transcribe import TranscriberSettings
 from ui.backend_supabase import SupabaseBackend
 from ui.context import AppContext
 from ui.main_window import Devices, MainWindow
 from ui.preferences import Preferences
 from ui.services import ServerConfig
 from ui.theme import Theme, ThemeChoice
+from ui.transcriber_process import ProcessTranscriber
 from ui.workers import Workers
 
 DEMO_PASSWORD = "coachdesk-demo"
@@ -62,10 +63,12 @@ def ctx(qapp, backend, preferences) -> Iterator[AppContext]:
 
 
 @pytest.fixture(scope="session")
-def transcriber() -> Transcriber:
-    transcriber = Transcriber(TranscriberSettings())
+def transcriber() -> Iterator[ProcessTranscriber]:
+    """What the app uses: the default model in its own process, loaded once per session."""
+    transcriber = ProcessTranscriber(TranscriberSettings())
     transcriber.load()
-    return transcriber
+    yield transcriber
+    transcriber.close()
 
 
 @pytest.fixture(scope="session")

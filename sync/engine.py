@@ -1,0 +1,282 @@
+"""The sync engine: one worker thread that pushes the outbox and pulls changes, and says how it is.
+
+It knows no Qt. A screen calls `sync_now()` (returns at once) and listens with `subscribe()`:
+callbacks run on the worker thread with an immutable `SyncStatus`, so a Qt window re-emits them
+as a signal to reach the GUI thread; `status` can be read from any thread. One round is:
+refresh the token if it is about to expire, push (files, then rows), pull (changes, tombstones,
+the month's leaderboard). A round that cannot reach the server backs off exponentially with
+jitter (Backoff); "sync now" always tries at once. An expired token found mid-round is refreshed
+and the round's step retried once.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TypeVar
+
+import structlog
+
+from sync.cache import Cache
+from sync.client import (
+    NotSignedInError,
+    OfflineError,
+    SessionExpiredError,
+    SyncError,
+)
+from sync.pull import PAGE_ROWS, PullResult, pull
+from sync.push import BATCH_ROWS, PushResult, push
+from sync.rows import now
+from sync.session import Identity, Session
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class Phase(StrEnum):
+    IDLE = "idle"  # the last round worked; waiting for the next
+    SYNCING = "syncing"
+    OFFLINE = "offline"  # the server could not be reached; retrying with backoff
+    ERROR = "error"  # the server answered but sync could not finish; retrying with backoff
+    SIGNED_OUT = "signed_out"  # no usable session: sign in again (local data is kept)
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    phase: Phase
+    online: bool | None = None  # None: not known yet
+    pending: int = 0  # local changes waiting to be sent
+    rejected: int = 0  # local changes the server refused (kept, visible)
+    last_sync_at: datetime | None = None
+    last_error: str | None = None
+    failures: int = 0  # rounds failed in a row
+    next_attempt_at: datetime | None = None
+    last_push: PushResult | None = None
+    last_pull: PullResult | None = None
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter: the n-th failure in a row waits between half and all of
+    min(cap, base * 2^(n-1)) seconds, so many clients do not come back in step."""
+
+    base_s: float = 2.0
+    cap_s: float = 300.0
+
+    def delay(self, failures: int, rand: Callable[[], float] = random.random) -> float:
+        if failures <= 0:
+            return 0.0
+        ceiling = min(self.cap_s, self.base_s * 2 ** min(failures - 1, 30))
+        return ceiling / 2 + rand() * ceiling / 2
+
+
+Listener = Callable[[SyncStatus], None]
+
+
+class SyncEngine:
+    """Keeps one user's cache in sync with the server for the session's current org."""
+
+    def __init__(
+        self,
+        session: Session,
+        cache: Cache,
+        *,
+        interval_s: float = 60.0,
+        backoff: Backoff | None = None,
+        page_rows: int = PAGE_ROWS,
+        batch_rows: int = BATCH_ROWS,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.session = session
+        self.cache = cache
+        self.interval_s = interval_s
+        self.backoff = backoff or Backoff()
+        self.page_rows = page_rows
+        self.batch_rows = batch_rows
+        self._rand = rand
+        self._lock = threading.Lock()  # guards status and listeners
+        self._round_lock = threading.Lock()  # one round at a time
+        self._rounds = threading.Condition()
+        self._started_rounds = 0
+        self._finished_rounds = 0
+        self._listeners: list[Listener] = []
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._full_pass_due = True  # the first round after start re-reads everything
+        pending, rejected = cache.sync_counts()
+        self._status = SyncStatus(Phase.IDLE, pending=pending, rejected=rejected)
+
+    # For the UI -----------------------------------------------------------------------------
+    @property
+    def status(self) -> SyncStatus:
+        with self._lock:
+            return self._status
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(status)` on every change (on the worker thread); returns unsubscribe."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="coachdesk-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Finish the round in progress (its work is committed page by page) and stop."""
+        self._stop.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+        self._update(phase=Phase.STOPPED)
+
+    def sync_now(self) -> None:
+        """Start a round as soon as possible, even while backing off; returns at once."""
+        self._wake.set()
+
+    def sync_now_and_wait(self, timeout: float | None = None) -> SyncStatus:
+        """A round that starts after this call, finished (run here when no worker runs)."""
+        if self._thread is None:
+            return self.run_once()
+        with self._rounds:
+            target = self._started_rounds + 1
+        self._wake.set()
+        with self._rounds:
+            self._rounds.wait_for(lambda: self._finished_rounds >= target, timeout)
+        return self.status
+
+    def refresh_counts(self) -> SyncStatus:
+        """Re-read pending/rejected counts after a local write (the UI calls it after saving)."""
+        pending, rejected = self.cache.sync_counts()
+        return self._update(pending=pending, rejected=rejected)
+
+    # A round --------------------------------------------------------------------------------
+    def run_once(self, *, full: bool | None = None) -> SyncStatus:
+        """One push + pull round, synchronously; never raises for sync failures."""
+        with self._round_lock:
+            with self._rounds:
+                self._started_rounds += 1
+            try:
+                return self._round(self._full_pass_due if full is None else full)
+            finally:
+                with self._rounds:
+                    self._finished_rounds += 1
+                    self._rounds.notify_all()
+
+    def _round(self, full: bool) -> SyncStatus:
+        self._update(phase=Phase.SYNCING)
+        try:
+            identity = self.session.ensure_fresh()
+            self._check_identity(identity)
+            pushed = self._with_fresh_token(
+                lambda org: push(self.session.client, self.cache, org, batch_rows=self.batch_rows)
+            )
+            pulled = self._with_fresh_token(
+                lambda org: pull(
+                    self.session.client, self.cache, org, page_rows=self.page_rows, full=full
+                )
+            )
+        except NotSignedInError as error:
+            return self._failed(Phase.SIGNED_OUT, error, online=True, retry=False)
+        except OfflineError as error:
+            return self._failed(Phase.OFFLINE, error, online=False)
+        except SyncError as error:
+            return self._failed(Phase.ERROR, error, online=True)
+        self._full_pass_due = False
+        pending, rejected = self.cache.sync_counts()
+        log.info(
+            "sync round done",
+            pushed=pushed.rows,
+            files=pushed.files,
+            refused=pushed.rejected,
+            pulled=pulled.total,
+            deleted=pulled.deleted,
+        )
+        return self._update(
+            phase=Phase.IDLE,
+            online=True,
+            pending=pending,
+            rejected=rejected,
+            last_sync_at=now(),
+            last_error=None,
+            failures=0,
+            next_attempt_at=now() + timedelta(seconds=self.interval_s),
+            last_push=pushed,
+            last_pull=pulled,
+        )
+
+    def _check_identity(self, identity: Identity) -> None:
+        if identity.user_id != self.cache.user_id:
+            raise NotSignedInError("the session is for another user than this cache: sign in again")
+        if identity.org_id is None:
+            raise SyncError("this account is not a member of any organisation yet")
+
+    def _with_fresh_token(self, step: Callable[[str], T]) -> T:
+        identity = self.session.require_identity()
+        try:
+            return step(str(identity.org_id))
+        except SessionExpiredError:
+            log.info("access token refused mid-sync; refreshing")
+            identity = self.session.refresh()
+            self._check_identity(identity)
+            return step(str(identity.org_id))
+
+    def _failed(
+        self, phase: Phase, error: SyncError, *, online: bool, retry: bool = True
+    ) -> SyncStatus:
+        failures = self.status.failures + 1
+        delay = self.backoff.delay(failures, self._rand) if retry else None
+        pending, rejected = self.cache.sync_counts()
+        log.info("sync round failed", phase=phase.value, failures=failures, reason=str(error))
+        return self._update(
+            phase=phase,
+            online=online,
+            pending=pending,
+            rejected=rejected,
+            last_error=str(error),
+            failures=failures,
+            next_attempt_at=now() + timedelta(seconds=delay) if delay is not None else None,
+        )
+
+    # Worker ---------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            status = self.run_once()
+            if status.phase is Phase.SIGNED_OUT:
+                delay: float | None = None  # nothing to do until someone signs in again
+            elif status.failures:
+                delay = self.backoff.delay(status.failures, self._rand)
+            else:
+                delay = self.interval_s
+            if status.next_attempt_at is not None and status.failures:
+                delay = max(0.0, (status.next_attempt_at - now()).total_seconds())
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _update(self, **changes: object) -> SyncStatus:
+        with self._lock:
+            self._status = replace(self._status, **changes)  # type: ignore[arg-type]
+            status, listeners = self._status, list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(status)
+            except Exception:  # a listener's bug must not stop sync
+                log.exception("sync status listener failed")
+        return status

@@ -1,0 +1,292 @@
+"""Pull: bring one org's changes into the cache, a page at a time, without missing a late commit.
+
+Every synced row carries `sync_xid`, the id of the transaction that last wrote it (set by
+private.touch_row; deletions leave a tombstone in `deleted_rows`, stamped the same way). Ids are
+handed out when transactions start, but transactions commit in any order, so a cursor that
+simply follows the highest id seen would skip a long transaction that commits after a later
+one. The cursor therefore never passes `sync_watermark()`, the oldest transaction still running:
+everything below it has committed (or aborted) and is visible now, and anything still running
+has an id at or above it and is read by a later pull, however late it commits.
+
+Per org and table the cache keeps the last (sync_xid, id) applied; a page asks for rows above it
+and below the watermark, ordered by (sync_xid, id), `PAGE_ROWS` at a time, and each page is
+applied together with the new cursor in one local transaction. When a table is drained the
+cursor moves to watermark - 1.
+
+Visibility can change without a row changing (a trainee joins a team, a scenario goes back to
+draft, a trainee becomes a manager). A *full pass* re-reads the org from the start and removes
+local rows the server no longer shows; it runs on the first pull of an org, when the user's role
+or teams changed, when the last sync is older than the tombstone retention, and when asked (the
+engine asks once per start). docs/sync.md has the whole design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import structlog
+from sqlite_utils import Database
+
+from supabase import Client
+from sync.cache import SYNCED_COLUMNS, Cache, store_server_rows
+from sync.client import RejectedError, SyncError, classify
+from sync.rows import now, now_iso
+
+log = structlog.get_logger(__name__)
+
+PAGE_ROWS = 500
+# Who is in the org and in which teams decides what else the user may see: pulled first.
+MEMBERSHIP_TABLES = ("org_members", "teams", "team_members")
+CONTENT_TABLES = ("scenarios", "tracks", "track_scenarios", "assignments", "scenario_attempts")
+TOMBSTONES = "deleted_rows"
+# Below the server's tombstone retention (private.prune_deleted_rows, 90 days): a cache that has
+# not synced for this long may have missed deletions, so it reads everything again.
+FULL_PASS_AFTER = timedelta(days=60)
+
+
+@dataclass
+class PullResult:
+    watermark: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    deleted: int = 0
+    full_tables: tuple[str, ...] = ()
+    leaderboard_rows: int | None = None  # None: not fetched (e.g. the role may not see it)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def pull(
+    client: Client,
+    cache: Cache,
+    org_id: str,
+    *,
+    page_rows: int = PAGE_ROWS,
+    full: bool = False,
+    month: date | None = None,
+    on_page: Callable[[str, int], None] | None = None,
+) -> PullResult:
+    """Pull everything changed in `org_id` (the token's org) since the last pull."""
+    result = PullResult(watermark=_watermark(client))
+    full = full or _stale(cache, org_id)
+    full_tables = set(MEMBERSHIP_TABLES + CONTENT_TABLES) if full else set()
+    pager = _Pager(client, cache.db, org_id, result.watermark, page_rows, on_page)
+    for table in MEMBERSHIP_TABLES:
+        result.rows[table] = pager.pull_table(table, full=table in full_tables)
+    visibility = _visibility(cache.db, org_id, cache.user_id)
+    if visibility != cache.meta(f"visibility:{org_id}"):
+        full_tables.update(CONTENT_TABLES)
+    for table in CONTENT_TABLES:
+        result.rows[table] = pager.pull_table(table, full=table in full_tables)
+    result.deleted = pager.pull_tombstones()
+    result.full_tables = tuple(sorted(full_tables))
+    cache.set_meta(f"visibility:{org_id}", visibility)
+    result.leaderboard_rows = _pull_leaderboard(client, cache.db, org_id, month)
+    cache.set_meta(f"last_sync:{org_id}", now_iso())
+    return result
+
+
+def _watermark(client: Client) -> int:
+    return int(_execute(client.rpc("sync_watermark")))
+
+
+def _stale(cache: Cache, org_id: str) -> bool:
+    last = cache.last_sync(org_id)
+    return last is None or now() - last > FULL_PASS_AFTER
+
+
+def _visibility(db: Database, org_id: str, user_id: str) -> str:
+    """What decides the user's view of the org: their role and their teams."""
+    role = db.execute(
+        "select role from org_members where org_id = ? and user_id = ?", [org_id, user_id]
+    ).fetchone()
+    teams = [
+        row[0]
+        for row in db.execute(
+            "select team_id from team_members where org_id = ? and user_id = ? order by team_id",
+            [org_id, user_id],
+        ).fetchall()
+    ]
+    return f"{role[0] if role else '-'}|{','.join(teams)}"
+
+
+class _Pager:
+    """Keyset paging of one org's tables by (sync_xid, id), below the watermark."""
+
+    def __init__(
+        self,
+        client: Client,
+        db: Database,
+        org_id: str,
+        watermark: int,
+        page_rows: int,
+        on_page: Callable[[str, int], None] | None,
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.org_id = org_id
+        self.watermark = watermark
+        self.page_rows = page_rows
+        self.on_page = on_page
+
+    def pull_table(self, table: str, *, full: bool) -> int:
+        if full:
+            self._save_cursor(table, 0, None)
+            self.db.execute("create temp table if not exists pull_seen (id text primary key)")
+            self.db.execute("delete from pull_seen")
+
+        def apply(rows: list[dict[str, Any]]) -> None:
+            store_server_rows(self.db, table, rows)
+            if full:
+                self.db.conn.executemany(
+                    "insert or ignore into pull_seen (id) values (?)",
+                    [(row["id"],) for row in rows],
+                )
+
+        pulled = self._drain(table, ",".join(SYNCED_COLUMNS[table]), apply)
+        if full:
+            self._sweep(table)
+        return pulled
+
+    def pull_tombstones(self) -> int:
+        deleted = 0
+
+        def apply(rows: list[dict[str, Any]]) -> None:
+            nonlocal deleted
+            for tombstone in rows:
+                deleted += _apply_tombstone(self.db, tombstone)
+
+        self._drain(TOMBSTONES, "id,table_name,row_id,sync_xid", apply)
+        return deleted
+
+    def _drain(
+        self, table: str, columns: str, apply: Callable[[list[dict[str, Any]]], None]
+    ) -> int:
+        """Read pages above the cursor until the watermark; each page is applied together with
+        its new cursor in one local transaction, so a kill re-reads at most one page."""
+        total = 0
+        while True:
+            xid, last_id = self._cursor(table)
+            query = (
+                self.client.table(table)
+                .select(columns)
+                .eq("org_id", self.org_id)
+                .lt("sync_xid", self.watermark)
+            )
+            if last_id is None:
+                query = query.gt("sync_xid", xid)
+            else:
+                query = query.or_(f"sync_xid.gt.{xid},and(sync_xid.eq.{xid},id.gt.{last_id})")
+            rows = list(_execute(query.order("sync_xid").order("id").limit(self.page_rows)) or [])
+            if rows:
+                with self.db.atomic():
+                    apply(rows)
+                    self._save_cursor(table, int(rows[-1]["sync_xid"]), str(rows[-1]["id"]))
+                total += len(rows)
+                if self.on_page is not None:
+                    self.on_page(table, len(rows))
+            if len(rows) < self.page_rows:
+                # Drained: every row below the watermark has been applied.
+                self._save_cursor(table, max(self.watermark - 1, xid), None)
+                return total
+
+    def _cursor(self, table: str) -> tuple[int, str | None]:
+        row = self.db.execute(
+            "select xid, row_id from sync_cursors where org_id = ? and table_name = ?",
+            [self.org_id, table],
+        ).fetchone()
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    def _save_cursor(self, table: str, xid: int, row_id: str | None) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                "insert into sync_cursors (org_id, table_name, xid, row_id) values (?, ?, ?, ?) "
+                "on conflict (org_id, table_name) do update set xid = excluded.xid, "
+                "row_id = excluded.row_id",
+                [self.org_id, table, xid, row_id],
+            )
+
+    def _sweep(self, table: str) -> None:
+        """After a full pass: drop rows the server no longer shows this user.
+
+        Rows written here and not yet confirmed (sync_xid NULL) stay, and so do rows changed at
+        or above the watermark (the next pull reads them)."""
+        with self.db.atomic():
+            gone = self.db.execute(
+                f"delete from {table} where org_id = ? and sync_xid is not null "
+                f"and sync_xid < ? and id not in (select id from pull_seen)",
+                [self.org_id, self.watermark],
+            ).rowcount
+        if gone:
+            log.info("rows no longer visible removed", table=table, rows=gone)
+
+
+def _apply_tombstone(db: Database, tombstone: Mapping[str, Any]) -> int:
+    """Delete the row unless it was written again after the deletion (same id re-created)."""
+    table = str(tombstone["table_name"])
+    if table not in SYNCED_COLUMNS:
+        return 0
+    row_id = str(tombstone["row_id"])
+    removed = db.execute(
+        f"delete from {table} where id = ? and coalesce(sync_xid, 0) < ?",
+        [row_id, int(tombstone["sync_xid"])],
+    ).rowcount
+    still_here = db.execute(f"select 1 from {table} where id = ?", [row_id]).fetchone()
+    if not still_here:
+        # The server deleted it: local changes to it have nothing left to change.
+        db.execute("delete from outbox where table_name = ? and row_id = ?", [table, row_id])
+        if table == "scenario_attempts":
+            db.execute("delete from uploads where attempt_id = ?", [row_id])
+    return removed
+
+
+def _pull_leaderboard(client: Client, db: Database, org_id: str, month: date | None) -> int | None:
+    """Replace the snapshot of the month's leaderboard (one request)."""
+    first = (month or now().date()).replace(day=1)
+    try:
+        rows = _execute(client.rpc("leaderboard_month", {"month": first.isoformat()}))
+    except RejectedError as error:
+        log.info("leaderboard not available", org_id=org_id, reason=str(error))
+        return None
+    with db.atomic():
+        db.execute(
+            "delete from leaderboard where org_id = ? and month = ?", [org_id, first.isoformat()]
+        )
+        db.conn.executemany(
+            "insert into leaderboard (org_id, month, user_id, display_name, attempts, avg_score, "
+            "best_score, passed_attempts, rank, org_rank) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    org_id,
+                    first.isoformat(),
+                    r["user_id"],
+                    r["display_name"],
+                    r["attempts"],
+                    r["avg_score"],
+                    r["best_score"],
+                    r["passed_attempts"],
+                    r["rank"],
+                    r["org_rank"],
+                ]
+                for r in rows
+            ],
+        )
+        db.execute(
+            "insert into leaderboard_snapshots (org_id, month, fetched_at) values (?, ?, ?) "
+            "on conflict (org_id, month) do update set fetched_at = excluded.fetched_at",
+            [org_id, first.isoformat(), now_iso()],
+        )
+    return len(rows)
+
+
+def _execute(query: Any) -> Any:
+    try:
+        return query.execute().data
+    except SyncError:
+        raise
+    except Exception as error:  # classify re-raises what it does not know
+        raise classify(error) from error

@@ -1,0 +1,174 @@
+"""Push: send one org's outbox to the server, files first, rows in bulk idempotent upserts.
+
+Order per round: every waiting file (sync.uploads), then the outbox in the order it was
+written, consecutive entries of the same table and kind going in one request:
+
+    upsert   POST ... on_conflict=id (merge duplicates), 200 rows a request; the answer (the
+             server's rows: status, score, sync_xid) is stored with the entries' removal in one
+             local transaction, so a crash before that commit only means the same upsert again.
+    patch    PATCH ?id=eq.<id> with only the fields changed here.
+    delete   DELETE ?id=in.(...); deleting a row already gone changes nothing.
+
+A refused batch is split in halves until the refused entries are alone; those are parked as
+rejected with the server's message and the rest goes through. An attempt's row waits until its
+files are uploaded, so the server never marks it `uploaded` before its files exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from itertools import groupby
+from typing import Any
+
+import structlog
+from sqlite_utils import Database
+
+from supabase import Client
+from sync import outbox, uploads
+from sync.cache import SYNCED_COLUMNS, Cache, store_server_rows
+from sync.client import RejectedError, SyncError, classify
+from sync.outbox import Op, OutboxEntry
+
+log = structlog.get_logger(__name__)
+
+BATCH_ROWS = 200
+# Entries read from the outbox at a time (memory stays bounded however long the queue is).
+READ_AHEAD = 1000
+
+
+@dataclass
+class PushResult:
+    files: int = 0
+    files_refused: int = 0
+    rows: int = 0
+    rejected: int = 0
+    waiting: int = 0  # rows held back because a file of theirs is not uploaded yet
+
+
+def push(client: Client, cache: Cache, org_id: str, *, batch_rows: int = BATCH_ROWS) -> PushResult:
+    """Send everything waiting for `org_id` (the org the session's token is for)."""
+    db = cache.db
+    result = PushResult()
+    result.files, result.files_refused = uploads.upload_pending(client, db, org_id)
+    after = 0
+    while True:
+        entries = outbox.pending(db, org_id, limit=READ_AHEAD, after=after)
+        if not entries:
+            return result
+        after = entries[-1].seq
+        ready = _ready(db, entries, result)
+        for (table, op), run in groupby(ready, key=lambda e: (e.table_name, e.op)):
+            batch = list(run)
+            for start in range(0, len(batch), batch_rows):
+                _send(client, db, table, op, batch[start : start + batch_rows], result)
+
+
+def _ready(db: Database, entries: list[OutboxEntry], result: PushResult) -> list[OutboxEntry]:
+    attempt_ids = [e.row_id for e in entries if e.table_name == "scenario_attempts"]
+    waiting = uploads.attempts_waiting(db, attempt_ids)
+    result.waiting += len(waiting)
+    refused = uploads.refused_paths(db, attempt_ids)
+    ready = []
+    for entry in entries:
+        if entry.table_name == "scenario_attempts":
+            if entry.row_id in waiting:
+                continue
+            entry = _without_refused_files(entry, refused)
+        ready.append(entry)
+    return ready
+
+
+def _without_refused_files(entry: OutboxEntry, refused: set[tuple[str, str]]) -> OutboxEntry:
+    """An attempt whose file the server refused goes without that file's path (data kept)."""
+    payload = dict(entry.payload)
+    if (entry.row_id, uploads.RECORDINGS_BUCKET) in refused:
+        payload["recording_path"] = None
+    if (entry.row_id, uploads.TRANSCRIPTS_BUCKET) in refused:
+        payload["transcript_path"] = None
+    if payload == entry.payload:
+        return entry
+    return replace(entry, payload=payload)
+
+
+def _send(
+    client: Client,
+    db: Database,
+    table: str,
+    op: Op,
+    batch: Sequence[OutboxEntry],
+    result: PushResult,
+) -> None:
+    """One request for the batch; a refusal is narrowed down by halving the batch."""
+    try:
+        stored = _REQUESTS[op](client, table, batch)
+    except RejectedError as error:
+        if len(batch) == 1:
+            with db.atomic():
+                outbox.park(db, batch[0].seq, code=error.code, message=str(error))
+            result.rejected += 1
+            log.warning(
+                "change refused by the server",
+                table=table,
+                row_id=batch[0].row_id,
+                code=error.code,
+                reason=str(error),
+            )
+            return
+        middle = len(batch) // 2
+        _send(client, db, table, op, batch[:middle], result)
+        _send(client, db, table, op, batch[middle:], result)
+        return
+    except SyncError as error:
+        outbox.note_failure(db, [e.seq for e in batch], str(error))
+        raise
+    with db.atomic():
+        store_server_rows(db, table, stored)
+        outbox.remove(db, [e.seq for e in batch])
+    result.rows += len(batch)
+
+
+def _upsert(client: Client, table: str, batch: Sequence[OutboxEntry]) -> list[dict[str, Any]]:
+    rows = [entry.payload for entry in batch]
+    query = client.table(table).upsert(rows, on_conflict="id").select(_columns(table))
+    return _execute(query)
+
+
+def _patch(client: Client, table: str, batch: Sequence[OutboxEntry]) -> list[dict[str, Any]]:
+    stored: list[dict[str, Any]] = []
+    for entry in batch:
+        query = client.table(table).update(entry.payload).eq("id", entry.row_id)
+        rows = _execute(query.select(_columns(table)))
+        if not rows:
+            # Gone, or not this user's to change: RLS hides both alike. A tombstone clears the
+            # entry if the row was deleted; otherwise the user sees the refusal.
+            raise RejectedError(
+                f"the server has no {table} row {entry.row_id} that you may change", "no-row"
+            )
+        stored.extend(rows)
+    return stored
+
+
+def _delete(client: Client, table: str, batch: Sequence[OutboxEntry]) -> list[dict[str, Any]]:
+    _execute(client.table(table).delete().in_("id", [entry.row_id for entry in batch]))
+    return []
+
+
+def _execute(query: Any) -> list[dict[str, Any]]:
+    try:
+        return list(query.execute().data or [])
+    except SyncError:
+        raise
+    except Exception as error:  # classify re-raises what it does not know
+        raise classify(error) from error
+
+
+def _columns(table: str) -> str:
+    return ",".join(SYNCED_COLUMNS[table])
+
+
+_REQUESTS: dict[Op, Callable[[Client, str, Sequence[OutboxEntry]], list[dict[str, Any]]]] = {
+    Op.UPSERT: _upsert,
+    Op.PATCH: _patch,
+    Op.DELETE: _delete,
+}

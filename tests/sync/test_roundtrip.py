@@ -1,0 +1,51 @@
+"""Record offline-first, push, get the server's score back; pull content, names, leaderboard."""
+
+from __future__ import annotations
+
+from sync_support import DEMO_ORG, SCENARIO_COLD_CALL, USER_IDS, new_attempt_args
+
+from sync.cache import AttemptSyncState, NewAttempt
+from sync.engine import Phase
+
+
+def test_attempt_goes_up_and_the_servers_score_comes_back(sign_in, engine_for, recording, db):
+    session = sign_in("trainee")
+    engine = engine_for(session)
+    first = engine.run_once()
+    assert first.phase is Phase.IDLE, first.last_error
+    assert engine.cache.scenario(SCENARIO_COLD_CALL) is not None
+
+    new = NewAttempt(
+        **new_attempt_args(recording=recording()),
+        provisional_breakdown={"score": 12.5, "passed": False},
+    )
+    saved = engine.cache.record_attempt(new)
+    assert saved.sync_state is AttemptSyncState.PENDING
+    assert saved.provisional and saved.score == 12.5
+
+    status = engine.run_once()
+    assert status.phase is Phase.IDLE, status.last_error
+    assert status.pending == 0
+    server = db.execute(
+        "select status, score, recording_path, transcript_path, device_id "
+        "from scenario_attempts where id = %s",
+        (new.id,),
+    ).fetchone()
+    assert server[0] == "scored"
+    local = engine.cache.attempt(new.id)
+    assert local.sync_state is AttemptSyncState.SCORED
+    assert not local.provisional
+    assert local.score == server[1]
+    assert server[2] == f"{DEMO_ORG}/{USER_IDS['trainee']}/{new.id}.flac"
+    assert server[4] == engine.cache.device_id
+    objects = {
+        (bucket, name)
+        for bucket, name in db.execute(
+            "select bucket_id, name from storage.objects where name like %s", (f"%{new.id}%",)
+        ).fetchall()
+    }
+    assert objects == {
+        ("recordings", f"{DEMO_ORG}/{USER_IDS['trainee']}/{new.id}.flac"),
+        ("transcripts", f"{DEMO_ORG}/{USER_IDS['trainee']}/{new.id}.json"),
+        ("transcripts", f"{DEMO_ORG}/{USER_IDS['trainee']}/{new.id}.txt"),
+    }

@@ -256,7 +256,7 @@ def main() -> None:
             )
             print(
                 f"({os.cpu_count()} CPUs for workers, receiver and Postgres together; the ratio"
-                " can only exceed 1 when there are cores to spare)"
+                " shows scaling only when cores are left over for the second worker)"
             )
             failed = sum(1 for r in receiver.received if r.error)
             verified = len(receiver.received) - failed

@@ -75,6 +75,9 @@ def pull(
     full = full or _stale(cache, org_id)
     full_tables = set(MEMBERSHIP_TABLES + CONTENT_TABLES) if full else set()
     pager = _Pager(client, cache.db, org_id, result.watermark, page_rows, on_page)
+    # Deletions first: a removed team membership must count before visibility is judged.
+    # (A row deleted and then written again keeps its newer copy: see _apply_tombstone.)
+    result.deleted = pager.pull_tombstones()
     for table in MEMBERSHIP_TABLES:
         result.rows[table] = pager.pull_table(table, full=table in full_tables)
     visibility = _visibility(cache.db, org_id, cache.user_id)
@@ -82,7 +85,6 @@ def pull(
         full_tables.update(CONTENT_TABLES)
     for table in CONTENT_TABLES:
         result.rows[table] = pager.pull_table(table, full=table in full_tables)
-    result.deleted = pager.pull_tombstones()
     result.full_tables = tuple(sorted(full_tables))
     cache.set_meta(f"visibility:{org_id}", visibility)
     result.leaderboard_rows = _pull_leaderboard(client, cache.db, org_id, month)

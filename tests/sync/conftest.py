@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from stack_fixtures import DEMO_PASSWORD, EMAILS, RunningStack
-from sync_support import FaultyTransport, MemoryKeyring
+from sync_support import FaultyTransport, MemoryKeyring, TcpProxy
 
 from sync.cache import Cache
 from sync.client import ServerConfig
@@ -21,6 +21,20 @@ from sync.session import Session
 @pytest.fixture
 def server(stack: RunningStack) -> ServerConfig:
     return ServerConfig(stack.url, stack.anon_key)
+
+
+@pytest.fixture
+def proxy(stack: RunningStack) -> Iterator[TcpProxy]:
+    """The stack behind a port the test can close (network down) and open again."""
+    proxy = TcpProxy(int(stack.url.rsplit(":", 1)[1]))
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def proxied(stack: RunningStack, proxy: TcpProxy) -> ServerConfig:
+    return ServerConfig(proxy.url, stack.anon_key)
 
 
 @pytest.fixture

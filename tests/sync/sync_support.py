@@ -172,6 +172,9 @@ class TcpProxy:
         """Close the port and cut every open connection (the network goes away)."""
         server, self._server = self._server, None
         if server is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone leaves it listening.
+            with contextlib.suppress(OSError):
+                server.shutdown(socket.SHUT_RDWR)
             server.close()
         with self._lock:
             sockets, self._sockets = self._sockets, []

@@ -50,6 +50,14 @@ class OrgRole(enum.StrEnum):
     HR = "hr"
 
 
+class WebhookDeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
 class Assignments(BaseModel):
     """A row of public.assignments (table)."""
 
@@ -67,6 +75,133 @@ class Assignments(BaseModel):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     sync_xid: int
+
+
+class DeletedRows(BaseModel):
+    """A row of public.deleted_rows (table)."""
+
+    id: int
+    org_id: uuid.UUID
+    table_name: str
+    row_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    sync_xid: int
+    deleted_at: datetime.datetime
+
+
+class DimOrgs(BaseModel):
+    """A row of public.dim_orgs (table)."""
+
+    org_id: uuid.UUID
+    name: str
+    slug: str
+    plan: OrgPlan
+    created_at: datetime.datetime
+
+
+class DimScenarios(BaseModel):
+    """A row of public.dim_scenarios (table)."""
+
+    scenario_id: uuid.UUID
+    org_id: uuid.UUID
+    title: str
+    difficulty: Difficulty
+    status: ContentStatus
+    pass_score: decimal.Decimal
+
+
+class DimTime(BaseModel):
+    """A row of public.dim_time (table)."""
+
+    date_key: datetime.date
+    day: int
+    day_of_week: int
+    iso_year: int
+    iso_week: int
+    month_start: datetime.date
+    quarter: int
+    year: int
+
+
+class DimTracks(BaseModel):
+    """A row of public.dim_tracks (table)."""
+
+    track_id: uuid.UUID
+    org_id: uuid.UUID
+    title: str
+    status: ContentStatus
+    scenario_ids: list[uuid.UUID]
+
+
+class DimUsers(BaseModel):
+    """A row of public.dim_users (table)."""
+
+    org_id: uuid.UUID
+    user_id: uuid.UUID
+    display_name: str
+    role: OrgRole
+    team_ids: list[uuid.UUID]
+    joined_at: datetime.datetime
+
+
+class ExportRequests(BaseModel):
+    """A row of public.export_requests (table)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    kind: str
+    from_date: datetime.date
+    to_date: datetime.date
+    requested_by: uuid.UUID | None
+    status: str
+    object_name: str | None
+    row_count: int | None
+    error: str | None
+    locked_at: datetime.datetime | None
+    completed_at: datetime.datetime | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    sync_xid: int
+
+
+class FactKpiEvents(BaseModel):
+    """A row of public.fact_kpi_events (table)."""
+
+    attempt_id: uuid.UUID
+    kpi: str
+    org_id: uuid.UUID
+    scenario_id: uuid.UUID
+    date_key: datetime.date
+    value: decimal.Decimal
+
+
+class FactScenarioAttempts(BaseModel):
+    """A row of public.fact_scenario_attempts (table)."""
+
+    attempt_id: uuid.UUID
+    org_id: uuid.UUID
+    user_id: uuid.UUID
+    scenario_id: uuid.UUID
+    assignment_id: uuid.UUID | None
+    date_key: datetime.date
+    started_at: datetime.datetime
+    duration_seconds: decimal.Decimal | None
+    status: AttemptStatus
+    score: decimal.Decimal | None
+    passed: bool
+    talk_ratio: decimal.Decimal | None
+    words_per_minute: decimal.Decimal | None
+    filler_words_per_minute: decimal.Decimal | None
+    filler_word_ratio: decimal.Decimal | None
+    longest_monologue_seconds: decimal.Decimal | None
+    questions_asked: decimal.Decimal | None
+    interruptions: decimal.Decimal | None
+    response_latency_seconds: decimal.Decimal | None
+    speaker_switches_per_minute: decimal.Decimal | None
+    keyword_coverage: decimal.Decimal | None
+    rep_talk_seconds: decimal.Decimal | None
+    rep_word_count: decimal.Decimal | None
+    call_duration_seconds: decimal.Decimal | None
 
 
 class OrgMembers(BaseModel):
@@ -193,8 +328,63 @@ class Tracks(BaseModel):
     sync_xid: int
 
 
+class WebhookDeliveries(BaseModel):
+    """A row of public.webhook_deliveries (table)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    webhook_id: uuid.UUID
+    message_id: uuid.UUID
+    redelivery_of: uuid.UUID | None
+    event: str
+    payload: Json
+    status: WebhookDeliveryStatus
+    attempt_count: int
+    max_attempts: int
+    next_attempt_at: datetime.datetime | None
+    last_attempt_at: datetime.datetime | None
+    locked_at: datetime.datetime | None
+    locked_by: str | None
+    response_status: int | None
+    response_body: str | None
+    last_error: str | None
+    duration_ms: int | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    sync_xid: int
+
+
+class Webhooks(BaseModel):
+    """A row of public.webhooks (table)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    url: str
+    description: str
+    events: list[str]
+    secret: str
+    previous_secret: str | None
+    previous_secret_expires_at: datetime.datetime | None
+    enabled: bool
+    disabled_reason: str | None
+    failure_since: datetime.datetime | None
+    created_by: uuid.UUID | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    sync_xid: int
+
+
 TABLES: dict[str, type[BaseModel]] = {
     "assignments": Assignments,
+    "deleted_rows": DeletedRows,
+    "dim_orgs": DimOrgs,
+    "dim_scenarios": DimScenarios,
+    "dim_time": DimTime,
+    "dim_tracks": DimTracks,
+    "dim_users": DimUsers,
+    "export_requests": ExportRequests,
+    "fact_kpi_events": FactKpiEvents,
+    "fact_scenario_attempts": FactScenarioAttempts,
     "org_members": OrgMembers,
     "orgs": Orgs,
     "scenario_attempts": ScenarioAttempts,
@@ -203,4 +393,6 @@ TABLES: dict[str, type[BaseModel]] = {
     "teams": Teams,
     "track_scenarios": TrackScenarios,
     "tracks": Tracks,
+    "webhook_deliveries": WebhookDeliveries,
+    "webhooks": Webhooks,
 }

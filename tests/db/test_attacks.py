@@ -10,7 +10,7 @@ import uuid
 
 import psycopg
 import pytest
-from conftest import Claims, Seed
+from db_support import Claims, Seed
 
 DEMO, GLOBEX = Seed.DEMO_ORG, Seed.GLOBEX_ORG
 TRAINEE = Seed.USERS["trainee"][0]

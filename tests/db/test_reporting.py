@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import ApiSession, Claims, Seed
+from db_support import ApiSession, Claims, Seed
 from psycopg.rows import dict_row
 
 from server.db.cluster import EPHEMERAL_SETTINGS, PostgresCluster, free_port

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-from conftest import Seed
+from db_support import Seed
 
 ROLES = ("trainee", "manager", "admin", "hr")
 DEMO = Seed.DEMO_ORG

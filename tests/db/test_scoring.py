@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import Claims, Seed
+from db_support import Claims, Seed
 
 D = Decimal
 TRAINEE_ID = Seed.USERS["trainee"][0]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import jwt as pyjwt
 import psycopg
 import pytest
-from conftest import Claims, Seed
+from db_support import Claims, Seed
 
 SECRET = "test-storage-signing-secret-with-enough-bytes"
 DEMO, GLOBEX = Seed.DEMO_ORG, Seed.GLOBEX_ORG

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import Claims, Seed
+from db_support import Claims, Seed
 from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook
 

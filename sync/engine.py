@@ -56,6 +56,7 @@ class SyncStatus:
     last_sync_at: datetime | None = None
     last_error: str | None = None
     failures: int = 0  # rounds failed in a row
+    retry_delay_s: float | None = None  # the backoff chosen after the last failure
     next_attempt_at: datetime | None = None
     last_push: PushResult | None = None
     last_pull: PullResult | None = None
@@ -217,6 +218,7 @@ class SyncEngine:
             last_sync_at=now(),
             last_error=None,
             failures=0,
+            retry_delay_s=None,
             next_attempt_at=now() + timedelta(seconds=self.interval_s),
             last_push=pushed,
             last_pull=pulled,
@@ -252,6 +254,7 @@ class SyncEngine:
             rejected=rejected,
             last_error=str(error),
             failures=failures,
+            retry_delay_s=delay,
             next_attempt_at=now() + timedelta(seconds=delay) if delay is not None else None,
         )
 
@@ -262,11 +265,10 @@ class SyncEngine:
             if status.phase is Phase.SIGNED_OUT:
                 delay: float | None = None  # nothing to do until someone signs in again
             elif status.failures:
-                delay = self.backoff.delay(status.failures, self._rand)
+                delay = status.retry_delay_s
             else:
                 delay = self.interval_s
-            if status.next_attempt_at is not None and status.failures:
-                delay = max(0.0, (status.next_attempt_at - now()).total_seconds())
+            # sync_now() (or stop()) ends the wait early, backoff or not.
             self._wake.wait(delay)
             self._wake.clear()
 

@@ -66,9 +66,13 @@ def make_session(server: ServerConfig, keyring_backend: MemoryKeyring) -> Callab
 
 @pytest.fixture
 def sign_in(make_session: Callable[..., Session]) -> Callable[..., Session]:
-    """`sign_in("trainee")` → a Session signed in as that seed user (password sign-in)."""
+    """`sign_in("trainee")` → a Session signed in as that seed user (password sign-in).
+
+    Each call gets its own keyring unless `backend` is given: one keyring holds one session
+    per server, as on a real computer, so two users at once need two "computers"."""
 
     def sign(key: str, **kwargs: object) -> Session:
+        kwargs.setdefault("backend", MemoryKeyring())
         session = make_session(**kwargs)
         session.sign_in(EMAILS[key], DEMO_PASSWORD)
         return session

@@ -22,7 +22,7 @@ def _stored(backend: MemoryKeyring, server: ServerConfig) -> dict:
 
 
 def test_sign_in_keeps_the_session_in_the_keyring_only(sign_in, keyring_backend, server, tmp_path):
-    session = sign_in("trainee")
+    session = sign_in("trainee", backend=keyring_backend)
     identity = session.require_identity()
     assert identity.user_id == USER_IDS["trainee"]
     assert identity.org_id == DEMO_ORG and identity.org_role == "trainee"
@@ -48,9 +48,9 @@ def test_no_keyring_is_a_clear_error_and_memory_only_is_the_choice(server):
 
 
 def test_an_offline_start_resumes_from_the_keyring_and_works_from_the_cache(
-    sign_in, make_session, engine_for, proxy, proxied, tmp_path
+    sign_in, make_session, engine_for, proxy, proxied, keyring_backend, tmp_path
 ):
-    online = sign_in("trainee", config=proxied)
+    online = sign_in("trainee", config=proxied, backend=keyring_backend)
     engine_for(online, tmp_path / "data").run_once()
     # Next start: the network is gone (the port is closed).
     proxy.stop()
@@ -67,7 +67,7 @@ def test_an_offline_start_resumes_from_the_keyring_and_works_from_the_cache(
 
 
 def test_an_expiring_token_is_refreshed_before_use(sign_in, keyring_backend, server):
-    session = sign_in("trainee")
+    session = sign_in("trainee", backend=keyring_backend)
     before = _stored(keyring_backend, server)
     session.ensure_fresh()
     assert _stored(keyring_backend, server)["access_token"] == before["access_token"]
@@ -81,7 +81,7 @@ def test_an_expiring_token_is_refreshed_before_use(sign_in, keyring_backend, ser
 
 
 def test_a_refused_refresh_token_ends_the_session(sign_in, make_session, keyring_backend, server):
-    session = sign_in("trainee")
+    session = sign_in("trainee", backend=keyring_backend)
     stale = _stored(keyring_backend, server)
     session.refresh()  # rotates: the stored refresh token is now used up
     key = (f"Coachdesk {server.url}", STORAGE_KEY)
@@ -93,8 +93,10 @@ def test_a_refused_refresh_token_ends_the_session(sign_in, make_session, keyring
     assert key not in keyring_backend.entries
 
 
-def test_refresh_while_offline_keeps_the_session(sign_in, make_session, proxy, proxied):
-    sign_in("trainee", config=proxied)
+def test_refresh_while_offline_keeps_the_session(
+    sign_in, make_session, proxy, proxied, keyring_backend
+):
+    sign_in("trainee", config=proxied, backend=keyring_backend)
     proxy.stop()
     offline = make_session(config=proxied)
     offline.restore()
@@ -129,7 +131,7 @@ def test_switching_to_an_org_of_someone_else_is_refused(sign_in):
 def test_sign_out_refuses_to_drop_unsynced_work_then_clears_the_cache(
     sign_in, engine_for, keyring_backend, server
 ):
-    session = sign_in("trainee")
+    session = sign_in("trainee", backend=keyring_backend)
     engine = engine_for(session)
     engine.cache.record_attempt(NewAttempt(**new_attempt_args()))
     with pytest.raises(UnsyncedWorkError, match="1 change"):

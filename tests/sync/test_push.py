@@ -1,0 +1,124 @@
+"""Push: refusals parked with the server's reason (the rest goes through), files, assignments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sync_support import DEMO_ORG, SCENARIO_COLD_CALL, TRANSCRIPT, USER_IDS, new_attempt_args
+
+from sync.cache import AttemptSyncState, NewAttempt
+from sync.engine import Phase
+
+TRAINEE2_ASSIGNMENT = "c0000000-0000-4000-8000-000000000004"
+
+
+def _server_ids(db, ids: list[str]) -> set[str]:
+    rows = db.execute("select id::text from scenario_attempts where id::text = any(%s)", (ids,))
+    return {row[0] for row in rows.fetchall()}
+
+
+def test_refused_attempts_are_parked_and_the_rest_of_the_batch_goes_through(
+    sign_in, engine_for, db
+):
+    engine = engine_for(sign_in("trainee"))
+    engine.run_once()
+    good = [NewAttempt(**new_attempt_args()) for _ in range(3)]
+    # Someone else's assignment: the insert policy refuses it (42501).
+    not_mine = NewAttempt(**{**new_attempt_args(), "assignment_id": TRAINEE2_ASSIGNMENT})
+    # A transcript the server's validator refuses (check_violation, 23514).
+    bad_turn = {**TRANSCRIPT["turns"][0], "speaker": "narrator"}
+    invalid = NewAttempt(**{**new_attempt_args(), "transcript": {"version": 1, "turns": [bad_turn]}})
+    for attempt in [good[0], not_mine, good[1], invalid, good[2]]:
+        engine.cache.record_attempt(attempt)
+
+    status = engine.run_once()
+    assert status.phase is Phase.IDLE, status.last_error
+    assert (status.pending, status.rejected) == (0, 2)
+    assert status.last_push.rows == 3 and status.last_push.rejected == 2
+    assert _server_ids(db, [a.id for a in good + [not_mine, invalid]]) == {a.id for a in good}
+    refused = {e.row_id: e for e in engine.cache.rejected_changes()}
+    assert refused[not_mine.id].error_code == "42501"
+    assert refused[invalid.id].error_code == "23514"
+    assert "speaker" in refused[invalid.id].last_error
+    local = engine.cache.attempt(invalid.id)
+    assert local.sync_state is AttemptSyncState.REJECTED
+    assert local.rejection == refused[invalid.id].last_error
+    assert local.transcript == {"version": 1, "turns": [bad_turn]}  # the data is kept
+
+    # Retrying is the user's call; the server still refuses, nothing is lost either way.
+    assert engine.cache.retry_rejected() == 2
+    assert engine.run_once().rejected == 2
+
+
+def test_a_recording_that_vanished_is_refused_but_the_attempt_still_goes(
+    sign_in, engine_for, recording, db
+):
+    engine = engine_for(sign_in("trainee"))
+    path = recording()
+    new = NewAttempt(**new_attempt_args(recording=path))
+    engine.cache.record_attempt(new)
+    path.unlink()
+    status = engine.run_once()
+    assert status.phase is Phase.IDLE, status.last_error
+    assert status.last_push.files_refused == 1 and status.last_push.files == 2
+    row = db.execute(
+        "select recording_path, transcript_path, status from scenario_attempts where id = %s",
+        (new.id,),
+    ).fetchone()
+    assert row[0] is None and row[1].endswith(f"{new.id}.json") and row[2] == "scored"
+    refusal = engine.cache.db.execute(
+        "select last_error from uploads where attempt_id = ? and state = 'rejected'", [new.id]
+    ).fetchone()[0]
+    assert "no longer on this computer" in refusal
+
+
+def test_assignment_edits_merge_by_field(sign_in, engine_for, db):
+    manager = engine_for(sign_in("manager"))
+    manager.run_once()
+    assignment = manager.cache.create_assignment(
+        org_id=DEMO_ORG,
+        scenario_id=SCENARIO_COLD_CALL,
+        user_id=USER_IDS["trainee"],
+        note="created offline",
+    )
+    assert manager.run_once().pending == 0
+    assert db.execute("select note from assignments where id = %s", (assignment,)).fetchone() == (
+        "created offline",
+    )
+    # Another manager moves the due date while this one, offline, rewrites the note.
+    db.execute(
+        "update assignments set due_at = '2031-03-01T00:00:00Z' where id = %s", (assignment,)
+    )
+    manager.cache.update_assignment(assignment, note="rewritten offline")
+    manager.run_once()
+    due, note = db.execute(
+        "select due_at, note from assignments where id = %s", (assignment,)
+    ).fetchone()
+    assert (due, note) == (datetime(2031, 3, 1, tzinfo=UTC), "rewritten offline")
+    local = manager.cache.db.execute(
+        "select due_at, note from assignments where id = ?", [assignment]
+    ).fetchone()
+    assert local[1] == "rewritten offline" and local[0].startswith("2031-03-01")
+
+    trainee = engine_for(sign_in("trainee"))
+    trainee.run_once()
+    assert assignment in {d.id for d in trainee.cache.due_assignments(DEMO_ORG)}
+
+    manager.cache.delete_assignment(assignment)
+    manager.run_once()
+    assert db.execute("select 1 from assignments where id = %s", (assignment,)).fetchone() is None
+    trainee.run_once()
+    assert assignment not in {d.id for d in trainee.cache.due_assignments(DEMO_ORG)}
+
+
+def test_a_trainee_cannot_change_an_assignment_and_is_told(sign_in, engine_for, db):
+    trainee = engine_for(sign_in("trainee"))
+    trainee.run_once()
+    [mine] = [d.id for d in trainee.cache.due_assignments(DEMO_ORG)][:1]
+    before = db.execute("select note from assignments where id = %s", (mine,)).fetchone()
+    trainee.cache.update_assignment(mine, note="trainee edit")
+    status = trainee.run_once()
+    assert status.rejected == 1
+    [refused] = trainee.cache.rejected_changes()
+    assert refused.row_id == mine and refused.error_code == "no-row"
+    assert db.execute("select note from assignments where id = %s", (mine,)).fetchone() == before

@@ -71,6 +71,39 @@ def _stack_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server_dsn(args: argparse.Namespace) -> str:
+    """--database-url, else $DATABASE_URL, else the embedded cluster (started if needed)."""
+    import os
+
+    from server.db.local import LocalDatabase
+
+    dsn = args.database_url or os.environ.get("DATABASE_URL")
+    if dsn:
+        return dsn
+    db = LocalDatabase.default()
+    db.start()
+    return db.dsn()
+
+
+def _worker_command(args: argparse.Namespace) -> int:
+    """Webhook dispatcher (and, given the Storage URL and service key, exports and expiry)."""
+    import os
+
+    from server.exports.job import StorageTarget
+    from server.integrations import serve_worker
+
+    url, key = os.environ.get("SUPABASE_URL"), os.environ.get("SUPABASE_SERVICE_ROLE_KEY")
+    storage = StorageTarget(url, key) if url and key else None
+    return serve_worker(_server_dsn(args), allow_private_targets=args.local, storage=storage)
+
+
+def _inbound_command(args: argparse.Namespace) -> int:
+    """Stripe and Clerk webhook receiver; secrets from STRIPE_/CLERK_WEBHOOK_SECRET."""
+    from server.integrations import serve_inbound
+
+    return serve_inbound(_server_dsn(args), host=args.host, port=args.port)
+
+
 def _run_command(_args: argparse.Namespace) -> int:
     """The embedded default: private Postgres + local stack + demo org, until Ctrl+C."""
     from server.stack import runner
@@ -108,6 +141,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stack.add_argument("action", choices=["start", "stop", "status", "reset"])
     stack.set_defaults(handler=_stack_command)
+
+    worker = commands.add_parser(
+        "worker", help="deliver outbound webhooks; run exports and storage expiry"
+    )
+    _add_database_option(worker)
+    worker.add_argument(
+        "--local", action="store_true", help="allow webhook targets on this machine or a LAN"
+    )
+    worker.set_defaults(handler=_worker_command)
+
+    inbound = commands.add_parser("inbound", help="receive Stripe and Clerk webhooks")
+    _add_database_option(inbound)
+    inbound.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    inbound.add_argument("--port", type=int, default=54329, help="port to listen on")
+    inbound.set_defaults(handler=_inbound_command)
 
     transcribe = commands.add_parser(
         "transcribe", help="transcribe an audio file on this computer and print the text"
@@ -148,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     practice.add_argument("--json", action="store_true", help="print the result as JSON")
     practice.set_defaults(handler=_practice_command)
     return parser
+
+
+def _add_database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        metavar="DSN",
+        help="Postgres to work on (default: $DATABASE_URL, else the embedded database); it "
+        "must be able to SET ROLE service_role",
+    )
 
 
 def _add_model_option(parser: argparse.ArgumentParser) -> None:

@@ -189,12 +189,34 @@ def serve(data_dir: Path, port: int | None = None) -> int:
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the handler
         # it found; the default one would kill us before the database is stopped below.
         signal.signal(signal.SIGTERM, _ignore_signal)
-        server.run()
+        with _integrations(dsn, config):
+            server.run()
     finally:
         with contextlib.suppress(FileNotFoundError):
             (data_dir / STATE_FILE).unlink()
         db.stop()
     return 0
+
+
+@contextlib.contextmanager
+def _integrations(dsn: str, config: StackConfig) -> Any:
+    """The webhook worker (with exports and storage expiry) and the Stripe/Clerk receiver run
+    beside the stack, as they would beside hosted Supabase. Locally, webhooks may target this
+    machine, so a developer can point an endpoint at a receiver on localhost."""
+    from server.exports.job import StorageTarget
+    from server.integrations import INBOUND_PORT, start_inbound, start_worker
+
+    worker = start_worker(
+        dsn, allow_private_targets=True, storage=StorageTarget(config.url, config.service_key)
+    )
+    inbound_port = INBOUND_PORT if port_is_free(INBOUND_PORT) else free_port()
+    inbound = start_inbound(dsn, port=inbound_port)
+    log.info("stack.integrations", inbound=f"http://{HOST}:{inbound_port}")
+    try:
+        yield
+    finally:
+        inbound.stop()
+        worker.stop()
 
 
 def _ignore_signal(signum: int, frame: object) -> None:

@@ -1,8 +1,9 @@
 """The sync engine: one worker thread that pushes the outbox and pulls changes, and says how it is.
 
 It knows no Qt. A screen calls `sync_now()` (returns at once) and listens with `subscribe()`:
-callbacks run on the worker thread with an immutable `SyncStatus`, so a Qt window re-emits them
-as a signal to reach the GUI thread; `status` can be read from any thread. One round is:
+callbacks get an immutable `SyncStatus` on the thread that changed it (the worker, during
+rounds), so a Qt window re-emits them as a signal to reach the GUI thread; `status` can be read
+from any thread. One round is:
 refresh the token if it is about to expire, push (files, then rows), pull (changes, tombstones,
 the month's leaderboard). A round that cannot reach the server backs off exponentially with
 jitter (Backoff); "sync now" always tries at once. An expired token found mid-round is refreshed
@@ -121,7 +122,7 @@ class SyncEngine:
             return self._status
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call `listener(status)` on every change (on the worker thread); returns unsubscribe."""
+        """Call `listener(status)` on every change (on the changing thread); returns unsubscribe."""
         with self._lock:
             self._listeners.append(listener)
 

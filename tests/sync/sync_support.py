@@ -139,6 +139,14 @@ def rest(table: str, method: str | None = None) -> Callable[[httpx.Request], boo
     return lambda r: r.url.path.startswith(f"/rest/v1/{table}") and method in (None, r.method)
 
 
+def rpc(function: str) -> Callable[[httpx.Request], bool]:
+    return lambda r: r.url.path == f"/rest/v1/rpc/{function}"
+
+
+def auth_token(request: httpx.Request) -> bool:
+    return request.url.path == "/auth/v1/token"
+
+
 def storage(method: str | None = None) -> Callable[[httpx.Request], bool]:
     return lambda r: r.url.path.startswith("/storage/v1/object") and method in (None, r.method)
 

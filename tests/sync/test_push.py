@@ -27,7 +27,9 @@ def test_refused_attempts_are_parked_and_the_rest_of_the_batch_goes_through(
     not_mine = NewAttempt(**{**new_attempt_args(), "assignment_id": TRAINEE2_ASSIGNMENT})
     # A transcript the server's validator refuses (check_violation, 23514).
     bad_turn = {**TRANSCRIPT["turns"][0], "speaker": "narrator"}
-    invalid = NewAttempt(**{**new_attempt_args(), "transcript": {"version": 1, "turns": [bad_turn]}})
+    invalid = NewAttempt(
+        **{**new_attempt_args(), "transcript": {"version": 1, "turns": [bad_turn]}}
+    )
     for attempt in [good[0], not_mine, good[1], invalid, good[2]]:
         engine.cache.record_attempt(attempt)
 
@@ -35,7 +37,7 @@ def test_refused_attempts_are_parked_and_the_rest_of_the_batch_goes_through(
     assert status.phase is Phase.IDLE, status.last_error
     assert (status.pending, status.rejected) == (0, 2)
     assert status.last_push.rows == 3 and status.last_push.rejected == 2
-    assert _server_ids(db, [a.id for a in good + [not_mine, invalid]]) == {a.id for a in good}
+    assert _server_ids(db, [a.id for a in [*good, not_mine, invalid]]) == {a.id for a in good}
     refused = {e.row_id: e for e in engine.cache.rejected_changes()}
     assert refused[not_mine.id].error_code == "42501"
     assert refused[invalid.id].error_code == "23514"

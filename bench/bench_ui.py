@@ -313,7 +313,8 @@ def in_process(stack: Stack) -> dict[str, object]:
         _pump_until(lambda: window.review.detail is not None, 600)
         practice_s = time.perf_counter() - started
         transcribe = _summary(heartbeat.stop())
-        call_s = float(window.review.detail.row.duration_seconds or 0)
+        turns = window.review.detail.transcript.get("turns", [])
+        call_s = max((float(t["end"]) for t in turns), default=0.0)  # the call's own timeline
         rss_after = _rss_mb()
         child = transcriber._process
         rss_transcriber = _rss_mb(child.pid) if child is not None and child.is_alive() else 0.0

@@ -118,7 +118,11 @@ def sign_in(qtbot, accounts) -> Callable[[MainWindow, str], None]:
         window.signin.email.setText(accounts[key])
         window.signin.password.setText(DEMO_PASSWORD)
         window.signin.sign_in_button.click()
-        qtbot.waitUntil(lambda: window.workspace is not None and window.workspace.isVisible())
-        qtbot.waitUntil(lambda: window.home is not None and window.home.data is not None)
+        qtbot.waitUntil(
+            lambda: window.workspace is not None and window.workspace.isVisible(), timeout=30_000
+        )
+        qtbot.waitUntil(
+            lambda: window.home is not None and window.home.data is not None, timeout=30_000
+        )
 
     return do

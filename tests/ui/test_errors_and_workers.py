@@ -37,7 +37,7 @@ def test_an_exception_escaping_a_slot_becomes_a_message(reporter, qtbot):
         {}["missing"]  # a bug
 
     QTimer.singleShot(0, broken_slot)
-    qtbot.waitUntil(lambda: bool(_boxes(parent)))
+    qtbot.waitUntil(lambda: bool(_boxes(parent)), timeout=30_000)
     text = _boxes(parent)[0].text()
     assert text.startswith("Something unexpected went wrong (KeyError)")
     assert "Traceback" not in text and "missing" not in text
@@ -48,7 +48,7 @@ def test_hook_on_a_worker_thread_is_shown_on_the_gui_thread(reporter, qtbot):
     thread = threading.Thread(target=lambda: (_ for _ in ()).throw(OSError(28, "No space left")))
     thread.start()
     thread.join()
-    qtbot.waitUntil(lambda: bool(_boxes(parent)))
+    qtbot.waitUntil(lambda: bool(_boxes(parent)), timeout=30_000)
     assert hook.shown == ["A file could not be read or written: No space left."]
 
 
@@ -73,7 +73,7 @@ def test_operation_delivers_results_and_progress_on_the_gui_thread(qtbot):
         seen["result"] = (value, threading.current_thread())
 
     Operation(owner, work).success(done).with_progress(bar, "Counting…").run(pool)
-    qtbot.waitUntil(lambda: "result" in seen)
+    qtbot.waitUntil(lambda: "result" in seen, timeout=30_000)
     assert seen["result"] == (42, gui) and seen["worker"] is not gui
     assert bar.running_labels == [] and not bar.progress.isVisible()
     pool.waitForDone()
@@ -101,10 +101,10 @@ def test_cancel_in_the_status_bar_stops_the_work(qtbot):
         .failure(lambda error: outcome.append(f"failed: {error!r}"))
         .run(pool)
     )
-    qtbot.waitUntil(started.is_set)
+    qtbot.waitUntil(started.is_set, timeout=30_000)
     assert bar.cancel_button.isVisible() and bar.running_labels == ["Transcribing…"]
     bar.cancel_button.click()
-    qtbot.waitUntil(lambda: bool(outcome))
+    qtbot.waitUntil(lambda: bool(outcome), timeout=30_000)
     assert outcome == ["cancelled"] and not handle.running and not _boxes(owner)
     pool.waitForDone()
 
@@ -119,6 +119,6 @@ def test_a_failure_with_no_handler_is_shown_not_raised(qtbot):
         raise CoachdeskError("The server refused this: only managers can assign work.")
 
     Operation(owner, fail).run(pool)
-    qtbot.waitUntil(lambda: bool(_boxes(owner)))
+    qtbot.waitUntil(lambda: bool(_boxes(owner)), timeout=30_000)
     assert _boxes(owner)[0].text() == "The server refused this: only managers can assign work."
     pool.waitForDone()

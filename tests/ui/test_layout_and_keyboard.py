@@ -31,7 +31,9 @@ def test_sign_in_and_move_around_with_the_keyboard_only(window, qtbot, accounts)
     assert signin.password.hasFocus()
     qtbot.keyClicks(signin.password, "coachdesk-demo")
     qtbot.keyClick(signin.password, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.home is not None and window.home.data is not None)
+    qtbot.waitUntil(
+        lambda: window.home is not None and window.home.data is not None, timeout=30_000
+    )
 
     home = window.home
     assert home.assignment_table.currentIndex().row() == 0  # first assignment preselected

@@ -38,7 +38,9 @@ def test_leaderboard_highlights_own_row_and_filters_by_team(
     window.workspace.setCurrentWidget(board)
     board.select_month(month)
     expected = _board(db, month)
-    qtbot.waitUntil(lambda: [(r.user_id, r.rank) for r in board.model.rows] == expected)
+    qtbot.waitUntil(
+        lambda: [(r.user_id, r.rank) for r in board.model.rows] == expected, timeout=30_000
+    )
 
     own = board.model.own_row()
     assert own is not None and board.model.rows[own].user_id == TRAINEE
@@ -49,7 +51,7 @@ def test_leaderboard_highlights_own_row_and_filters_by_team(
     assert board.model.index(own, 1).data().endswith("(you)")
     assert board.own_rank.text() == f"You are ranked {expected[own][1]} of {len(expected)}."
 
-    qtbot.waitUntil(lambda: board.team.findData(ENTERPRISE_EAST) > 0)
+    qtbot.waitUntil(lambda: board.team.findData(ENTERPRISE_EAST) > 0, timeout=30_000)
     board.team.setCurrentIndex(board.team.findData(ENTERPRISE_EAST))
     members = {
         r[0]
@@ -57,5 +59,8 @@ def test_leaderboard_highlights_own_row_and_filters_by_team(
             "select user_id::text from public.team_members where team_id = %s", (ENTERPRISE_EAST,)
         ).fetchall()
     }
-    qtbot.waitUntil(lambda: board.model.rows and {r.user_id for r in board.model.rows} <= members)
+    qtbot.waitUntil(
+        lambda: board.model.rows and {r.user_id for r in board.model.rows} <= members,
+        timeout=30_000,
+    )
     assert [r.rank for r in board.model.rows] == list(range(1, len(board.model.rows) + 1))

@@ -105,7 +105,7 @@ def test_a_new_assignment_reaches_the_trainee(manager_pane, qtbot, db, window, s
         assert row[4] > utc_now()
 
         window.sign_out_action.trigger()
-        qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin)
+        qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin, timeout=30_000)
         sign_in(window, "trainee2")
         assert assignment_id in [a.id for a in window.home.data.assignments]
     finally:

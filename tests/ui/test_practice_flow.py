@@ -34,7 +34,7 @@ def _speak_answers(qtbot, window, devices, speech) -> None:
         recorder = devices.recorder_factory.recorders[-1]
         seconds = soundfile.info(str(wav)).duration
         qtbot.waitUntil(lambda r=recorder, s=seconds: r.seconds >= s + 0.3, timeout=SLOW)
-        qtbot.waitUntil(lambda: practice.meter.peak_db > FLOOR_DB)
+        qtbot.waitUntil(lambda: practice.meter.peak_db > FLOOR_DB, timeout=30_000)
         assert practice.turn.text().startswith("Your turn")
         assert practice.end_turn_button.isEnabled()
         qtbot.keyClick(practice, Qt.Key.Key_Space)
@@ -97,7 +97,7 @@ def test_practise_review_and_the_manager_finds_the_server_score(
     # The manager signs in and finds the attempt, with the server's score, through the filters.
     qtbot.keyClick(review, Qt.Key.Key_Escape)
     window.sign_out_action.trigger()
-    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin)
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin, timeout=30_000)
     sign_in(window, "manager")
     manager = window.manager
     window.workspace.setCurrentWidget(manager)

@@ -66,12 +66,16 @@ def test_offline_attempt_is_provisional_until_sync_brings_the_server_score(
 
     window.open_review(row.id)
     review = window.review
-    qtbot.waitUntil(lambda: review.detail is not None and review.detail.row.id == row.id)
+    qtbot.waitUntil(
+        lambda: review.detail is not None and review.detail.row.id == row.id, timeout=30_000
+    )
     assert review.score.text().endswith("(provisional)")
     assert review.sync_state.text() == "Saved on this computer"
     assert review.playback.status.text() == "No recording for this attempt."
     window.poll_sync()
-    qtbot.waitUntil(lambda: window.status.sync_label.text().startswith("Offline · 1 waiting"))
+    qtbot.waitUntil(
+        lambda: window.status.sync_label.text().startswith("Offline · 1 waiting"), timeout=30_000
+    )
 
     window.status.sync_button.click()
     qtbot.waitUntil(
@@ -102,7 +106,9 @@ def test_playback_without_speakers_says_so_in_plain_words(qtbot, window, speech)
 
 
 def _message_box(qtbot, window):
-    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorMessage") is not None)
+    qtbot.waitUntil(
+        lambda: window.findChild(QMessageBox, "errorMessage") is not None, timeout=30_000
+    )
     return window.findChild(QMessageBox, "errorMessage")
 
 
@@ -113,7 +119,9 @@ def test_review_of_a_seed_attempt_shows_kpis_against_ranges(window, sign_in, qtb
     )
     window.open_review(strong.id)
     review = window.review
-    qtbot.waitUntil(lambda: review.detail is not None and review.detail.row.id == strong.id)
+    qtbot.waitUntil(
+        lambda: review.detail is not None and review.detail.row.id == strong.id, timeout=30_000
+    )
     cards = [review.kpi_grid.itemAt(i).widget() for i in range(review.kpi_grid.count())]
     talk = next(c for c in cards if c.reading.info.key == "talk_ratio")
     # The cold call's rubric scores talk ratio against 0.35–0.6: the card shows that range.

@@ -62,7 +62,7 @@ def test_microphone_test_shows_the_level_and_keeps_nothing(qtbot, ctx, speech):
     dialog.show()
     dialog.mic_test.button.click()
     assert dialog.mic_test.running
-    qtbot.waitUntil(lambda: dialog.mic_test.meter.peak_db > -30)
+    qtbot.waitUntil(lambda: dialog.mic_test.meter.peak_db > -30, timeout=30_000)
     folder = microphone.recorders[0].root
     dialog.mic_test.button.click()
     assert not dialog.mic_test.running and dialog.mic_test.meter.rms_db == FLOOR_DB

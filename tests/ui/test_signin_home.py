@@ -16,6 +16,7 @@ from ui.services import ServerConfig
 TRAINEE = "a0000000-0000-4000-8000-000000000001"
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 CFO = "f0000000-0000-4000-8000-000000000002"
+GLOBEX_ORG = "d0000000-0000-4000-8000-000000000002"
 
 
 def _assignments_in_db(db, user_id: str) -> list[tuple[str, datetime | None]]:
@@ -94,7 +95,7 @@ def test_wrong_password_is_said_in_plain_words(window, qtbot, accounts):
     window.signin.email.setText(accounts["trainee"])
     window.signin.password.setText("not-the-password")
     window.signin.sign_in_button.click()
-    qtbot.waitUntil(lambda: window.signin.message.isVisible())
+    qtbot.waitUntil(lambda: window.signin.message.isVisible(), timeout=30_000)
     assert "email or password is not right" in window.signin.message.text()
     assert "Traceback" not in window.signin.message.text()
     assert window.workspace is None
@@ -109,7 +110,7 @@ def test_unreachable_server_is_said_in_plain_words(qtbot, ctx, devices, backend,
     window.signin.email.setText(accounts["trainee"])
     window.signin.password.setText("coachdesk-demo")
     window.signin.submit()
-    qtbot.waitUntil(lambda: window.signin.message.isVisible())
+    qtbot.waitUntil(lambda: window.signin.message.isVisible(), timeout=30_000)
     assert window.signin.message.text().startswith("Cannot reach the Coachdesk server")
     assert window.signin.sign_in_button.isEnabled()
 
@@ -135,6 +136,16 @@ def test_sign_out_returns_to_sign_in_and_drops_the_workspace(window, sign_in, qt
     sign_in(window, "manager")
     assert isinstance(window.manager, ManagerPane)
     window.sign_out_action.trigger()
-    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin)
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin, timeout=30_000)
     assert window.workspace is None and window.manager is None
     assert window.ctx.backend.account is None
+
+
+def test_a_member_of_two_orgs_switches_org(backend, accounts):
+    account = backend.sign_in(accounts["consultant"], "coachdesk-demo")
+    other = GLOBEX_ORG if account.org_id == DEMO_ORG else DEMO_ORG
+    switched = backend.switch_org(other)
+    assert switched.org_id == other and switched.user_id == account.user_id
+    assert switched.role.value == ("manager" if other == GLOBEX_ORG else "trainee")
+    assert switched.org_name == ("Globex" if other == GLOBEX_ORG else "Northwind Demo")
+    backend.switch_org(account.org_id)  # leave the seed user as it was

@@ -1,0 +1,70 @@
+"""Practice paths besides the complete call: hanging up early, and no microphone."""
+
+from __future__ import annotations
+
+import sounddevice
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from audio.capture import Recorder
+
+COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"
+SLOW = 60_000
+
+
+def _start_cold_call(window) -> None:
+    home = window.home
+    home.assignment_table.selectRow(
+        [a.id for a in home.data.assignments].index(COLD_CALL_ASSIGNMENT)
+    )
+    home.start_button.click()
+
+
+def test_ctrl_e_hangs_up_keeping_the_turn_being_spoken(window, sign_in, qtbot, devices, speech, db):
+    first = speech("Hi Dana, my name is Sam and I am calling from Coachdesk.")
+    second = speech("We help teams like yours reduce costs.")
+    devices.recorder_factory.answers.extend([first, second])
+    sign_in(window, "trainee")
+    _start_cold_call(window)
+    practice = window.practice
+    qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
+    recorder = devices.recorder_factory.recorders[-1]
+    qtbot.waitUntil(lambda: recorder.seconds > 4.0, timeout=SLOW)
+    qtbot.keyClick(practice, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # end turn
+    qtbot.waitUntil(lambda: len(devices.recorder_factory.recorders) == 2, timeout=SLOW)
+    second_recorder = devices.recorder_factory.recorders[-1]
+    qtbot.waitUntil(lambda: second_recorder.seconds > 3.0, timeout=SLOW)
+    qtbot.keyClick(practice, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)  # end call
+
+    review = window.review
+    qtbot.waitUntil(lambda: review.detail is not None, timeout=SLOW)
+    rep_turns = [t for t in review.transcript.turns if t.speaker == "rep"]
+    assert len(rep_turns) == 2 and "costs" in rep_turns[1].text.lower()
+    # Hung up at "interest", before any end node: the persona's last line is no closing line.
+    assert review.transcript.turns[-1].text == (
+        "Okay, that is relevant. What would a next step look like?"
+    )
+    (status,) = db.execute(
+        "select status from public.scenario_attempts where id = %s", (review.detail.row.id,)
+    ).fetchone()
+    assert status == "scored"
+
+
+def _no_microphone(**_options):
+    # What PortAudio raises when there is no input device (paInvalidDevice).
+    raise sounddevice.PortAudioError("Error querying device -1", -9996)
+
+
+def test_no_microphone_is_said_in_plain_words(window, sign_in, qtbot, devices):
+    devices.recorder_factory = lambda root, name, on_level: Recorder(
+        root, name, on_level=on_level, stream_factory=_no_microphone
+    )
+    sign_in(window, "trainee")
+    _start_cold_call(window)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorMessage") is not None, timeout=SLOW)
+    text = window.findChild(QMessageBox, "errorMessage").text()
+    assert text.startswith("Cannot record: no microphone is connected.")
+    assert "Traceback" not in text
+    assert window.practice.notice.text() == text
+    assert not window.practice.end_turn_button.isEnabled()
+    assert window.practice.end_call_button.isEnabled()  # the way out stays open

@@ -101,6 +101,7 @@ def _app_child() -> None:
     configure_logging("WARNING")
     app = QApplication([])
     folder = Path(tempfile.mkdtemp())
+    os.environ["COACHDESK_DATA_DIR"] = str(folder / "data")  # never the user's own cache
     prefs = Preferences.load(
         QSettings(str(folder / "ui.ini"), QSettings.Format.IniFormat),
         folder / "config.toml",
@@ -246,9 +247,9 @@ def in_process(stack: Stack) -> dict[str, object]:
     from PySide6.QtWidgets import QApplication
 
     from app.logs import configure_logging
-    from ui.backend_supabase import SupabaseBackend
+    from ui.backend_synced import SyncedBackend
     from ui.context import AppContext
-    from ui.demo import FileMicrophone, espeak
+    from ui.demo import FileMicrophone, NetworkSwitch, espeak
     from ui.main_window import Devices, MainWindow
     from ui.preferences import Preferences
     from ui.services import FinishedAttempt, ServerConfig, utc_now
@@ -267,7 +268,14 @@ def in_process(stack: Stack) -> dict[str, object]:
             folder / "managed.toml",
         )
         prefs.speak_persona = False
-        backend = SupabaseBackend(ServerConfig(stack.url, stack.anon_key), cache_dir=folder / "p")
+        network = NetworkSwitch()
+        backend = SyncedBackend(
+            ServerConfig(stack.url, stack.anon_key),
+            data_dir=folder / "data",
+            remember=False,
+            transport=network,
+            playback_dir=folder / "p",
+        )
         workers = Workers.create()
         ctx = AppContext(backend, workers, Theme(app, ThemeChoice.LIGHT), prefs)
         answers = espeak([ANSWER * 2] * (TURNS - 1) + [CLOSING], folder)
@@ -319,9 +327,10 @@ def in_process(stack: Stack) -> dict[str, object]:
         child = transcriber._process
         rss_transcriber = _rss_mb(child.pid) if child is not None and child.is_alive() else 0.0
 
-        # Sync: attempts saved offline, then sent in one go; beats count while it runs.
+        # Sync: attempts saved while the network is down, then sent in one go when it is back;
+        # beats count while "Sync now" runs.
         transcript = window.review.detail.transcript
-        backend.resume_offline()
+        network.offline = True
         for _ in range(SYNC_ATTEMPTS):
             now = utc_now()
             backend.save_attempt(
@@ -335,12 +344,16 @@ def in_process(stack: Stack) -> dict[str, object]:
                     None,
                 )
             )
+        _pump_until(lambda: backend.sync_status().pending >= SYNC_ATTEMPTS, 60)
+        network.offline = False
         done: list[object] = []
         heartbeat.start(lambda: not done)
         sync_started = time.perf_counter()
         ctx.call(window, backend.sync_now, done.append, on_failure=done.append)
         _pump_until(lambda: bool(done), 300)
         sync_s = time.perf_counter() - sync_started
+        if backend.sync_status().pending:
+            raise RuntimeError(f"sync left {backend.sync_status().pending} changes unsent")
         sync = _summary(heartbeat.stop())
         window.close()
         workers.shutdown()

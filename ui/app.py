@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 
@@ -23,7 +22,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.logs import configure_logging
-from ui.backend_supabase import SupabaseBackend
+from ui.backend_synced import SyncedBackend
 from ui.context import AppContext
 from ui.errors import CoachdeskError, ExceptionReporter
 from ui.main_window import MainWindow
@@ -80,8 +79,8 @@ def build_window(
     theme = Theme(app, prefs.theme)
     workers = Workers.create()
     settings = prefs.loaded.settings
-    backend = SupabaseBackend(
-        config, device_id=f"desktop-{os.uname().nodename}", cache_dir=settings.data_dir / "playback"
+    backend = SyncedBackend(
+        config, data_dir=settings.data_dir, playback_dir=settings.data_dir / "playback"
     )
     ctx = AppContext(backend=backend, workers=workers, theme=theme, preferences=prefs)
     return MainWindow(ctx), ctx
@@ -125,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop.run_until_complete(closed.wait())
     finally:
         ctx.workers.shutdown()
+        ctx.backend.close()
         reporter.uninstall()
     return 0
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 from audio.capture import Level, Recorder
@@ -67,6 +68,20 @@ def espeak(texts: Iterable[str], folder: Path, speed: int = 150) -> list[Path]:
         subprocess.run(["espeak-ng", "-w", str(path), "-s", str(speed), text], check=True)
         paths.append(path)
     return paths
+
+
+class NetworkSwitch(httpx.HTTPTransport):
+    """An HTTP transport with an off switch: while `offline`, every request fails to connect,
+    exactly as when the network is down (the sync engine sees httpx.ConnectError)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offline = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.offline:
+            raise httpx.ConnectError("network is down (NetworkSwitch)", request=request)
+        return super().handle_request(request)
 
 
 class _PlayingInput:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QSizePolicy,
     QStackedWidget,
     QTabWidget,
@@ -32,7 +33,7 @@ from ui.manager import ManagerPane
 from ui.practice_controller import PracticeController, RecorderFactory, microphone
 from ui.practice_view import PracticeScreen
 from ui.review import ReviewScreen
-from ui.services import Account, Scenario, SyncStatus
+from ui.services import Account, Scenario, SyncStatus, UnsyncedWork
 from ui.settings_dialog import SettingsDialog
 from ui.signin import SignInScreen
 from ui.transcriber_process import ProcessTranscriber
@@ -41,6 +42,14 @@ from ui.widgets.playback_bar import PlayerFactory, default_player
 from ui.widgets.status_bar import AppStatusBar
 
 SYNC_POLL_MS = 30_000
+
+
+class _StatusRelay(QObject):
+    """The sync engine reports on its own thread; Qt queues the status to the GUI thread."""
+
+    changed = Signal(object)
+
+
 DEFAULT_SIZE = (1280, 720)  # fits a 1366x768 screen with the taskbar
 
 
@@ -118,6 +127,10 @@ class MainWindow(QMainWindow):
         self._sync_timer.setInterval(SYNC_POLL_MS)
         self._sync_timer.timeout.connect(self.poll_sync)
         self._transcriber: TranscriberLike | None = self.devices.transcriber
+        self._relay = _StatusRelay(self)
+        self._relay.changed.connect(self._sync_changed)
+        self._last_synced: object = None
+        ctx.backend.subscribe(self._relay.changed.emit)
 
     # Session ------------------------------------------------------------------------------
     def enter_workspace(self, account: Account) -> None:
@@ -145,13 +158,39 @@ class MainWindow(QMainWindow):
         self.poll_sync()
         self._sync_timer.start()
 
-    def sign_out(self) -> None:
-        self._sync_timer.stop()
+    def sign_out(self, discard_unsynced: bool = False) -> None:
         self.practice.close_call()
         self.review.playback.close_player()
-        self.ctx.call(self, self.ctx.backend.sign_out, lambda _none: self._signed_out())
+        self.ctx.call(
+            self,
+            lambda: self.ctx.backend.sign_out(discard_unsynced),
+            lambda _none: self._signed_out(),
+            label="Signing out…",
+            on_failure=self._sign_out_refused,
+        )
+
+    def _sign_out_refused(self, error: BaseException) -> None:
+        if not isinstance(error, UnsyncedWork):
+            show_error(self, error)
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Sign out?",
+            f"{error} Sync first, or sign out anyway?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("confirmSignOut")
+        anyway = box.addButton("Sign out anyway", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(
+            lambda button: self.sign_out(discard_unsynced=True) if button is anyway else None
+        )
+        box.open()
 
     def _signed_out(self) -> None:
+        self._sync_timer.stop()
         self._drop_workspace()
         self.toolbar.hide()
         self.status.sync_label.setText("Not signed in")
@@ -258,6 +297,22 @@ class MainWindow(QMainWindow):
 
     def _show_sync(self, status: SyncStatus) -> None:
         self.status.show_sync(status)
+
+    def _sync_changed(self, status: SyncStatus) -> None:
+        """Live engine status; after a round brought news, refresh what is on screen."""
+        if self.ctx.backend.account is None:
+            return
+        self._show_sync(status)
+        if status.last_synced is None or status.last_synced == self._last_synced:
+            return
+        self._last_synced = status.last_synced
+        shown = self.pages.currentWidget()
+        if shown is self.review and self.review.detail is not None:
+            self.review.refresh_if_showing(self.review.detail.row.id)
+        elif shown is self.workspace and self.workspace is not None:
+            current = self.workspace.currentWidget()
+            if current is self.home and self.home is not None:
+                self.home.refresh()
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.ctx, self, recorder_factory=self.devices.recorder_factory)

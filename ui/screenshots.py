@@ -102,7 +102,7 @@ def run(out: Path) -> list[Path]:
     from PySide6.QtWidgets import QApplication
 
     from app.logs import configure_logging
-    from ui.backend_supabase import SupabaseBackend
+    from ui.backend_synced import SyncedBackend
     from ui.context import AppContext
     from ui.demo import (
         COLD_CALL_ANSWERS,
@@ -131,7 +131,9 @@ def run(out: Path) -> list[Path]:
         prefs.speak_persona = False
         theme = Theme(app, ThemeChoice.LIGHT)
         workers = Workers.create()
-        backend = SupabaseBackend(stack.server, cache_dir=folder / "playback")
+        backend = SyncedBackend(
+            stack.server, data_dir=folder / "data", remember=False, playback_dir=folder / "p"
+        )
         ctx = AppContext(backend=backend, workers=workers, theme=theme, preferences=prefs)
         microphone = FileMicrophone(espeak(COLD_CALL_ANSWERS, folder), pace=1.0)
         devices = Devices(
@@ -156,6 +158,7 @@ def run(out: Path) -> list[Path]:
         finally:
             window.close()
             workers.shutdown()
+            backend.close()
     return shooter.saved
 
 

@@ -1,8 +1,9 @@
 """What the screens ask of the rest of the app: plain row types and the `Backend` protocol.
 
 Screens never talk HTTP or SQL: they call a `Backend` from a worker thread (ui/workers.py) and
-show the rows it returns. `ui/backend_supabase.py` implements it over the official supabase
-client (and sync/ where that is available); tests can drive the real one against the local stack.
+show the rows it returns. `ui/backend_synced.py` implements it over sync/ (the local cache, the
+outbox and the sync engine, which use the official supabase client); tests drive that real one
+against the local stack.
 Every method may block and must be called off the GUI thread; every failure is a
 `ui.errors.CoachdeskError` (or a subclass) with a message for people.
 """
@@ -46,6 +47,7 @@ __all__ = [
     "SyncStatus",
     "Team",
     "Track",
+    "UnsyncedWork",
 ]
 
 MANAGER_ROLES = frozenset({OrgRole.MANAGER, OrgRole.ADMIN})
@@ -66,6 +68,10 @@ class PermissionDenied(CoachdeskError):
 
 class NotSignedIn(CoachdeskError):
     """The session ended (signed out elsewhere, expired): sign in again."""
+
+
+class UnsyncedWork(CoachdeskError):
+    """Signing out now would delete practice calls the server does not have yet."""
 
 
 # Configuration ----------------------------------------------------------------------------------
@@ -222,6 +228,7 @@ class SyncState(enum.StrEnum):
     UPLOADED = "uploaded"  # on the server, waiting for its score
     SCORED = "scored"  # the server's score is in
     REJECTED = "rejected"  # the server refused it; kept here with the reason
+    FAILED = "failed"  # the server has it but could not score it (failure_reason says why)
 
     @property
     def label(self) -> str:
@@ -231,6 +238,7 @@ class SyncState(enum.StrEnum):
             SyncState.UPLOADED: "Uploaded, waiting for the server's score",
             SyncState.SCORED: "Scored by the server",
             SyncState.REJECTED: "Refused by the server (kept on this computer)",
+            SyncState.FAILED: "On the server, which could not score it",
         }[self]
 
 
@@ -395,7 +403,8 @@ class Backend(Protocol):
     def cached_account(self) -> Account | None: ...
     def resume_offline(self) -> Account: ...
     def switch_org(self, org_id: str) -> Account: ...
-    def sign_out(self) -> None: ...
+    def sign_out(self, discard_unsynced: bool = False) -> None: ...
+    def close(self) -> None: ...
 
     # trainee
     def home(self) -> HomeData: ...
@@ -420,6 +429,7 @@ class Backend(Protocol):
     # sync
     def sync_status(self) -> SyncStatus: ...
     def sync_now(self, progress: Callable[[float, str], None] | None = None) -> SyncStatus: ...
+    def subscribe(self, listener: Callable[[SyncStatus], None]) -> Callable[[], None]: ...
 
 
 def month_start(day: date) -> date:

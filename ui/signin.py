@@ -6,6 +6,7 @@ plain words (wrong password, server unreachable) instead of a dialog.
 
 from __future__ import annotations
 
+import structlog
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
 from ui.context import AppContext
 from ui.errors import plain_message
 from ui.services import Account
+
+log = structlog.get_logger(__name__)
 
 
 class SignInScreen(QWidget):
@@ -53,7 +56,11 @@ class SignInScreen(QWidget):
         self.sign_in_button.setObjectName("primary")
         self.sign_in_button.setDefault(True)
         self.offline_button = QPushButton("Work offline")
-        self.offline_button.setToolTip("Use the account saved on this computer without the server")
+        self.offline_button.setObjectName("workOffline")
+        self.offline_button.setToolTip(
+            "Use the sign-in saved on this computer; works without the server and syncs when "
+            "it is reachable"
+        )
 
         form = QFormLayout()
         form.addRow("&Email", self.email)
@@ -81,15 +88,25 @@ class SignInScreen(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Show the server in use and offer offline work only when a session is saved."""
+        """Show the server in use; offer to continue (offline too) when a sign-in is saved."""
         self.server.setText(f"Server: {self.ctx.backend.server.url}")
-        cached = self.ctx.backend.cached_account()
-        self.offline_button.setVisible(cached is not None)
-        if cached is not None:
-            self.offline_button.setText(f"Work offline as {cached.display_name}")
+        self.offline_button.hide()
         self.password.clear()
         self._set_busy(False)
         (self.password if self.email.text() else self.email).setFocus()
+        # The keyring may be slow (a D-Bus round trip): ask off the GUI thread.
+        self.ctx.call(
+            self, self.ctx.backend.cached_account, self._show_cached, on_failure=self._no_cache
+        )
+
+    def _no_cache(self, error: BaseException) -> None:
+        # Not worth a dialog at the sign-in screen (signing in works); worth a log line.
+        log.info("saved sign-in not available", reason=plain_message(error))
+
+    def _show_cached(self, cached: Account | None) -> None:
+        self.offline_button.setVisible(cached is not None)
+        if cached is not None:
+            self.offline_button.setText(f"Continue as {cached.display_name} (works offline)")
 
     def submit(self) -> None:
         email, password = self.email.text().strip(), self.password.text()

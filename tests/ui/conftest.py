@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
-from ui_fakes import ScriptedMicrophone, SilentOutputStream
+from ui_fakes import MemoryKeyring, ScriptedMicrophone, SilentOutputStream
 
 from audio.playback import Player
 from audio.transcribe import TranscriberSettings
-from ui.backend_supabase import SupabaseBackend
+from ui.backend_synced import SyncedBackend
 from ui.context import AppContext
+from ui.demo import NetworkSwitch
 from ui.main_window import Devices, MainWindow
 from ui.preferences import Preferences
 from ui.services import ServerConfig
@@ -38,11 +39,35 @@ def server(stack) -> ServerConfig:
 
 
 @pytest.fixture
-def backend(server, tmp_path) -> Iterator[SupabaseBackend]:
-    """A signed-out backend pointed at the test stack."""
-    backend = SupabaseBackend(server, cache_dir=tmp_path / "playback")
+def keyring_backend() -> MemoryKeyring:
+    return MemoryKeyring()
+
+
+@pytest.fixture
+def network() -> NetworkSwitch:
+    """The HTTP boundary between this "computer" and the server, with an off switch."""
+    return NetworkSwitch()
+
+
+@pytest.fixture
+def backend(server, tmp_path, keyring_backend, network) -> Iterator[SyncedBackend]:
+    """A signed-out backend on its own cache folder and keyring, pointed at the test stack.
+
+    The engine's own timer is slow (an hour): tests sync when they mean to, or after a save.
+    """
+    backend = SyncedBackend(
+        server,
+        data_dir=tmp_path / "data",
+        keyring_backend=keyring_backend,
+        interval_s=3600,
+        transport=network,
+        playback_dir=tmp_path / "playback",
+    )
     yield backend
-    backend.sign_out()
+    network.offline = False
+    if backend.account is not None:
+        backend.sign_out(discard_unsynced=True)
+    backend.close()
 
 
 @pytest.fixture

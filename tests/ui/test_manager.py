@@ -95,6 +95,16 @@ def test_a_new_assignment_reaches_the_trainee(manager_pane, qtbot, db, window, s
         dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     assignment_id = created.args[0]
     try:
+        # Kept in the outbox at once; the engine sends it.
+        qtbot.waitUntil(
+            lambda: (
+                db.execute(
+                    "select 1 from public.assignments where id = %s", (assignment_id,)
+                ).fetchone()
+                is not None
+            ),
+            timeout=30_000,
+        )
         row = db.execute(
             "select scenario_id::text, user_id::text, note, assigned_by::text, due_at"
             " from public.assignments where id = %s",

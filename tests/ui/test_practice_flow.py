@@ -63,6 +63,9 @@ def test_practise_review_and_the_manager_finds_the_server_score(
         lambda: window.pages.currentWidget() is review and review.detail is not None, timeout=SLOW
     )
     attempt_id = review.detail.row.id
+    # Saved here first (provisional score), then the engine sends it and pulls the server's
+    # score; the open review follows by itself.
+    qtbot.waitUntil(lambda: review.detail.row.sync_state is SyncState.SCORED, timeout=SLOW)
     detail = review.detail
     speakers = [t.speaker for t in review.transcript.turns]
     assert speakers == ["persona", "rep", "persona", "rep", "persona", "rep", "persona"]

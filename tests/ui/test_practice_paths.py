@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from audio.capture import Recorder
+from ui.services import SyncState
 
 COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"
 SLOW = 60_000
@@ -38,6 +39,7 @@ def test_ctrl_e_hangs_up_keeping_the_turn_being_spoken(window, sign_in, qtbot, d
 
     review = window.review
     qtbot.waitUntil(lambda: review.detail is not None, timeout=SLOW)
+    qtbot.waitUntil(lambda: review.detail.row.sync_state is SyncState.SCORED, timeout=SLOW)
     rep_turns = [t for t in review.transcript.turns if t.speaker == "rep"]
     assert len(rep_turns) == 2 and "costs" in rep_turns[1].text.lower()
     # Hung up at "interest", before any end node: the persona's last line is no closing line.

@@ -9,6 +9,8 @@ import sounddevice
 from PySide6.QtWidgets import QMessageBox
 
 from audio.playback import Player
+from ui.backend_synced import SyncedBackend
+from ui.main_window import MainWindow
 from ui.services import FinishedAttempt, SyncState, utc_now
 
 COLD_CALL = "f0000000-0000-4000-8000-000000000001"
@@ -53,13 +55,16 @@ def _finished() -> FinishedAttempt:
 
 
 def test_offline_attempt_is_provisional_until_sync_brings_the_server_score(
-    window, sign_in, qtbot, db
+    window, sign_in, qtbot, db, network
 ):
     sign_in(window, "trainee")
     backend = window.ctx.backend
-    backend.resume_offline()  # "work offline": attempts wait in the outbox
+    network.offline = True  # the network goes down after sign-in
     row = backend.save_attempt(_finished())
     assert row.sync_state is SyncState.LOCAL and row.provisional and row.score is not None
+    qtbot.waitUntil(
+        lambda: window.status.sync_label.text().startswith("Offline · 1 waiting"), timeout=30_000
+    )
     assert db.execute(
         "select count(*) from public.scenario_attempts where id = %s", (row.id,)
     ).fetchone() == (0,)
@@ -72,11 +77,8 @@ def test_offline_attempt_is_provisional_until_sync_brings_the_server_score(
     assert review.score.text().endswith("(provisional)")
     assert review.sync_state.text() == "Saved on this computer"
     assert review.playback.status.text() == "No recording for this attempt."
-    window.poll_sync()
-    qtbot.waitUntil(
-        lambda: window.status.sync_label.text().startswith("Offline · 1 waiting"), timeout=30_000
-    )
 
+    network.offline = False
     window.status.sync_button.click()
     qtbot.waitUntil(
         lambda: window.status.sync_label.text().startswith("All synced"), timeout=30_000
@@ -88,6 +90,42 @@ def test_offline_attempt_is_provisional_until_sync_brings_the_server_score(
     # The provisional score was computed exactly as the server computes it.
     assert review.detail.row.score == server_score == row.score
     assert not review.score.text().endswith("(provisional)")
+
+
+def test_a_saved_sign_in_works_offline_after_a_restart(
+    qtbot, window, sign_in, ctx, devices, server, tmp_path, keyring_backend, network
+):
+    sign_in(window, "trainee")
+    online = window.home.data
+    window.close()
+    ctx.backend.close()  # quit: the sign-in stays in the keyring, the cache on disk
+
+    network.offline = True
+    ctx.backend = SyncedBackend(
+        server,
+        data_dir=tmp_path / "data",
+        keyring_backend=keyring_backend,
+        interval_s=3600,
+        transport=network,
+    )
+    restarted = MainWindow(ctx, devices)
+    qtbot.addWidget(restarted)
+    restarted.show()
+    button = restarted.signin.offline_button
+    qtbot.waitUntil(button.isVisible, timeout=30_000)
+    assert button.text() == "Continue as Tara Trainee (works offline)"
+    button.click()
+    qtbot.waitUntil(
+        lambda: restarted.home is not None and restarted.home.data is not None, timeout=30_000
+    )
+    assert [a.id for a in restarted.home.data.assignments] == [a.id for a in online.assignments]
+    assert restarted.home.data.recent_attempts == online.recent_attempts
+    qtbot.waitUntil(
+        lambda: restarted.status.sync_label.text().startswith("Offline"), timeout=30_000
+    )
+    assert restarted.account_label.text().endswith("offline")
+    ctx.backend.sign_out(discard_unsynced=True)
+    ctx.backend.close()
 
 
 def _no_speakers(**_options):

@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from PySide6.QtCore import Qt
 
-from ui.main_window import MainWindow
 from ui.manager import ManagerPane
 from ui.models import ROW_ROLE
-from ui.services import ServerConfig
 
 TRAINEE = "a0000000-0000-4000-8000-000000000001"
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
@@ -101,17 +99,14 @@ def test_wrong_password_is_said_in_plain_words(window, qtbot, accounts):
     assert window.workspace is None
 
 
-def test_unreachable_server_is_said_in_plain_words(qtbot, ctx, devices, backend, accounts):
-    backend._config = ServerConfig("http://127.0.0.1:9", backend.server.anon_key)
-    window = MainWindow(ctx, devices)
-    qtbot.addWidget(window)
-    window.show()
-    window.signin.refresh()
+def test_unreachable_server_is_said_in_plain_words(window, qtbot, accounts, network):
+    network.offline = True
     window.signin.email.setText(accounts["trainee"])
     window.signin.password.setText("coachdesk-demo")
     window.signin.submit()
     qtbot.waitUntil(lambda: window.signin.message.isVisible(), timeout=30_000)
-    assert window.signin.message.text().startswith("Cannot reach the Coachdesk server")
+    assert window.signin.message.text().startswith("Cannot reach the Coachdesk server at http")
+    assert "ConnectError" not in window.signin.message.text()
     assert window.signin.sign_in_button.isEnabled()
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import sounddevice
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
 
 from audio.capture import Level, Recorder
 from audio.decode import load_audio
@@ -101,3 +103,23 @@ class SilentOutputStream:
 
     def close(self) -> None:
         pass
+
+
+class MemoryKeyring(KeyringBackend):
+    """The OS keyring stand-in: a dict (the real keyring is the user's, never touched by tests)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.entries.pop((service, username), None) is None:
+            raise PasswordDeleteError("not stored")

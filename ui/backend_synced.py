@@ -1,0 +1,627 @@
+"""`Backend` over sync/: screens read the local cache, writes go through the outbox, and the sync
+engine keeps both in step with the server on its own thread.
+
+So the app works offline: sign-in is remembered in the OS keyring (sync.session), home, reviews
+and the manager's attempts come from the SQLite cache, and a finished call is kept with its
+provisional score until the engine has sent it and pulled the server's. Only what exists on the
+server alone needs it live: the leaderboard for another month or a team (this month's is cached),
+the manager's charts (reporting accessors) and signed URLs for recordings made elsewhere.
+
+Every method blocks and runs on the UI's network thread; engine status changes arrive on the
+engine's thread through `subscribe` (the main window relays them to the GUI thread).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import structlog
+
+from app.kpis import compute_kpis
+from app.scoring import score as score_rubric
+from sync.cache import AttemptRecord, AttemptSyncState, Cache, NewAttempt, cache_path
+from sync.cache import DueAssignment as CachedAssignment
+from sync.cache import Scenario as CachedScenario
+from sync.client import NotSignedInError as SyncNotSignedIn
+from sync.client import OfflineError as SyncOffline
+from sync.client import RejectedError, SyncError
+from sync.client import ServerConfig as SyncServerConfig
+from sync.client import SignInError as SyncSignInError
+from sync.db_types import OrgRole
+from sync.engine import Phase, SyncEngine
+from sync.engine import SyncStatus as EngineStatus
+from sync.session import Identity, NoKeyringError, Session, UnsyncedWorkError
+from ui.errors import CoachdeskError
+from ui.services import (
+    Account,
+    Assignment,
+    AttemptDetail,
+    AttemptRow,
+    FinishedAttempt,
+    HomeData,
+    LeaderRow,
+    Member,
+    NewAssignment,
+    NotSignedIn,
+    OfflineError,
+    OrgChoice,
+    OverviewMonth,
+    PermissionDenied,
+    Persona,
+    Scenario,
+    ScenarioInsight,
+    ServerConfig,
+    SignInError,
+    SyncPhase,
+    SyncState,
+    SyncStatus,
+    Team,
+    Track,
+    UnsyncedWork,
+    as_decimal,
+)
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+SYNC_INTERVAL_S = 60.0
+SYNC_NOW_TIMEOUT_S = 120.0
+RECENT_ATTEMPTS = 20
+OVERVIEW_KPIS = (
+    "talk_ratio",
+    "words_per_minute",
+    "filler_word_ratio",
+    "questions_asked",
+    "longest_monologue_seconds",
+    "response_latency_seconds",
+    "keyword_coverage",
+)
+_STATES = {
+    AttemptSyncState.PENDING: SyncState.LOCAL,
+    AttemptSyncState.REJECTED: SyncState.REJECTED,
+    AttemptSyncState.UPLOADED: SyncState.UPLOADED,
+    AttemptSyncState.SCORED: SyncState.SCORED,
+    AttemptSyncState.FAILED: SyncState.FAILED,
+}
+_PHASES = {
+    Phase.IDLE: SyncPhase.IDLE,
+    Phase.SYNCING: SyncPhase.SYNCING,
+    Phase.OFFLINE: SyncPhase.OFFLINE,
+    Phase.ERROR: SyncPhase.ERROR,
+    Phase.SIGNED_OUT: SyncPhase.ERROR,
+    Phase.STOPPED: SyncPhase.IDLE,
+}
+# Cache meta keys this module keeps, so an offline start can still name the orgs.
+_ORGS_META = "ui.orgs"
+
+
+def translate(error: BaseException, server: str) -> CoachdeskError:
+    """A sync error as a sentence for people (sync's own text goes to the log)."""
+    if isinstance(error, CoachdeskError):
+        return error
+    log.info("server call failed", error_type=type(error).__name__, reason=str(error))
+    if isinstance(error, SyncOffline):
+        return OfflineError(
+            f"Cannot reach the Coachdesk server at {server}. Check your connection; your "
+            "practice calls are kept on this computer and sync when it is back."
+        )
+    if isinstance(error, SyncSignInError):
+        return SignInError("The email or password is not right. Check both and try again.")
+    if isinstance(error, SyncNotSignedIn):
+        return NotSignedIn("Your session has ended. Please sign in again.")
+    if isinstance(error, UnsyncedWorkError):
+        return UnsyncedWork(
+            f"{error.pending} change(s) have not reached the server yet"
+            + (f" and {error.rejected} were refused by it" if error.rejected else "")
+            + ". Signing out deletes this computer's copy of them."
+        )
+    if isinstance(error, RejectedError):
+        if error.code == "42501":
+            return PermissionDenied(f"The server refused this: {error}.")
+        return CoachdeskError(f"The server refused this: {error}.")
+    if isinstance(error, SyncError):
+        return CoachdeskError(f"The server could not do this now: {error}.")
+    raise error
+
+
+class SyncedBackend:
+    """The app's Backend: sync.Session + sync.Cache + sync.SyncEngine."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        data_dir: Path,
+        keyring_backend: Any = None,
+        remember: bool = True,
+        interval_s: float = SYNC_INTERVAL_S,
+        transport: httpx.BaseTransport | None = None,
+        playback_dir: Path | None = None,
+    ) -> None:
+        self._config = config
+        self._data_dir = data_dir
+        self._interval_s = interval_s
+        self._playback_dir = playback_dir or Path(tempfile.gettempdir()) / "coachdesk-playback"
+        sync_config = SyncServerConfig(config.url, config.anon_key)
+        # Where the OS has no keyring, sign-in is kept in memory only; the UI says so once.
+        self.keyring_problem: str | None = None
+        try:
+            self._session = Session(
+                sync_config, remember=remember, keyring_backend=keyring_backend, transport=transport
+            )
+        except NoKeyringError as error:
+            self.keyring_problem = str(error)
+            self._session = Session(sync_config, remember=False, transport=transport)
+        self._cache: Cache | None = None
+        self._engine: SyncEngine | None = None
+        self._account: Account | None = None
+        self._listeners: list[Callable[[SyncStatus], None]] = []
+        self._lock = threading.Lock()
+
+    # Session -------------------------------------------------------------------------------
+    @property
+    def account(self) -> Account | None:
+        return self._account
+
+    @property
+    def server(self) -> ServerConfig:
+        return self._config
+
+    def sign_in(self, email: str, password: str) -> Account:
+        if not email.strip() or not password:
+            raise SignInError("Enter your email address and password.")
+        identity = self._guard(lambda: self._session.sign_in(email, password))
+        self._open(identity)
+        # A first round now, so home shows the server's rows, not an empty cache.
+        status = self._engine_required().run_once(full=True)
+        self._account = self._account_for(identity, offline=status.online is False)
+        self._engine_required().start()
+        log.info("signed in", org_id=identity.org_id, role=identity.org_role)
+        return self._account
+
+    def cached_account(self) -> Account | None:
+        """The account kept in the keyring, if its cache is on this computer (no network)."""
+        try:
+            identity = self._session.restore()
+        except (SyncError, NoKeyringError, ValueError):
+            return None
+        if identity is None or not cache_path(self._data_dir, identity.user_id).exists():
+            return None
+        self._open(identity)
+        return self._account_for(identity, offline=True)
+
+    def resume_offline(self) -> Account:
+        """Start on the saved session and cache; the engine syncs whenever the server answers."""
+        account = self.cached_account()
+        if account is None:
+            raise SignInError("There is no saved sign-in on this computer. Sign in once online.")
+        self._account = account
+        self._engine_required().start()
+        return account
+
+    def switch_org(self, org_id: str) -> Account:
+        engine = self._engine_required()
+        engine.stop()
+        try:
+            identity = self._guard(lambda: self._session.switch_org(org_id))
+            engine.run_once(full=True)
+            self._account = self._account_for(identity, offline=False)
+        finally:
+            engine.start()
+        return self._account
+
+    def sign_out(self, discard_unsynced: bool = False) -> None:
+        engine, cache = self._engine, self._cache
+        if engine is not None:
+            engine.stop()
+        try:
+            self._guard(lambda: self._session.sign_out(cache, discard_unsynced=discard_unsynced))
+        except UnsyncedWork:
+            if engine is not None:
+                engine.start()  # still signed in: keep syncing what is waiting
+            raise
+        self._engine = self._cache = self._account = None
+
+    def close(self) -> None:
+        """Stop syncing and close the cache (quitting the app; the session stays remembered)."""
+        if self._engine is not None:
+            self._engine.stop()
+        if self._cache is not None:
+            self._cache.close()
+
+    def _open(self, identity: Identity) -> None:
+        if self._cache is not None and self._cache.user_id == identity.user_id:
+            return
+        if self._engine is not None:
+            self._engine.stop()
+        self._cache = Cache.open(self._data_dir, identity.user_id)
+        self._engine = SyncEngine(self._session, self._cache, interval_s=self._interval_s)
+        self._engine.subscribe(self._status_changed)
+
+    def _account_for(self, identity: Identity, *, offline: bool) -> Account:
+        cache = self._cache_required()
+        org_id = identity.org_id
+        names = {m.user_id: m.display_name for m in cache.members(org_id)} if org_id else {}
+        orgs = self._org_choices(identity, offline=offline)
+        org_name = next((o.name for o in orgs if o.id == org_id), "")
+        return Account(
+            user_id=identity.user_id,
+            email=identity.email,
+            display_name=names.get(identity.user_id) or identity.email,
+            org_id=org_id,
+            org_name=org_name,
+            role=OrgRole(identity.org_role) if identity.org_role else None,
+            orgs=orgs,
+            offline=offline,
+        )
+
+    def _org_choices(self, identity: Identity, *, offline: bool) -> tuple[OrgChoice, ...]:
+        """The user's orgs: from the server when online (remembered), else as remembered."""
+        cache = self._cache_required()
+        if not offline:
+            try:
+                memberships = self._session.memberships()
+            except SyncError as error:
+                log.info("orgs not listed", reason=str(error))
+            else:
+                cache.set_meta(
+                    _ORGS_META,
+                    json.dumps([[m.org_id, m.name, m.role] for m in memberships]),
+                )
+        stored = json.loads(cache.meta(_ORGS_META) or "[]")
+        choices = tuple(OrgChoice(o, n, OrgRole(r) if r else None) for o, n, r in stored)
+        if identity.org_id and not any(c.id == identity.org_id for c in choices):
+            role = OrgRole(identity.org_role) if identity.org_role else None
+            choices += (OrgChoice(identity.org_id, "", role),)
+        return choices
+
+    # Trainee -------------------------------------------------------------------------------
+    def home(self) -> HomeData:
+        account, cache = self._require_account(), self._cache_required()
+        org = str(account.org_id)
+        scenarios = {s.id: _scenario(s) for s in cache.scenarios(org)}
+        names = self._names()
+        recent = cache.recent_attempts(org, user_id=account.user_id, limit=RECENT_ATTEMPTS)
+        return HomeData(
+            assignments=tuple(_assignment(a) for a in cache.due_assignments(org, account.user_id)),
+            recent_attempts=tuple(self._row(r, scenarios, names) for r in recent),
+            scenarios=scenarios,
+        )
+
+    def scenario(self, scenario_id: str) -> Scenario:
+        cached = self._cache_required().scenario(scenario_id)
+        if cached is None:
+            raise CoachdeskError("This scenario is not available (unpublished or removed).")
+        return _scenario(cached)
+
+    def attempt(self, attempt_id: str) -> AttemptDetail:
+        record = self._cache_required().attempt(attempt_id)
+        if record is None:
+            raise CoachdeskError(
+                "This attempt is not on this computer (it may belong to another org)."
+            )
+        scenario = self.scenario(record.scenario_id)
+        return AttemptDetail(
+            row=self._row(record, {scenario.id: scenario}, self._names()),
+            transcript=record.transcript or {"version": 1, "turns": []},
+            kpis=record.kpis or {},
+            breakdown=record.breakdown,
+            rubric=scenario.rubric,
+            recording_path=f"recordings/{record.recording_path}" if record.recording_path else None,
+            local_recording=record.local_recording,
+            rejection=record.rejection or record.failure_reason,
+            persona_name=scenario.persona.name,
+        )
+
+    def save_attempt(self, finished: FinishedAttempt) -> AttemptRow:
+        """Keep the call with its provisional score (same numbers as the server's), then sync."""
+        account, cache = self._require_account(), self._cache_required()
+        scenario = self.scenario(finished.scenario_id)
+        kpis = compute_kpis(finished.transcript, scenario.rubric)
+        breakdown = score_rubric(scenario.rubric, kpis, scenario.pass_score, finished.transcript)
+        record = self._guard(
+            lambda: cache.record_attempt(
+                NewAttempt(
+                    org_id=str(account.org_id),
+                    user_id=account.user_id,
+                    scenario_id=finished.scenario_id,
+                    started_at=finished.started_at,
+                    ended_at=finished.ended_at,
+                    transcript=finished.transcript,
+                    assignment_id=finished.assignment_id,
+                    recording=finished.recording,
+                    provisional_kpis=kpis,
+                    provisional_breakdown=breakdown,
+                    id=finished.id,
+                )
+            )
+        )
+        log.info("attempt saved", attempt_id=record.id, org_id=account.org_id)
+        self._after_local_write()
+        return self._row(record, {scenario.id: scenario}, self._names())
+
+    def recording_for_playback(self, detail: AttemptDetail) -> Path:
+        if detail.local_recording is not None and detail.local_recording.exists():
+            return detail.local_recording
+        if not detail.recording_path:
+            raise CoachdeskError("This attempt has no recording to play.")
+        url = self._rpc("grant_signed_url", {"path": detail.recording_path, "ttl": 300})
+        if url.startswith("/"):
+            url = f"{self._config.url}/storage/v1{url}"
+        try:
+            response = httpx.get(url, timeout=60)
+        except httpx.HTTPError as error:
+            raise translate(SyncOffline(str(error)), self._config.url) from error
+        if response.status_code != 200:
+            raise CoachdeskError(
+                f"The recording could not be downloaded (the server answered "
+                f"{response.status_code})."
+            )
+        target = self._playback_dir / f"{detail.row.id}{Path(detail.recording_path).suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(response.content)
+        return target
+
+    # Everyone ------------------------------------------------------------------------------
+    def leaderboard(self, month: date, team_id: str | None) -> list[LeaderRow]:
+        """Live from `leaderboard_month`; offline, the org's snapshot of that month if cached."""
+        account = self._require_account()
+        try:
+            rows = self._rpc("leaderboard_month", {"month": month.isoformat(), "team": team_id})
+        except OfflineError:
+            snapshot = self._cache_required().leaderboard(str(account.org_id), month)
+            if snapshot is None or team_id is not None:
+                raise
+            rows = [r.__dict__ for r in snapshot.rows]
+        return [
+            LeaderRow(
+                user_id=str(r["user_id"]),
+                display_name=str(r["display_name"]),
+                attempts=int(r["attempts"] or 0),
+                avg_score=as_decimal(r["avg_score"]),
+                best_score=as_decimal(r["best_score"]),
+                passed_attempts=int(r["passed_attempts"] or 0),
+                rank=int(r["rank"]),
+                org_rank=int(r["org_rank"]),
+                is_me=str(r["user_id"]) == account.user_id,
+            )
+            for r in rows or []
+        ]
+
+    def teams(self) -> list[Team]:
+        org = str(self._require_account().org_id)
+        return [Team(t.id, t.name, t.member_ids) for t in self._cache_required().teams(org)]
+
+    # Managers ------------------------------------------------------------------------------
+    def members(self) -> list[Member]:
+        org = str(self._require_account().org_id)
+        return [
+            Member(m.user_id, m.display_name, OrgRole(m.role))
+            for m in self._cache_required().members(org)
+        ]
+
+    def scenarios(self) -> list[Scenario]:
+        org = str(self._require_account().org_id)
+        return [_scenario(s) for s in self._cache_required().scenarios(org)]
+
+    def tracks(self) -> list[Track]:
+        org = str(self._require_account().org_id)
+        return [Track(t.id, t.title, t.scenario_ids) for t in self._cache_required().tracks(org)]
+
+    def org_attempts(self, limit: int = 1000) -> list[AttemptRow]:
+        """The org's attempts as the cache holds them (RLS let the manager's pull have them)."""
+        account = self._require_manager()
+        cache = self._cache_required()
+        scenarios = {s.id: s for s in self.scenarios()}
+        names = self._names()
+        teams_of: dict[str, set[str]] = {}
+        for team in self.teams():
+            for user_id in team.member_ids:
+                teams_of.setdefault(user_id, set()).add(team.id)
+        records = cache.recent_attempts(str(account.org_id), limit=limit)
+        return [
+            replace(self._row(r, scenarios, names), team_ids=frozenset(teams_of.get(r.user_id, ())))
+            for r in records
+        ]
+
+    def org_overview(self, months: int) -> list[OverviewMonth]:
+        rows = self._rpc("org_overview", {"months": months})
+        return [
+            OverviewMonth(
+                month_start=date.fromisoformat(r["month_start"]),
+                active_users=int(r["active_users"]),
+                attempts=int(r["attempts"]),
+                scored_attempts=int(r["scored_attempts"]),
+                avg_score=as_decimal(r["avg_score"]),
+                pass_rate=as_decimal(r["pass_rate"]),
+                kpi_averages={k: as_decimal(r.get(f"avg_{k}")) for k in OVERVIEW_KPIS},
+            )
+            for r in rows or []
+        ]
+
+    def scenario_insights(self) -> list[ScenarioInsight]:
+        rows = self._rpc("scenario_insights", {})
+        return [
+            ScenarioInsight(
+                scenario_id=str(r["scenario_id"]),
+                title=str(r["title"]),
+                attempts=int(r["attempts"]),
+                scored_attempts=int(r["scored_attempts"]),
+                avg_score=as_decimal(r["avg_score"]),
+                median_score=as_decimal(r["median_score"]),
+                pass_rate=as_decimal(r["pass_rate"]),
+                kpis={
+                    kpi: {k: as_decimal(v) for k, v in stats.items()}
+                    for kpi, stats in (r.get("kpis") or {}).items()
+                },
+            )
+            for r in rows or []
+        ]
+
+    def create_assignment(self, new: NewAssignment) -> str:
+        """Kept in the outbox at once (works offline), sent by the engine."""
+        account = self._require_manager()
+        assignment_id = self._guard(
+            lambda: self._cache_required().create_assignment(
+                org_id=str(account.org_id),
+                scenario_id=new.scenario_id,
+                track_id=new.track_id,
+                user_id=new.user_id,
+                team_id=new.team_id,
+                due_at=new.due_at,
+                note=new.note,
+            )
+        )
+        log.info("assignment created", org_id=account.org_id, assignment_id=assignment_id)
+        self._after_local_write()
+        return assignment_id
+
+    # Sync ----------------------------------------------------------------------------------
+    def sync_status(self) -> SyncStatus:
+        engine = self._engine
+        if engine is None:
+            return SyncStatus(SyncPhase.IDLE, message="Not signed in")
+        return _status(engine.status)
+
+    def sync_now(self, progress: Callable[[float, str], None] | None = None) -> SyncStatus:
+        engine = self._engine_required()
+        if progress is not None:
+            progress(-1.0, "Syncing…")
+        return _status(engine.sync_now_and_wait(timeout=SYNC_NOW_TIMEOUT_S))
+
+    def subscribe(self, listener: Callable[[SyncStatus], None]) -> Callable[[], None]:
+        """`listener(status)` on every engine change, on the engine's thread."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _status_changed(self, status: EngineStatus) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(_status(status))
+
+    def _after_local_write(self) -> None:
+        engine = self._engine_required()
+        engine.refresh_counts()
+        engine.sync_now()
+
+    # Helpers -------------------------------------------------------------------------------
+    def _rpc(self, function: str, params: Mapping[str, Any]) -> Any:
+        """A live call to the server (reports, signed URLs), with a fresh token."""
+
+        def call() -> Any:
+            self._session.ensure_fresh()
+            return self._session.client.rpc(function, dict(params)).execute().data
+
+        return self._guard(lambda: Session._call(call))
+
+    def _guard(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except (SyncError, UnsyncedWorkError) as error:
+            raise translate(error, self._config.url) from error
+        except ValueError as error:  # a local write the cache refuses (CacheError and friends)
+            raise CoachdeskError(str(error)) from error
+
+    def _require_account(self) -> Account:
+        if self._account is None:
+            raise NotSignedIn("Please sign in first.")
+        return self._account
+
+    def _require_manager(self) -> Account:
+        account = self._require_account()
+        if not account.is_manager:
+            raise PermissionDenied("Only managers and admins can see the team's attempts.")
+        return account
+
+    def _cache_required(self) -> Cache:
+        if self._cache is None:
+            raise NotSignedIn("Please sign in first.")
+        return self._cache
+
+    def _engine_required(self) -> SyncEngine:
+        if self._engine is None:
+            raise NotSignedIn("Please sign in first.")
+        return self._engine
+
+    def _names(self) -> dict[str, str]:
+        account = self._require_account()
+        return {
+            m.user_id: m.display_name for m in self._cache_required().members(str(account.org_id))
+        }
+
+    @staticmethod
+    def _row(
+        record: AttemptRecord, scenarios: Mapping[str, Scenario], names: Mapping[str, str]
+    ) -> AttemptRow:
+        scenario = scenarios.get(record.scenario_id)
+        return AttemptRow(
+            id=record.id,
+            user_id=record.user_id,
+            person=names.get(record.user_id, ""),
+            scenario_id=record.scenario_id,
+            scenario_title=scenario.title if scenario else "(scenario not available)",
+            started_at=record.started_at,
+            duration_seconds=record.duration_seconds,
+            score=record.score,
+            sync_state=_STATES[record.sync_state],
+            passed=record.passed,
+            assignment_id=record.assignment_id,
+        )
+
+
+def _status(status: EngineStatus) -> SyncStatus:
+    message = status.last_error or ""
+    if status.phase is Phase.SIGNED_OUT:
+        message = "signed out: sign in again to sync"
+    return SyncStatus(
+        phase=_PHASES[status.phase],
+        pending=status.pending,
+        rejected=status.rejected,
+        last_synced=status.last_sync_at,
+        message=message,
+    )
+
+
+def _scenario(cached: CachedScenario) -> Scenario:
+    return Scenario(
+        id=cached.id,
+        title=cached.title,
+        description=cached.description,
+        persona=Persona.from_json(cached.persona),
+        difficulty=cached.difficulty,
+        pass_score=cached.pass_score,
+        status=cached.status,
+        branching=cached.branching,
+        rubric=cached.rubric,
+    )
+
+
+def _assignment(cached: CachedAssignment) -> Assignment:
+    return Assignment(
+        id=cached.id,
+        title=cached.title,
+        kind=cached.kind,
+        scenario_ids=cached.scenario_ids,
+        due_at=cached.due_at,
+        note=cached.note,
+        required_score=cached.required_score,
+        completed=cached.completed,
+        best_score=cached.best_score,
+    )

@@ -32,7 +32,7 @@ from sync.client import (
 from sync.pull import PAGE_ROWS, PullResult, pull
 from sync.push import BATCH_ROWS, PushResult, push
 from sync.rows import now
-from sync.session import Identity, Session
+from sync.session import Identity, Session, UnsyncedWorkError
 
 log = structlog.get_logger(__name__)
 
@@ -163,6 +163,23 @@ class SyncEngine:
         with self._rounds:
             self._rounds.wait_for(lambda: self._finished_rounds >= target, timeout)
         return self.status
+
+    def switch_org(self, org_id: str) -> Identity:
+        """Switch the session's org between rounds (a pull must never see the org change under
+        it: its cursors are per org), then sync the new org."""
+        with self._round_lock:
+            identity = self.session.switch_org(org_id)
+        self.sync_now()
+        return identity
+
+    def sign_out(self, *, discard_unsynced: bool = False) -> None:
+        """Stop syncing, end the session and delete this user's cache (UnsyncedWorkError while
+        changes are unsent, unless `discard_unsynced`)."""
+        pending, rejected = self.cache.sync_counts()
+        if (pending or rejected) and not discard_unsynced:
+            raise UnsyncedWorkError(pending, rejected)
+        self.stop()
+        self.session.sign_out(self.cache, discard_unsynced=True)
 
     def refresh_counts(self) -> SyncStatus:
         """Re-read pending/rejected counts after a local write (the UI calls it after saving)."""

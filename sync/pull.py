@@ -17,7 +17,8 @@ Visibility can change without a row changing (a trainee joins a team, a scenario
 draft, a trainee becomes a manager). A *full pass* re-reads the org from the start and removes
 local rows the server no longer shows; it runs on the first pull of an org, when the user's role
 or teams changed, when the last sync is older than the tombstone retention, and when asked (the
-engine asks once per start). docs/sync.md has the whole design.
+engine asks once per start; attempts, the largest table, only on the first three). docs/sync.md
+has the whole design.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ from sqlite_utils import Database
 
 from supabase import Client
 from sync.cache import SYNCED_COLUMNS, Cache, store_server_rows
-from sync.client import RejectedError, SyncError, classify
+from sync.client import RejectedError, ServerError, SyncError, classify
 from sync.rows import now, now_iso
 
 log = structlog.get_logger(__name__)
 
 PAGE_ROWS = 500
+# Attempts carry transcripts (~2 KB each); a page is parsed as JSON while holding the GIL, so it
+# is kept near 200 KB (a few ms) to keep the UI thread from stalling while a worker pulls.
+ATTEMPT_PAGE_ROWS = 100
 # Who is in the org and in which teams decides what else the user may see: pulled first.
 MEMBERSHIP_TABLES = ("org_members", "teams", "team_members")
 CONTENT_TABLES = ("scenarios", "tracks", "track_scenarios", "assignments", "scenario_attempts")
@@ -70,10 +74,20 @@ def pull(
     month: date | None = None,
     on_page: Callable[[str, int], None] | None = None,
 ) -> PullResult:
-    """Pull everything changed in `org_id` (the token's org) since the last pull."""
+    """Pull everything changed in `org_id` (the token's org) since the last pull.
+
+    `full`: re-read the content and membership tables from the start and drop rows no longer
+    visible (the engine asks once per start); attempts are re-read when the role changed."""
     result = PullResult(watermark=_watermark(client))
-    full = full or _stale(cache, org_id)
-    full_tables = set(MEMBERSHIP_TABLES + CONTENT_TABLES) if full else set()
+    everything = set(MEMBERSHIP_TABLES + CONTENT_TABLES)
+    if _stale(cache, org_id):
+        full_tables = everything
+    elif full:
+        # Attempts' visibility depends on the role only (checked below), so a routine full pass
+        # leaves the largest table alone.
+        full_tables = everything - {"scenario_attempts"}
+    else:
+        full_tables = set()
     pager = _Pager(client, cache.db, org_id, result.watermark, page_rows, on_page)
     # Deletions first: a removed team membership must count before visibility is judged.
     # (A row deleted and then written again keeps its newer copy: see _apply_tombstone.)
@@ -171,6 +185,9 @@ class _Pager:
         """Read pages above the cursor until the watermark; each page is applied together with
         its new cursor in one local transaction, so a kill re-reads at most one page."""
         total = 0
+        limit = self.page_rows
+        if table == "scenario_attempts":
+            limit = min(limit, ATTEMPT_PAGE_ROWS)
         while True:
             xid, last_id = self._cursor(table)
             query = (
@@ -183,7 +200,7 @@ class _Pager:
                 query = query.gt("sync_xid", xid)
             else:
                 query = query.or_(f"sync_xid.gt.{xid},and(sync_xid.eq.{xid},id.gt.{last_id})")
-            rows = list(_execute(query.order("sync_xid").order("id").limit(self.page_rows)) or [])
+            rows = list(_execute(query.order("sync_xid").order("id").limit(limit)) or [])
             if rows:
                 with self.db.atomic():
                     apply(rows)
@@ -191,7 +208,7 @@ class _Pager:
                 total += len(rows)
                 if self.on_page is not None:
                     self.on_page(table, len(rows))
-            if len(rows) < self.page_rows:
+            if len(rows) < limit:
                 # Drained: every row below the watermark has been applied.
                 self._save_cursor(table, max(self.watermark - 1, xid), None)
                 return total
@@ -251,7 +268,9 @@ def _pull_leaderboard(client: Client, db: Database, org_id: str, month: date | N
     first = (month or now().date()).replace(day=1)
     try:
         rows = _execute(client.rpc("leaderboard_month", {"month": first.isoformat()}))
-    except RejectedError as error:
+    except (RejectedError, ServerError) as error:
+        # The snapshot is a convenience: its absence must not fail the round (the last one
+        # fetched stays, with its date).
         log.info("leaderboard not available", org_id=org_id, reason=str(error))
         return None
     with db.atomic():

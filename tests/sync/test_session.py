@@ -111,14 +111,14 @@ def test_switching_org_changes_the_org_on_the_token(sign_in, engine_for):
     other = GLOBEX_ORG if start.org_id == DEMO_ORG else DEMO_ORG
     engine = engine_for(session)
     engine.run_once()
-    switched = session.switch_org(other)
+    switched = engine.switch_org(other)  # between rounds, never under a running pull
     assert switched.org_id == other
     assert switched.org_role == ("manager" if other == GLOBEX_ORG else "trainee")
     assert engine.run_once().phase is Phase.IDLE
     assert engine.cache.scenarios(other), "the other org's content arrived"
     assert engine.cache.scenarios(start.org_id), "the first org's cache is kept"
     assert {m.org_id for m in session.memberships()} >= {other}
-    session.switch_org(start.org_id)
+    engine.switch_org(start.org_id)
 
 
 def test_switching_to_an_org_of_someone_else_is_refused(sign_in):
@@ -135,10 +135,10 @@ def test_sign_out_refuses_to_drop_unsynced_work_then_clears_the_cache(
     engine = engine_for(session)
     engine.cache.record_attempt(NewAttempt(**new_attempt_args()))
     with pytest.raises(UnsyncedWorkError, match="1 change"):
-        session.sign_out(engine.cache)
+        engine.sign_out()
     assert engine.run_once().pending == 0
     path = engine.cache.path
-    session.sign_out(engine.cache)
+    engine.sign_out()
     assert not path.exists()
     assert (f"Coachdesk {server.url}", STORAGE_KEY) not in keyring_backend.entries
     assert session.identity is None

@@ -1,0 +1,356 @@
+"""Sync throughput: the engine's bulk push and paged pull vs one request per row, same client.
+
+Against a private local stack (fresh database, demo seed) serving from a process of its own:
+
+- push: a trainee's cache holds COACHDESK_BENCH_PUSH (1,000) recorded attempts, each with a
+  transcript (the server scores every one on arrival, a cost per row that no batching removes;
+  it is measured and printed too). `sync.push` sends them as bulk idempotent upserts; the
+  baseline upserts the same kind of rows one request each, storing each answer and removing its
+  outbox entry like the engine does. The same for a manager's 1,000 new assignments (no scoring).
+  Transcript files are one Storage request each on both sides (Storage has no batch upload), so
+  they are timed apart as files/s.
+- pull: COACHDESK_BENCH_PULL (10,000) attempts change on the server (in 20 transactions); a
+  manager's empty cache pulls them with `sync.pull` (pages of 500 by (sync_xid, id)); the
+  baseline lists the changed ids, then fetches and stores each row with its own request.
+- stall: the longest an asyncio event loop on the main thread waits for a 5 ms timer while the
+  engine pulls everything again on a worker thread (what qasync's loop would see; target 50 ms),
+  next to the same measure while the worker only sleeps (scheduling noise of the machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg.types.json import Jsonb
+
+from server.db.cluster import free_port
+from server.db.testing import migrated_database
+from server.stack.config import StackConfig
+from server.stack.runner import StackServer, apply_local_stack_sql
+from sync import outbox, uploads
+from sync.cache import SYNCED_COLUMNS, Cache, NewAttempt, store_server_rows
+from sync.client import ServerConfig
+from sync.pull import pull
+from sync.push import push
+from sync.session import Session
+
+DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
+TRAINEE = "a0000000-0000-4000-8000-000000000001"
+COLD_CALL = "f0000000-0000-4000-8000-000000000001"
+PASSWORD = "coachdesk-demo"
+FILES_SAMPLE = 100
+TRANSCRIPT = {
+    "version": 1,
+    "turns": [
+        {"speaker": "persona", "start": 0.0, "end": 2.1, "text": "Dana speaking. Who is this?"},
+        {
+            "speaker": "rep",
+            "start": 2.9,
+            "end": 7.4,
+            "text": "Hi Dana, this is Sam from Coachdesk. Did I catch you at a bad time?",
+        },
+        {
+            "speaker": "persona",
+            "start": 8.0,
+            "end": 12.5,
+            "text": "We already have a vendor for that. Why should I spend time on this?",
+        },
+        {
+            "speaker": "rep",
+            "start": 13.6,
+            "end": 24.0,
+            "text": "Fair question. Teams like yours save hours a week. How do you onboard today?",
+        },
+    ],
+}
+
+
+def _session(server: ServerConfig, email: str) -> Session:
+    session = Session(server, remember=False)
+    session.sign_in(email, PASSWORD)
+    return session
+
+
+def _record(cache: Cache, count: int) -> None:
+    started = datetime.now(UTC) - timedelta(days=1)
+    for n in range(count):
+        cache.record_attempt(
+            NewAttempt(
+                org_id=DEMO_ORG,
+                user_id=TRAINEE,
+                scenario_id=COLD_CALL,
+                started_at=started + timedelta(seconds=n),
+                ended_at=started + timedelta(seconds=n + 24),
+                transcript=TRANSCRIPT,
+            )
+        )
+
+
+def _files_already_sent(cache: Cache) -> None:
+    """Files are timed on their own (_bench_files); here only rows go."""
+    with cache.atomic() as db:
+        db.execute("update uploads set state = 'done', content = null")
+
+
+def _assign(cache: Cache, count: int) -> None:
+    for n in range(count):
+        cache.create_assignment(
+            org_id=DEMO_ORG, scenario_id=COLD_CALL, user_id=TRAINEE, note=f"bench {n}"
+        )
+
+
+def _naive_push(session: Session, cache: Cache) -> int:
+    """What the engine does, one request per outbox entry."""
+    sent = 0
+    for entry in outbox.pending(cache.db, DEMO_ORG, limit=10**9):
+        rows = (
+            session.client.table(entry.table_name)
+            .upsert(entry.payload, on_conflict="id")
+            .select(",".join(SYNCED_COLUMNS[entry.table_name]))
+            .execute()
+            .data
+        )
+        with cache.atomic() as db:
+            store_server_rows(db, entry.table_name, rows)
+            outbox.remove(db, [entry.seq])
+        sent += 1
+    return sent
+
+
+def _bench_push(
+    server: ServerConfig, email: str, fill: Any, count: int, root: Path
+) -> tuple[float, float]:
+    """(bulk seconds, one-by-one seconds) to push `count` rows that `fill` queues."""
+    session = _session(server, email)
+    user_id = session.require_identity().user_id
+    name = fill.__name__.strip("_")
+    bulk = Cache.open(root / f"push-bulk-{name}", user_id)
+    naive = Cache.open(root / f"push-naive-{name}", user_id)
+    for cache in (bulk, naive):
+        fill(cache, count)
+        _files_already_sent(cache)
+    start = time.perf_counter()
+    result = push(session.client, bulk, DEMO_ORG)
+    bulk_s = time.perf_counter() - start
+    start = time.perf_counter()
+    naive_rows = _naive_push(session, naive)
+    naive_s = time.perf_counter() - start
+    assert result.rows == naive_rows == count
+    assert bulk.sync_counts() == naive.sync_counts() == (0, 0)
+    bulk.close()
+    naive.close()
+    return bulk_s, naive_s
+
+
+def _bench_pushes(server: ServerConfig, count: int, root: Path) -> dict[str, float]:
+    bulk_s, naive_s = _bench_push(server, "trainee@demo.coachdesk.test", _record, count, root)
+    figures = {"push_bulk_s": bulk_s, "push_naive_s": naive_s, "push_ratio": naive_s / bulk_s}
+    bulk_s, naive_s = _bench_push(server, "manager@demo.coachdesk.test", _assign, count, root)
+    figures.update(assign_bulk_s=bulk_s, assign_naive_s=naive_s, assign_ratio=naive_s / bulk_s)
+    return figures
+
+
+def _scoring_ms(dsn: str) -> float:
+    """What Postgres alone spends scoring one attempt on arrival (compute_kpis + breakdown)."""
+    with psycopg.connect(dsn) as conn:
+        start = time.perf_counter()
+        conn.execute(
+            "select private.score_breakdown(s.rubric, public.compute_kpis(%s, s.rubric), %s, 70) "
+            "from scenarios s, generate_series(1, 200) where s.id = %s",
+            (Jsonb(TRANSCRIPT), Jsonb(TRANSCRIPT), COLD_CALL),
+        )
+        return (time.perf_counter() - start) / 200 * 1000
+
+
+def _bench_files(server: ServerConfig, root: Path) -> dict[str, float]:
+    session = _session(server, "trainee@demo.coachdesk.test")
+    cache = Cache.open(root / "files", TRAINEE)
+    _record(cache, FILES_SAMPLE // 2)  # two transcript files (JSON, TXT) per attempt
+    start = time.perf_counter()
+    sent, refused = uploads.upload_pending(session.client, cache.db, DEMO_ORG)
+    elapsed = time.perf_counter() - start
+    assert (sent, refused) == (FILES_SAMPLE, 0)
+    cache.close()
+    return {"files_per_s": sent / elapsed}
+
+
+def _change_attempts(dsn: str, count: int) -> None:
+    """`count` attempts of the demo org's members change on the server, in 20 transactions."""
+    members = [
+        "a0000000-0000-4000-8000-000000000001",
+        "a0000000-0000-4000-8000-000000000002",
+        "a0000000-0000-4000-8000-000000000021",
+    ]
+    with psycopg.connect(dsn) as conn:
+        for batch in range(20):
+            conn.execute(
+                "insert into scenario_attempts (id, org_id, user_id, scenario_id, started_at, "
+                "ended_at, duration_seconds, transcript, status, device_id) "
+                "select gen_random_uuid(), %s, (%s::uuid[])[1 + g %% 3], %s, "
+                "now() - make_interval(mins => g), now() - make_interval(mins => g) + "
+                "interval '24 seconds', 24, %s, 'uploaded', 'bench' "
+                "from generate_series(1, %s) g",
+                (
+                    DEMO_ORG,
+                    members,
+                    COLD_CALL,
+                    Jsonb(TRANSCRIPT),
+                    count // 20 + (batch < count % 20),
+                ),
+            )
+            conn.commit()
+
+
+def _naive_pull(session: Session, cache: Cache, since_xid: int) -> int:
+    client = session.client
+    columns = ",".join(SYNCED_COLUMNS["scenario_attempts"])
+    ids: list[str] = []
+    while True:  # the list of what changed, paged by id (cheap); then one request per row
+        query = client.table("scenario_attempts").select("id").gt("sync_xid", since_xid)
+        if ids:
+            query = query.gt("id", ids[-1])
+        page = query.order("id").limit(1000).execute().data
+        ids += [row["id"] for row in page]
+        if len(page) < 1000:
+            break
+    for attempt_id in ids:
+        rows = client.table("scenario_attempts").select(columns).eq("id", attempt_id).execute().data
+        with cache.atomic() as db:
+            store_server_rows(db, "scenario_attempts", rows)
+    return len(ids)
+
+
+def _bench_pull(server: ServerConfig, dsn: str, count: int, root: Path) -> dict[str, float]:
+    session = _session(server, "manager@demo.coachdesk.test")
+    manager_id = session.require_identity().user_id
+    bulk, naive = (
+        Cache.open(root / "pull-bulk", manager_id),
+        Cache.open(root / "pull-naive", manager_id),
+    )
+    pull(session.client, bulk, DEMO_ORG)  # catch up with the seed first
+    with psycopg.connect(dsn) as conn:
+        since = conn.execute("select max(sync_xid) from scenario_attempts").fetchone()[0]
+    _change_attempts(dsn, count)
+    start = time.perf_counter()
+    result = pull(session.client, bulk, DEMO_ORG)
+    bulk_s = time.perf_counter() - start
+    start = time.perf_counter()
+    naive_rows = _naive_pull(session, naive, since)
+    naive_s = time.perf_counter() - start
+    assert result.rows["scenario_attempts"] == naive_rows == count, (result.rows, naive_rows)
+    figures = {"pull_bulk_s": bulk_s, "pull_naive_s": naive_s, "pull_ratio": naive_s / bulk_s}
+    figures.update(_bench_stall(session, root / "pull-stall", manager_id))
+    bulk.close()
+    naive.close()
+    return figures
+
+
+def _bench_stall(session: Session, data_dir: Path, user_id: str) -> dict[str, float]:
+    """Longest lateness of a 5 ms timer on the main thread's loop while a worker pulls, and
+    while a worker only sleeps for as long (the machine's own noise, for comparison)."""
+    cache = Cache.open(data_dir, user_id)
+
+    async def lateness(work: Any) -> tuple[float, float, Any]:
+        loop = asyncio.get_running_loop()
+        start = time.perf_counter()
+        job = loop.run_in_executor(None, work)
+        worst = 0.0
+        while not job.done():
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            worst = max(worst, time.perf_counter() - before - 0.005)
+        return worst, time.perf_counter() - start, await job
+
+    worst, took, result = asyncio.run(lateness(lambda: pull(session.client, cache, DEMO_ORG)))
+    idle, _, _ = asyncio.run(lateness(lambda: time.sleep(took)))
+    cache.close()
+    return {"stall_ms": worst * 1000, "idle_ms": idle * 1000, "stall_rows": float(result.total)}
+
+
+def _serve(config: StackConfig, stop: Any) -> None:
+    """The stack in a process of its own, as in real use: it must not share the client's GIL."""
+    with StackServer(config):
+        stop.wait()
+
+
+@contextmanager
+def _stack_process(config: StackConfig) -> Iterator[None]:
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    process = context.Process(target=_serve, args=(config, stop), daemon=True)
+    process.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{config.url}/auth/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or not process.is_alive():
+                raise RuntimeError("the local stack did not start")
+            time.sleep(0.1)
+        yield
+    finally:
+        stop.set()
+        process.join(30)
+
+
+def run(push_count: int, pull_count: int) -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(prefix="coachdesk-bench-sync-"))
+    with migrated_database(seed=True) as dsn:
+        apply_local_stack_sql(dsn)
+        config = StackConfig.for_data_dir(dsn, root / "stack", port=free_port())
+        with _stack_process(config):
+            server = ServerConfig(config.url, config.anon_key)
+            figures = _bench_pushes(server, push_count, root)
+            figures["scoring_ms"] = _scoring_ms(dsn)
+            figures.update(_bench_files(server, root))
+            figures.update(_bench_pull(server, dsn, pull_count, root))
+    return figures
+
+
+def main() -> None:
+    push_count = int(os.environ.get("COACHDESK_BENCH_PUSH", "1000"))
+    pull_count = int(os.environ.get("COACHDESK_BENCH_PULL", "10000"))
+    figures = run(push_count, pull_count)
+    print("== sync: engine (bulk, paged) vs one request per row, same client ==")
+    print(
+        f"push {push_count} attempts: {figures['push_bulk_s']:.2f} s bulk, "
+        f"{figures['push_naive_s']:.2f} s one by one, ratio {figures['push_ratio']:.1f}x "
+        "(target >= 10x)"
+    )
+    print(
+        f"  (the server scores each attempt as it arrives: {figures['scoring_ms']:.1f} ms of "
+        "Postgres time per attempt, the same on both sides)"
+    )
+    print(
+        f"push {push_count} assignments: {figures['assign_bulk_s']:.2f} s bulk, "
+        f"{figures['assign_naive_s']:.2f} s one by one, ratio {figures['assign_ratio']:.1f}x"
+    )
+    print(f"transcript files: {figures['files_per_s']:.0f} files/s (one request each)")
+    print(
+        f"pull {pull_count} changed attempts: {figures['pull_bulk_s']:.2f} s paged, "
+        f"{figures['pull_naive_s']:.2f} s one by one, ratio {figures['pull_ratio']:.1f}x "
+        "(target >= 10x)"
+    )
+    print(
+        f"longest event-loop stall while a worker pulled {figures['stall_rows']:.0f} rows: "
+        f"{figures['stall_ms']:.1f} ms (target < 50 ms; {figures['idle_ms']:.1f} ms with the "
+        "worker idle, the machine's own noise)"
+    )
+
+
+if __name__ == "__main__":
+    main()

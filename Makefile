@@ -13,9 +13,12 @@ APT_PACKAGES := postgresql-15 postgresql-contrib postgresql-15-pgtap postgresql-
 	libportaudio2 libsndfile1 espeak-ng sox xvfb \
 	libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
-	libxcb-randr0 libxcb-render-util0 libxcb-image0
+	libxcb-randr0 libxcb-render-util0 libxcb-image0 \
+	binutils gnupg gpgv osslsigncode shellcheck
+# The last line is for releases (make dist) and their tests: PyInstaller reads ELF files with
+# binutils, GPG signs and verifies, osslsigncode Authenticode-signs, shellcheck lints build/*.sh.
 
-.PHONY: help sysdeps venv run test pytest lint format types bench clean
+.PHONY: help sysdeps venv run test pytest lint format types bench dist selftest-bundle clean
 
 help:
 	@echo "make run    - start Coachdesk on the embedded local database (demo org)"
@@ -23,6 +26,8 @@ help:
 	@echo "make types  - regenerate sync/db_types.py from the migrated schema"
 	@echo "make lint   - ruff check and format check"
 	@echo "make bench  - run the benchmarks in bench/ (figures go to docs/benchmarks.md)"
+	@echo "make dist   - release build: bundle, tar.gz, .deb, SHA256SUMS + signature (build/dist/release)"
+	@echo "make selftest-bundle - build the PyInstaller bundle and run its --self-test"
 
 sysdeps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
@@ -69,5 +74,17 @@ types: sysdeps venv
 bench: sysdeps venv
 	$(BIN)/python -m bench
 
+# Release build (docs/deployment.md). Signs with COACHDESK_GPG_PRIVATE_KEY, else a throwaway
+# test key; `make dist DIST_ARGS=--release` refuses the test key.
+dist: sysdeps venv
+	$(BIN)/python build/dist.py all $(DIST_ARGS)
+
+# The frozen app proves itself: headless, from an empty home, nothing from the virtualenv.
+selftest-bundle: sysdeps venv
+	$(BIN)/python build/dist.py bundle
+	home=$$(mktemp -d) && trap 'rm -rf "$$home"' EXIT && cd "$$home" && \
+		env -i HOME="$$home" PATH=/usr/bin:/bin LANG=C.UTF-8 \
+		$(CURDIR)/build/dist/coachdesk/coachdesk --self-test
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build/dist build/work

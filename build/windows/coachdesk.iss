@@ -15,6 +15,11 @@
 #ifndef AppVersion
   #error Pass the version from the git tag: iscc /DAppVersion=1.2.3 coachdesk.iss
 #endif
+; Windows file versions are four numbers; a development version (1.2.4.dev3+g1a2b3c) passes
+; its numeric part too: /DFileVersion=1.2.4.0
+#ifndef FileVersion
+  #define FileVersion AppVersion
+#endif
 
 #define AppName "Coachdesk"
 #define AppExe "coachdesk.exe"
@@ -27,7 +32,7 @@ AppName={#AppName}
 AppVersion={#AppVersion}
 AppVerName={#AppName} {#AppVersion}
 AppPublisher=Coachdesk
-VersionInfoVersion={#AppVersion}
+VersionInfoVersion={#FileVersion}
 DefaultDirName={autopf}\{#AppName}
 DefaultGroupName={#AppName}
 DisableProgramGroupPage=yes

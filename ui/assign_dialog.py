@@ -62,6 +62,7 @@ class AssignDialog(QDialog):
         self.due = QDateTimeEdit()
         self.due.setCalendarPopup(True)
         self.due.setAccessibleName("Due date")
+        self.due.setDisplayFormat("yyyy-MM-dd HH:mm")
         default_due = QDateTime.currentDateTime().addDays(DEFAULT_DUE_DAYS)
         default_due.setTime(QTime(17, 0))
         self.due.setDateTime(default_due)
@@ -79,7 +80,8 @@ class AssignDialog(QDialog):
 
         self._scenarios = [s for s in scenarios if s.status == "published"]
         self._tracks = tracks
-        self._members = members
+        # Trainees first: they are who assignments are mostly for.
+        self._members = sorted(members, key=lambda m: (m.role != "trainee", m.display_name))
         self._teams = teams
         for group in (
             (self.scenario_choice, self.track_choice),
@@ -105,7 +107,9 @@ class AssignDialog(QDialog):
         form = QFormLayout()
         form.addRow("What", what)
         form.addRow("Who", who)
-        form.addRow("&Due", due)
+        due_label = QLabel("&Due")
+        due_label.setBuddy(self.due)
+        form.addRow(due_label, due)
         form.addRow("&Note", self.note)
         layout = QVBoxLayout(self)
         layout.addLayout(form)

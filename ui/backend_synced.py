@@ -38,6 +38,7 @@ from sync.client import SignInError as SyncSignInError
 from sync.db_types import OrgRole
 from sync.engine import Phase, SyncEngine
 from sync.engine import SyncStatus as EngineStatus
+from sync.rows import number as as_decimal
 from sync.session import Identity, NoKeyringError, Session, UnsyncedWorkError
 from ui.errors import CoachdeskError
 from ui.services import (
@@ -66,7 +67,6 @@ from ui.services import (
     Team,
     Track,
     UnsyncedWork,
-    as_decimal,
 )
 
 log = structlog.get_logger(__name__)

@@ -134,14 +134,28 @@ class _PlayingInput:
 
 
 class FileMicrophone:
-    """A RecorderFactory whose recordings "hear" the given WAV files in turn (then repeat)."""
+    """A RecorderFactory whose recordings "hear" the given WAV files in turn (then repeat).
 
-    def __init__(self, answers: Iterable[Path], *, pace: float = 1.0, repeat: bool = False) -> None:
-        self._all = [load_audio(Path(a)) for a in answers]
-        self._queue: deque[np.ndarray] = deque(self._all)
+    `pace` 1 plays them in real time, 0 as fast as the Recorder takes them; either way silence
+    follows in real time, like an open microphone in a quiet room, until the turn ends.
+    """
+
+    def __init__(
+        self, answers: Iterable[Path] = (), *, pace: float = 1.0, repeat: bool = False
+    ) -> None:
+        self._all: list[np.ndarray] = []
+        self._queue: deque[np.ndarray] = deque()
         self.pace = pace
         self.repeat = repeat
         self.recorders: list[Recorder] = []
+        self.add(answers)
+
+    def add(self, answers: Iterable[Path]) -> None:
+        """More answers, heard after those already given."""
+        for answer in answers:
+            samples = load_audio(Path(answer))
+            self._all.append(samples)
+            self._queue.append(samples)
 
     def __call__(self, root: Path, name: str, on_level: Callable[[Level], None]) -> Recorder:
         if not self._queue and self.repeat:
@@ -157,10 +171,10 @@ class FileMicrophone:
         self.recorders.append(recorder)
         return recorder
 
-    def heard(self, recorder: Recorder) -> bool:
-        """The recorder has received its whole answer (plus a little silence)."""
+    def heard(self, recorder: Recorder, after: float = 0.3) -> bool:
+        """The recorder has received its whole answer (plus `after` seconds of silence)."""
         index = self.recorders.index(recorder) % len(self._all)
-        return recorder.seconds >= len(self._all[index]) / SAMPLE_RATE + 0.3
+        return recorder.seconds >= len(self._all[index]) / SAMPLE_RATE + after
 
 
 def serve(argv: list[str] | None = None) -> int:

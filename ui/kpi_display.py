@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sync.rows import number as as_decimal
 from ui.formatting import number
-from ui.services import as_decimal
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,12 @@ class MainWindow(QMainWindow):
         self.workspace = tabs
         self.pages.addWidget(tabs)
         self._show_account(account)
+        problem = self.ctx.backend.keyring_problem
+        if problem:
+            self.status.showMessage(
+                "Your sign-in is not remembered on this computer (no system keyring).", 20_000
+            )
+            self.status.setToolTip(problem)
         self.show_workspace()
         self.home.refresh()
         self.poll_sync()

@@ -20,12 +20,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.practice import PersonaLine, PracticeResult, RepTurn, TurnStatus
+from sync.rows import number as as_decimal
 from ui.context import AppContext
 from ui.errors import show_error
 from ui.formatting import clock, score_text
 from ui.models import TranscriptModel, TranscriptTurn
 from ui.practice_controller import PracticeController
-from ui.services import AttemptRow, as_decimal
+from ui.services import AttemptRow
 from ui.widgets.headings import muted, subheading
 from ui.widgets.level_meter import LevelMeter
 from ui.widgets.persona_card import PersonaCard

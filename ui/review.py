@@ -25,16 +25,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sync.rows import number as as_decimal
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
 from ui.formatting import clock, local_time, score_text
 from ui.kpi_display import readings
 from ui.models import ROW_ROLE, Column, RowTableModel, TranscriptModel, transcript_turns
-from ui.services import AttemptDetail, as_decimal
+from ui.services import AttemptDetail
 from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.kpi_card import KpiCard
 from ui.widgets.playback_bar import PlaybackBar, PlayerFactory, PlayerLike, default_player
-from ui.widgets.table import make_table
+from ui.widgets.table import fit_rows, make_table
 
 KPI_COLUMNS = 3
 
@@ -181,6 +182,7 @@ class ReviewScreen(QWidget):
         self.transcript.set_turns(transcript_turns(detail.transcript), detail.persona_name)
         self._show_kpis(detail)
         self.breakdown.set_rows(list((detail.breakdown or {}).get("criteria", [])))
+        fit_rows(self.breakdown_table)
         self._load_recording(detail)
 
     def refresh_if_showing(self, attempt_id: str) -> None:

@@ -152,8 +152,9 @@ def run(out: Path) -> list[Path]:
             window.workspace.setCurrentWidget(window.manager)
             window.manager.tabs.setCurrentIndex(1)
             shooter.shoot(window, "11-manager-charts-dark")
-            window.workspace.setCurrentWidget(window.home)
-            wait_until(lambda: window.home.data is not None, "home")
+            window.sign_out()
+            wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")
+            _sign_in(window, "trainee@demo.coachdesk.test", DEMO_PASSWORD)
             shooter.shoot(window, "12-home-dark")
         finally:
             window.close()

@@ -397,6 +397,8 @@ class Backend(Protocol):
     def account(self) -> Account | None: ...
     @property
     def server(self) -> ServerConfig: ...
+    @property
+    def keyring_problem(self) -> str | None: ...  # why sign-in cannot be remembered, if so
 
     # session
     def sign_in(self, email: str, password: str) -> Account: ...
@@ -434,21 +436,3 @@ class Backend(Protocol):
 
 def month_start(day: date) -> date:
     return day.replace(day=1)
-
-
-def as_decimal(value: object) -> Decimal | None:
-    """A JSON number (or numeric text) from the server as an exact Decimal."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, int | str | Decimal):
-        return Decimal(value)
-    return None
-
-
-def parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
-from ui_fakes import MemoryKeyring, ScriptedMicrophone, SilentOutputStream
+from ui_fakes import MemoryKeyring, SilentOutputStream
 
 from audio.playback import Player
 from audio.transcribe import TranscriberSettings
 from ui.backend_synced import SyncedBackend
 from ui.context import AppContext
-from ui.demo import NetworkSwitch
+from ui.demo import FileMicrophone, NetworkSwitch
 from ui.main_window import Devices, MainWindow
 from ui.preferences import Preferences
 from ui.services import ServerConfig
@@ -119,7 +119,7 @@ def silent_player(path: Path) -> Player:
 @pytest.fixture
 def devices(transcriber, tmp_path) -> Devices:
     return Devices(
-        recorder_factory=ScriptedMicrophone([]),
+        recorder_factory=FileMicrophone(pace=0),
         player_factory=silent_player,
         transcriber=transcriber,
         use_voice=False,

@@ -24,7 +24,7 @@ def _start_cold_call(window) -> None:
 def test_ctrl_e_hangs_up_keeping_the_turn_being_spoken(window, sign_in, qtbot, devices, speech, db):
     first = speech("Hi Dana, my name is Sam and I am calling from Coachdesk.")
     second = speech("We help teams like yours reduce costs.")
-    devices.recorder_factory.answers.extend([first, second])
+    devices.recorder_factory.add([first, second])
     sign_in(window, "trainee")
     _start_cold_call(window)
     practice = window.practice

@@ -7,9 +7,9 @@ import tomllib
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
-from ui_fakes import ScriptedMicrophone
 
 from audio.devices import InputDevice
+from ui.demo import FileMicrophone
 from ui.preferences import Preferences
 from ui.settings_dialog import LOCKED_TIP, SettingsDialog
 from ui.theme import DARK, LIGHT, Theme, ThemeChoice
@@ -56,7 +56,7 @@ def test_locked_keys_are_read_only(qtbot, ctx, tmp_path):
 
 
 def test_microphone_test_shows_the_level_and_keeps_nothing(qtbot, ctx, speech):
-    microphone = ScriptedMicrophone([speech("Testing, one, two, three.")])
+    microphone = FileMicrophone([speech("Testing, one, two, three.")], pace=0)
     dialog = SettingsDialog(ctx, recorder_factory=microphone, input_devices=[])
     qtbot.addWidget(dialog)
     dialog.show()

@@ -1,89 +1,15 @@
-"""Stand-ins at the hardware boundary only: a "microphone" that plays WAV files and a speaker
-that nobody listens to. Everything behind them (Recorder, Player, transcription) is real.
+"""Stand-ins at the boundary only: a speaker nobody listens to and an in-memory OS keyring.
+(The "microphone" that plays WAV files is ui.demo.FileMicrophone, shared with the benchmark.)
+Everything behind them (Recorder, Player, transcription, sync) is real.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-import sounddevice
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
-
-from audio.capture import Level, Recorder
-from audio.decode import load_audio
-
-
-class SpeechInputStream:
-    """An InputStream that delivers `samples` as fast as it can, then digital silence in real
-    time (like an open microphone in a quiet room) until stopped."""
-
-    def __init__(
-        self,
-        samples: np.ndarray,
-        *,
-        blocksize: int,
-        callback: Callable[..., None],
-        finished_callback: Callable[[], None],
-        **_options: Any,
-    ) -> None:
-        self.samples = samples
-        self.blocksize = blocksize
-        self.callback = callback
-        self.finished_callback = finished_callback
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-            self.finished_callback()
-
-    def close(self) -> None:
-        pass
-
-    def _deliver(self, block: np.ndarray) -> None:
-        self.callback(block.reshape(-1, 1), len(block), None, sounddevice.CallbackFlags())
-
-    def _run(self) -> None:
-        for start in range(0, len(self.samples), self.blocksize):
-            if self._stop.is_set():
-                return
-            self._deliver(self.samples[start : start + self.blocksize])
-        silence = np.zeros(self.blocksize, dtype=np.int16)
-        while not self._stop.wait(self.blocksize / 16000):
-            self._deliver(silence)
-
-
-class ScriptedMicrophone:
-    """A RecorderFactory: each new recording "hears" the next WAV of the script."""
-
-    def __init__(self, answers: Iterable[Path]) -> None:
-        self.answers = deque(Path(a) for a in answers)
-        self.recorders: list[Recorder] = []
-
-    def __call__(self, root: Path, name: str, on_level: Callable[[Level], None]) -> Recorder:
-        if not self.answers:
-            raise AssertionError("the practice asked for more answers than the script has")
-        samples = (load_audio(self.answers.popleft()) * 32767).astype(np.int16)
-
-        def open_stream(**kwargs: Any) -> SpeechInputStream:
-            return SpeechInputStream(samples, **kwargs)
-
-        recorder = Recorder(root, name, on_level=on_level, stream_factory=open_stream)
-        self.recorders.append(recorder)
-        return recorder
 
 
 class SilentOutputStream:

@@ -28,3 +28,11 @@ def make_table(
         header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     table.setWordWrap(False)
     return table
+
+
+def fit_rows(table: QTableView) -> None:
+    """Make a short table exactly as tall as its rows (no empty space below them)."""
+    rows = table.model().rowCount()
+    height = table.horizontalHeader().height() + 2 * table.frameWidth()
+    height += sum(table.rowHeight(row) for row in range(rows))
+    table.setFixedHeight(height)

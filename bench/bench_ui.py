@@ -372,6 +372,8 @@ def in_process(stack: Stack) -> dict[str, object]:
 
 
 def main() -> None:
+    # Stall figures depend on what else the machine runs; say how busy it was.
+    load_before = os.getloadavg()[0]
     with stack_process() as stack:
         starts = cold_start(stack)
         print(
@@ -405,6 +407,11 @@ def main() -> None:
         f"memory: {home_mb:.0f} MB at home, {after_mb:.0f} MB after the call and its review "
         f"(ratio {after_mb / home_mb:.2f}x); the transcriber process with its model: "
         f"{figures['rss_transcriber_mb']:.0f} MB"
+    )
+
+    print(
+        f"machine load (1-min average): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} CPUs"
     )
 
 

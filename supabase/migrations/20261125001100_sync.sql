@@ -17,6 +17,10 @@ create table public.deleted_rows (
   -- The member a personal row belonged to (an attempt, an assignment to one person): only they
   -- and the org's managers, admins and hr learn of its deletion. NULL: the whole org.
   owner_id uuid,
+  -- The team an assignment to a team was for: only that team's members learn of its deletion.
+  team_id uuid,
+  -- A draft scenario or track: trainees never saw it, so they are not told it is gone.
+  draft boolean not null default false,
   -- The deleting transaction, exactly as touch_row stamps a write, so one cursor rule serves
   -- rows and tombstones.
   sync_xid bigint not null default (pg_current_xact_id()::text::bigint),
@@ -29,16 +33,20 @@ create index deleted_rows_deleted_at_idx on public.deleted_rows (deleted_at);
 
 -- Statement-level, so a cascade that removes thousands of rows writes one insert. SECURITY
 -- DEFINER because whoever deletes (an admin, the service role, a cascade) cannot write here.
--- The optional argument names the column holding the owner of a personal row.
+-- Optional arguments name the columns holding the owner of a personal row and the team of a
+-- team's row; a `status` of 'draft' (scenarios, tracks) marks a tombstone trainees may not see.
 create or replace function private.note_deleted_rows() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
 begin
-  insert into public.deleted_rows (org_id, table_name, row_id, owner_id)
+  insert into public.deleted_rows (org_id, table_name, row_id, owner_id, team_id, draft)
   select g.org_id, tg_table_name, g.id,
-         case when tg_nargs > 0 then private.try_uuid(to_jsonb(g) ->> tg_argv[0]) end
-  from gone g;
+         case when tg_nargs > 0 then private.try_uuid(r.doc ->> tg_argv[0]) end,
+         case when tg_nargs > 1 then private.try_uuid(r.doc ->> tg_argv[1]) end,
+         coalesce(r.doc ->> 'status' = 'draft', false)
+  from gone g
+  cross join lateral (select to_jsonb(g) as doc) as r;
   return null;
 end
 $$;
@@ -64,7 +72,7 @@ create trigger sync_note_deleted after delete on public.track_scenarios
   for each statement execute function private.note_deleted_rows();
 create trigger sync_note_deleted after delete on public.assignments
   referencing old table as gone
-  for each statement execute function private.note_deleted_rows('user_id');
+  for each statement execute function private.note_deleted_rows('user_id', 'team_id');
 create trigger sync_note_deleted after delete on public.scenario_attempts
   referencing old table as gone
   for each statement execute function private.note_deleted_rows('user_id');
@@ -93,14 +101,18 @@ revoke all on public.deleted_rows from anon, authenticated;
 grant select on public.deleted_rows to authenticated;
 grant select, delete on public.deleted_rows to service_role;
 
--- Members learn of deletions in their current org; a personal row's deletion only reaches its
--- owner and the roles that could read it (the attempts and assignments policies' rule).
+-- Managers, admins and hr learn of every deletion in their current org (they could read every
+-- synced row of it); trainees of deletions of rows they could see: org-wide rows that were not
+-- drafts, their own attempts and assignments, their teams' assignments (docs/security.md).
 create policy deleted_rows_select_member on public.deleted_rows for select to authenticated
   using (
     org_id = (select private.current_org_id())
     and (
-      owner_id is null
-      or owner_id = (select auth.uid())
-      or (select private.has_org_role('manager', 'admin', 'hr'))
+      (select private.has_org_role('manager', 'admin', 'hr'))
+      or (
+        not draft
+        and (owner_id is null or owner_id = (select auth.uid()))
+        and (team_id is null or team_id = any ((select private.my_team_ids())::uuid[]))
+      )
     )
   );

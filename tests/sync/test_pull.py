@@ -80,6 +80,38 @@ def test_deletes_arrive_as_tombstones_visible_only_to_those_who_saw_the_row(
     assert tombstones("globex_trainee") == []
 
 
+def test_tombstones_of_drafts_and_of_other_teams_stay_hidden_from_trainees(sign_in, db):
+    draft = str(uuid.uuid4())
+    db.execute(
+        "insert into scenarios (id, org_id, title, persona, branching, rubric, status) "
+        "select %s, org_id, 'Draft copy', persona, branching, rubric, 'draft' "
+        "from scenarios where id = %s",
+        (draft, SCENARIO_COLD_CALL),
+    )
+    team_assignment = str(uuid.uuid4())
+    db.execute(
+        "insert into assignments (id, org_id, scenario_id, team_id) values (%s, %s, %s, %s)",
+        (team_assignment, DEMO_ORG, SCENARIO_COLD_CALL, SMB_WEST),
+    )
+    db.execute("delete from scenarios where id = %s", (draft,))
+    db.execute("delete from assignments where id = %s", (team_assignment,))
+
+    def seen(key: str) -> set[str]:
+        rows = (
+            sign_in(key)
+            .client.table("deleted_rows")
+            .select("row_id")
+            .in_("row_id", [draft, team_assignment])
+            .execute()
+            .data
+        )
+        return {row["row_id"] for row in rows}
+
+    assert seen("manager") == seen("hr") == {draft, team_assignment}
+    assert seen("trainee2") == {team_assignment}  # in SMB West; never saw the draft
+    assert seen("trainee") == set()  # neither
+
+
 def test_a_late_commit_behind_the_cursor_is_not_skipped(sign_in, engine_for, stack):
     """Transaction A writes first (lower xid) and commits after B; the pull in between must not
     move its cursor past A, or A's row would never be pulled."""

@@ -29,7 +29,7 @@ def baked_version(path: Path = BAKED_VERSION_FILE) -> str | None:
 
 def get_version() -> str:
     # Only a frozen bundle may carry a baked file; a stray one in a checkout must not win.
-    if getattr(sys, "frozen", False) and (baked := baked_version()):
+    if getattr(sys, "frozen", False) and (baked := baked_version(BAKED_VERSION_FILE)):
         return baked
     try:
         return metadata.version(DISTRIBUTION)

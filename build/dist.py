@@ -138,10 +138,10 @@ def make_tarball(bundle: Path, version: str, out_dir: Path) -> Path:
     return path
 
 
-def make_deb(bundle: Path, version: str, out_dir: Path) -> Path:
+def make_deb(bundle: Path, version: str, out_dir: Path, work: Path = WORK) -> Path:
     """A .deb installing the bundle in /opt/coachdesk, built with dpkg-deb (no debhelper)."""
     deb_version = debian_version(version)
-    root = WORK / "deb"
+    root = work / "deb"
     shutil.rmtree(root, ignore_errors=True)
     # Hard links: staging ~700 MB costs no copy; dpkg-deb reads the same bytes.
     shutil.copytree(bundle, root / DEB_PREFIX, symlinks=True, copy_function=os.link)

@@ -65,8 +65,9 @@ Type: filesandordirs; Name: "{app}\_internal"
 Source: "{#BundleDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
 
 [Dirs]
-; The managed settings folder: administrators write, users read (docs/deployment.md).
-Name: "{commonappdata}\Coachdesk"; Permissions: users-readexec
+; The managed settings folder (docs/deployment.md). Its ACL is inherited from ProgramData, where
+; users may create files, so an installed config.toml gets its own ACL below.
+Name: "{commonappdata}\Coachdesk"
 
 [Icons]
 Name: "{group}\{#AppName}"; Filename: "{app}\{#AppExe}"
@@ -76,23 +77,46 @@ Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopico
 Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
 
 [Code]
-{ /CONFIG=path: install that file as the machine's managed settings. }
+{ Runs icacls on the file; True if it succeeded. SIDs, not names, so it works in every language:
+  S-1-5-32-544 Administrators, S-1-5-18 SYSTEM, S-1-5-32-545 Users. }
+function SetAcl(const Target, Arguments: String): Boolean;
+var
+  ResultCode: Integer;
+begin
+  Result := Exec(ExpandConstant('{sys}\icacls.exe'), '"' + Target + '" ' + Arguments, '',
+    SW_HIDE, ewWaitUntilTerminated, ResultCode) and (ResultCode = 0);
+end;
+
+{ /CONFIG=path: install that file as the machine's managed settings, writable by administrators
+  only, so no user can unlock what it locks. }
+procedure InstallManagedConfig(const Source: String);
+var
+  Target: String;
+begin
+  Target := ExpandConstant('{commonappdata}\Coachdesk\config.toml');
+  if not FileCopy(Source, Target, False) then
+  begin
+    Log('Could not copy the managed settings from ' + Source + ' to ' + Target);
+    SuppressibleMsgBox('Coachdesk is installed, but the settings file ' + Source +
+      ' could not be copied to ' + Target + '.', mbError, MB_OK, IDOK);
+  end
+  else if not (SetAcl(Target, '/setowner *S-1-5-32-544') and
+      SetAcl(Target, '/inheritance:r /grant:r *S-1-5-32-544:F *S-1-5-18:F *S-1-5-32-545:RX')) then
+  begin
+    Log('Could not restrict the permissions of ' + Target);
+    SuppressibleMsgBox('Coachdesk is installed, but users could still change ' + Target +
+      '. Restrict it as docs/deployment.md describes.', mbError, MB_OK, IDOK);
+  end;
+end;
+
 procedure CurStepChanged(CurStep: TSetupStep);
 var
-  Source, Target: String;
+  Source: String;
 begin
   if CurStep = ssPostInstall then
   begin
     Source := ExpandConstant('{param:CONFIG|}');
     if Source <> '' then
-    begin
-      Target := ExpandConstant('{commonappdata}\Coachdesk\config.toml');
-      if not FileCopy(Source, Target, False) then
-      begin
-        Log('Could not copy the managed settings from ' + Source + ' to ' + Target);
-        SuppressibleMsgBox('Coachdesk is installed, but the settings file ' + Source +
-          ' could not be copied to ' + Target + '.', mbError, MB_OK, IDOK);
-      end;
-    end;
+      InstallManagedConfig(Source);
   end;
 end;

@@ -18,12 +18,14 @@ from stack_fixtures import DEMO_PASSWORD, EMAILS
 from sync.engine import Phase
 
 CHILD = Path(__file__).with_name("kill_child.py")
-RUNS = 25
+KILLS = 20  # runs killed before the work was done
+MAX_RUNS = 60
 ATTEMPTS_PER_RUN = 2
 
 
-def _run_child(args: dict, kill_after: float | None, stderr: Path) -> str:
-    """Start the child; SIGKILL it `kill_after` seconds after it is ready (None: let it finish)."""
+def _run_child(args: dict, kill_after: float | None, stderr: Path) -> tuple[str, float]:
+    """Start the child; SIGKILL it `kill_after` seconds after it is ready (None: let it finish).
+    Returns what happened and how long it worked after "ready"."""
     with stderr.open("a") as errors:
         child = subprocess.Popen(
             [sys.executable, str(CHILD), json.dumps(args)],
@@ -35,17 +37,18 @@ def _run_child(args: dict, kill_after: float | None, stderr: Path) -> str:
     assert child.stdout is not None
     ready = child.stdout.readline().strip()
     assert ready == "ready", stderr.read_text()[-3000:]
+    start = time.monotonic()
     if kill_after is None:
         out, _ = child.communicate(timeout=120)
         assert child.returncode == 0, stderr.read_text()[-3000:]
-        return out.strip()
+        return out.strip(), time.monotonic() - start
     time.sleep(kill_after)
     if child.poll() is None:
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
-        return "killed"
+        return "killed", kill_after
     child.communicate(timeout=30)
-    return "finished"
+    return "finished", time.monotonic() - start
 
 
 def _left_to_send(data_dir: Path) -> int:
@@ -78,15 +81,20 @@ def test_killed_at_random_points_then_server_and_cache_agree(
     }
     rng = random.Random(20261125)
     stderr = tmp_path / "child.log"
-    outcomes = []
-    for _ in range(RUNS):
-        outcome = _run_child(args, rng.uniform(0.0, 1.5), stderr)
-        outcomes.append((outcome, _left_to_send(data_dir)) if outcome == "killed" else outcome)
-    killed = [left for outcome in outcomes if isinstance(outcome, tuple) for left in outcome[1:]]
-    assert len(killed) >= RUNS // 2, outcomes
+    # One run to the end measures how long a run works after "ready"; kills land inside that.
+    outcome, working = _run_child(args, None, stderr)
+    assert outcome == "synced"
+    outcomes: list[str] = []
+    killed: list[int] = []  # what was left to send at each kill
+    while len(killed) < KILLS and len(outcomes) < MAX_RUNS:
+        outcome, _ = _run_child(args, rng.uniform(0.0, working), stderr)
+        outcomes.append(outcome)
+        if outcome == "killed":
+            killed.append(_left_to_send(data_dir))
+    assert len(killed) == KILLS, outcomes
     # The kills landed both while sending (work left) and after (while pulling).
-    assert any(left > 0 for left in killed) and any(left == 0 for left in killed), outcomes
-    assert _run_child({**args, "count": 0}, None, stderr) == "synced"
+    assert any(left > 0 for left in killed) and any(left == 0 for left in killed), killed
+    assert _run_child({**args, "count": 0}, None, stderr)[0] == "synced"
 
     engine = engine_for(sign_in("trainee"), data_dir)
     assert engine.run_once().phase is Phase.IDLE

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from sync_support import DEMO_ORG, SCENARIO_COLD_CALL, USER_IDS, new_attempt_args
+from sync_support import DEMO_ORG, SCENARIO_COLD_CALL, TRANSCRIPT, USER_IDS, new_attempt_args
 
+from app.kpis import compute_kpis
+from app.scoring import score
 from sync.cache import AttemptSyncState, NewAttempt
 from sync.engine import Phase
 
@@ -13,15 +15,20 @@ def test_attempt_goes_up_and_the_servers_score_comes_back(sign_in, engine_for, r
     engine = engine_for(session)
     first = engine.run_once()
     assert first.phase is Phase.IDLE, first.last_error
-    assert engine.cache.scenario(SCENARIO_COLD_CALL) is not None
+    scenario = engine.cache.scenario(SCENARIO_COLD_CALL)
+    assert scenario is not None
 
+    # Scored here first, as the practice screen does (Decimals from app/kpis and app/scoring).
+    kpis = compute_kpis(TRANSCRIPT, scenario.rubric)
+    breakdown = score(scenario.rubric, kpis, scenario.pass_score, TRANSCRIPT)
     new = NewAttempt(
         **new_attempt_args(recording=recording()),
-        provisional_breakdown={"score": 12.5, "passed": False},
+        provisional_kpis=kpis,
+        provisional_breakdown=breakdown,
     )
     saved = engine.cache.record_attempt(new)
     assert saved.sync_state is AttemptSyncState.PENDING
-    assert saved.provisional and saved.score == 12.5
+    assert saved.provisional and saved.score == breakdown["score"]
 
     status = engine.run_once()
     assert status.phase is Phase.IDLE, status.last_error
@@ -35,7 +42,7 @@ def test_attempt_goes_up_and_the_servers_score_comes_back(sign_in, engine_for, r
     local = engine.cache.attempt(new.id)
     assert local.sync_state is AttemptSyncState.SCORED
     assert not local.provisional
-    assert local.score == server[1]
+    assert local.score == server[1] == breakdown["score"]  # the provisional score was right
     assert server[2] == f"{DEMO_ORG}/{USER_IDS['trainee']}/{new.id}.flac"
     assert server[4] == engine.cache.device_id
     objects = {

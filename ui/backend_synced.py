@@ -68,6 +68,7 @@ from ui.services import (
     Track,
     UnsyncedWork,
 )
+from ui.workers import lower_this_thread_priority
 
 log = structlog.get_logger(__name__)
 
@@ -511,6 +512,8 @@ class SyncedBackend:
         return unsubscribe
 
     def _status_changed(self, status: EngineStatus) -> None:
+        # Called on the engine's own thread: the one place to make it yield to the GUI thread.
+        lower_this_thread_priority()
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -11,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ui.errors import CoachdeskError, ExceptionReporter, plain_message
 from ui.widgets.status_bar import AppStatusBar
-from ui.workers import Operation, Task
+from ui.workers import BACKGROUND_NICENESS, Operation, Task
 
 
 @pytest.fixture
@@ -121,4 +122,20 @@ def test_a_failure_with_no_handler_is_shown_not_raised(qtbot):
     Operation(owner, fail).run(pool)
     qtbot.waitUntil(lambda: bool(_boxes(owner)), timeout=30_000)
     assert _boxes(owner)[0].text() == "The server refused this: only managers can assign work."
+    pool.waitForDone()
+
+
+def test_background_work_yields_the_cpu_to_the_gui_thread(qtbot):
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    pool = QThreadPool()
+    seen: list[int] = []
+
+    def niceness(_task: Task) -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    Operation(owner, niceness).success(seen.append).run(pool)
+    qtbot.waitUntil(lambda: bool(seen), timeout=30_000)
+    assert seen[0] >= BACKGROUND_NICENESS  # Linux: per-thread niceness
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICENESS
     pool.waitForDone()

@@ -96,13 +96,12 @@ def print_sizes(build_seconds: float | None) -> None:
     for package in sorted(RELEASE.glob("*")) if RELEASE.is_dir() else []:
         if package.name.endswith((".tar.gz", ".deb")):
             print(f"  {package.name:<36}{package.stat().st_size / MIB:6.0f} MiB")
+    # Symlinked libraries (PyInstaller links duplicates) are counted once, where they live.
     parts = sorted(
-        (
-            (tree_size(p) if p.is_dir() else p.stat().st_size, p.name)
-            for p in BUNDLE.glob("_internal/*")
-        ),
-        reverse=True,
-    )
+        (tree_size(p) if p.is_dir() else p.stat().st_size, p.name)
+        for p in BUNDLE.glob("_internal/*")
+        if not p.is_symlink()
+    )[::-1]
     print("  largest parts: " + ", ".join(f"{name} {size / MIB:.0f}" for size, name in parts[:8]))
     if build_seconds is not None:
         print(f"  bundle build took {build_seconds:.0f} s")

@@ -70,9 +70,9 @@ class DistError(Exception):
 # --- version -----------------------------------------------------------------------------------
 
 
-def project_version() -> str:
+def project_version(root: Path = ROOT) -> str:
     """The version setuptools-scm derives from the git tag (pyproject's fallback without git)."""
-    result = _run([sys.executable, "-m", "setuptools_scm"], capture=True, cwd=ROOT)
+    result = _run([sys.executable, "-m", "setuptools_scm"], capture=True, cwd=root)
     return result.stdout.strip().splitlines()[-1]
 
 

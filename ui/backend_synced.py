@@ -75,6 +75,12 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 SYNC_INTERVAL_S = 60.0
+# Smaller batches and pages than sync's defaults (200 rows up, 500 down): a ten-minute call's
+# transcript is ~150 KB of JSON, and encoding or parsing one request's JSON holds the
+# interpreter lock in one C call (20 such attempts: ~130 ms), which the GUI thread would wait
+# out. More, smaller requests keep each hold to a few tens of milliseconds.
+PUSH_BATCH_ROWS = 5
+PULL_PAGE_ROWS = 50
 SYNC_NOW_TIMEOUT_S = 120.0
 RECENT_ATTEMPTS = 20
 OVERVIEW_KPIS = (
@@ -245,7 +251,13 @@ class SyncedBackend:
         if self._engine is not None:
             self._engine.stop()
         self._cache = Cache.open(self._data_dir, identity.user_id)
-        self._engine = SyncEngine(self._session, self._cache, interval_s=self._interval_s)
+        self._engine = SyncEngine(
+            self._session,
+            self._cache,
+            interval_s=self._interval_s,
+            batch_rows=PUSH_BATCH_ROWS,
+            page_rows=PULL_PAGE_ROWS,
+        )
         self._engine.subscribe(self._status_changed)
 
     def _account_for(self, identity: Identity, *, offline: bool) -> Account:

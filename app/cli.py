@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.logs import configure_logging
+from app.version import __version__
+
+_COMMANDS = {"run", "db", "stack", "worker", "inbound", "transcribe", "practice"}
+_OWN_FLAGS = {"-h", "--help", "--version", "--self-test"}
 
 if TYPE_CHECKING:
     from app.practice import Event, PracticeResult, PracticeSession
@@ -104,8 +108,12 @@ def _inbound_command(args: argparse.Namespace) -> int:
     return serve_inbound(_server_dsn(args), host=args.host, port=args.port)
 
 
-def _run_command(_args: argparse.Namespace) -> int:
-    """The embedded default: private Postgres + local stack + demo org, until Ctrl+C."""
+def _run_command(args: argparse.Namespace) -> int:
+    """The embedded default: private Postgres + local stack + demo org, and the desktop app
+    signed in to the demo org; everything stops when the window closes (or on Ctrl+C when
+    there is no screen, as on a server)."""
+    import os
+
     from server.stack import runner
 
     data_dir = runner.default_data_dir()
@@ -115,21 +123,49 @@ def _run_command(_args: argparse.Namespace) -> int:
         "Demo accounts (password 'coachdesk-demo'): trainee@demo.coachdesk.test, "
         "manager@demo.coachdesk.test, admin@demo.coachdesk.test, hr@demo.coachdesk.test"
     )
-    print("Press Ctrl+C to stop.")
-    stop_signals = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     try:
+        if (
+            os.environ.get("DISPLAY")
+            or os.environ.get("WAYLAND_DISPLAY")
+            or sys.platform != "linux"
+        ):
+            from ui.app import main as gui
+
+            return gui(["--server", stack.url, "--anon-key", stack.anon_key, "--demo", args.demo])
+        print("No screen found (DISPLAY is not set): serving the stack only. Ctrl+C to stop.")
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
         signal.sigwait(stop_signals)
+        return 0
     finally:
         runner.stop_background(data_dir)
-    return 0
+
+
+def _gui(argv: Sequence[str]) -> int:
+    from ui.app import main as gui
+
+    return gui(list(argv))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coachdesk", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check, headless, that this installation works (Qt, cache, audio, transcription)",
+    )
     commands = parser.add_subparsers(dest="command")
 
-    run = commands.add_parser("run", help="start Coachdesk on the embedded local backend")
+    run = commands.add_parser(
+        "run", help="start the embedded local backend and open the app signed in to the demo org"
+    )
+    run.add_argument(
+        "--demo",
+        default="trainee",
+        choices=["trainee", "manager", "admin", "hr"],
+        help="demo user to sign in as (default: trainee)",
+    )
     run.set_defaults(handler=_run_command)
 
     db = commands.add_parser("db", help="manage the embedded Postgres cluster")
@@ -218,10 +254,19 @@ def _add_model_option(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    if not argv or (argv[0] not in _COMMANDS and argv[0] not in _OWN_FLAGS):
+        # No command: the desktop app, which takes its own options (--server, --demo, Qt's).
+        return _gui(argv)
     args = parser.parse_args(argv)
+    if args.self_test:
+        from app.selftest import main as self_test
+
+        return self_test()
     if not hasattr(args, "handler"):
-        args = parser.parse_args(["run"])
+        parser.print_help()
+        return 2
     try:
         return int(args.handler(args))
     except CommandError as error:

@@ -5,7 +5,7 @@ Layers, lowest first: the defaults below < the managed file an administrator ins
 `locked`; a locked key keeps the managed value (or the default) whatever the user's file or the
 environment say, and the UI shows it read-only. Both files are TOML with the same keys:
 
-    # ~/.config/Coachdesk/config.toml (user)     /etc/xdg/Coachdesk/managed.toml (managed)
+    # ~/.config/Coachdesk/config.toml (user)     /etc/coachdesk/config.toml (managed)
     upload = "manual"                              locked = ["upload", "supabase"]
     [transcription]                                upload = "auto"
     beam_size = 3                                  [supabase]
@@ -151,7 +151,10 @@ def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def managed_config_path() -> Path:
-    return platformdirs.site_config_path(APP_NAME, appauthor=False) / "managed.toml"
+    """The system-wide file IT manages (/etc/coachdesk/config.toml, %ProgramData%, /Library)."""
+    from app.managed import managed_config_file
+
+    return managed_config_file()
 
 
 def env_name(key: str) -> str:

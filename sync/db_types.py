@@ -85,6 +85,8 @@ class DeletedRows(BaseModel):
     table_name: str
     row_id: uuid.UUID
     owner_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    draft: bool
     sync_xid: int
     deleted_at: datetime.datetime
 

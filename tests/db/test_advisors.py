@@ -205,6 +205,7 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     # API functions that check membership, role or visibility before acting
     "set_org_claim(uuid)",
     "set_active_org(uuid)",
+    "my_orgs()",
     "score_attempt(uuid)",
     "grant_signed_url(text,integer)",
     "leaderboard_month(date,uuid)",

@@ -233,3 +233,12 @@ def test_a_scenario_rubric_cannot_be_read_through_the_scoring_lookup(as_user):
             "select * from private.scenario_rubric(%s, %s)",
             (Seed.SCENARIO_GLOBEX, Seed.GLOBEX_ORG),
         )
+
+
+def test_my_orgs_lists_only_the_callers_memberships(as_user):
+    rows = as_user("consultant_demo").execute("select org_id::text, role from my_orgs()").fetchall()
+    assert {(r["org_id"], r["role"]) for r in rows} == {
+        (Seed.DEMO_ORG, "trainee"),
+        (Seed.GLOBEX_ORG, "manager"),
+    }
+    assert len(as_user("trainee").execute("select * from my_orgs()").fetchall()) == 1

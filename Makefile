@@ -22,7 +22,7 @@ APT_PACKAGES := postgresql-15 postgresql-contrib postgresql-15-pgtap postgresql-
 
 help:
 	@echo "make run    - start Coachdesk on the embedded local database (demo org)"
-	@echo "make test   - install what tests need, lint, run the whole suite"
+	@echo "make test   - install what tests need, lint, run the whole suite and the bundle's self-test"
 	@echo "make types  - regenerate sync/db_types.py from the migrated schema"
 	@echo "make lint   - ruff check and format check"
 	@echo "make bench  - run the benchmarks in bench/ (figures go to docs/benchmarks.md)"
@@ -66,7 +66,8 @@ format: venv
 pytest: sysdeps venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint pytest
+# The frozen bundle's --self-test is part of the suite: CI proves the release build works too.
+test: lint pytest selftest-bundle
 
 types: sysdeps venv
 	$(BIN)/python -m server.db.typegen --write

@@ -7,6 +7,8 @@ call's start, each rep turn placed at the offset its recording started at.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.formats import validate_transcript
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from audio.transcribe import Utterance
 
 TRANSCRIPT_VERSION = 1
+# The demo cold call's opening (scenario "Cold call"), for demos, benchmarks and tests.
+SAMPLE_TRANSCRIPT = Path(__file__).resolve().parents[1] / "resources" / "sample" / "transcript.json"
 # A text-to-speech voice at its default rate says about this many words a minute (espeak-ng and
 # the platform voices QTextToSpeech uses are all near it); used when the real length is unknown.
 PERSONA_WORDS_PER_MINUTE = 160
@@ -81,3 +85,10 @@ def build_transcript(turns: list[dict[str, Any]]) -> dict[str, Any]:
     }
     validate_transcript(document)
     return document
+
+
+def load_sample_transcript(path: Path = SAMPLE_TRANSCRIPT) -> dict[str, Any]:
+    """The bundled sample transcript, checked like any other transcript."""
+    transcript: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    validate_transcript(transcript)
+    return transcript

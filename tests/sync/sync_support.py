@@ -23,6 +23,7 @@ import httpx
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
+from app.transcript import load_sample_transcript
 from server.db.cluster import free_port
 
 SCENARIO_COLD_CALL = "f0000000-0000-4000-8000-000000000001"
@@ -38,30 +39,7 @@ USER_IDS = {
     "consultant": "a0000000-0000-4000-8000-000000000021",
 }
 
-TRANSCRIPT = {
-    "version": 1,
-    "turns": [
-        {"speaker": "persona", "start": 0.0, "end": 2.1, "text": "Dana speaking. Who is this?"},
-        {
-            "speaker": "rep",
-            "start": 2.9,
-            "end": 7.4,
-            "text": "Hi Dana, this is Sam from Coachdesk. Did I catch you at a bad time?",
-        },
-        {
-            "speaker": "persona",
-            "start": 8.0,
-            "end": 12.5,
-            "text": "We already have a vendor for that. Why should I spend time on this?",
-        },
-        {
-            "speaker": "rep",
-            "start": 13.6,
-            "end": 24.0,
-            "text": "Fair question. Teams like yours save hours a week. How do you onboard today?",
-        },
-    ],
-}
+TRANSCRIPT = load_sample_transcript()
 
 
 class MemoryKeyring(KeyringBackend):

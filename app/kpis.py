@@ -60,6 +60,26 @@ Number = int | float | Decimal
 KpiValue = Decimal | int | None
 
 
+@dataclass(frozen=True)
+class IdealRange:
+    """A KPI's recommended range where a source publishes one; None for an open end."""
+
+    low: Decimal | None
+    high: Decimal | None
+    source: str
+
+
+# docs/kpis.md, "Ideal ranges and where they come from" (tests/app/test_kpis_ranges.py checks the
+# two agree). KPIs absent here have no published range: their target is scenario-specific, set by
+# the rubric. A rubric's own target takes precedence wherever the rubric scores the KPI.
+IDEAL_RANGES: Mapping[str, IdealRange] = {
+    "talk_ratio": IdealRange(Decimal("0.40"), Decimal("0.60"), "Gong Labs"),
+    "words_per_minute": IdealRange(Decimal(130), Decimal(175), "Read.ai, Gong Labs"),
+    "filler_word_ratio": IdealRange(None, Decimal("0.04"), "Read.ai"),
+    "filler_words_per_minute": IdealRange(None, Decimal(5), "speech research"),
+}
+
+
 class TranscriptError(ValueError):
     """The transcript does not have the shape KPIs are computed from."""
 

@@ -1,8 +1,9 @@
 """How each KPI is named, shown and judged on the review screen.
 
 The ideal range of a KPI is the scenario rubric's target when the rubric scores that KPI (the
-range the call was actually scored against), else the recommended range of docs/kpis.md
-("Ideal ranges and where they come from"); KPIs with no published range show no verdict.
+range the call was actually scored against), else the recommended range app.kpis.IDEAL_RANGES
+holds (docs/kpis.md, "Ideal ranges and where they come from"); KPIs with no published range show
+no verdict. This module only names and formats them.
 """
 
 from __future__ import annotations
@@ -13,43 +14,42 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from app.kpis import IDEAL_RANGES, IdealRange
 from sync.rows import number as as_decimal
 from ui.formatting import number
 
 
 @dataclass(frozen=True)
 class KpiInfo:
+    """How a KPI reads on screen; its recommended range is app.kpis.IDEAL_RANGES' (domain data)."""
+
     key: str
     label: str
     unit: str = ""
-    # docs/kpis.md's recommended range; None where no source publishes one.
-    low: Decimal | None = None
-    high: Decimal | None = None
-    source: str = ""
     as_percent: bool = False
 
+    @property
+    def ideal(self) -> IdealRange | None:
+        return IDEAL_RANGES.get(self.key)
 
-_D = Decimal
+    @property
+    def low(self) -> Decimal | None:
+        return self.ideal.low if self.ideal else None
+
+    @property
+    def high(self) -> Decimal | None:
+        return self.ideal.high if self.ideal else None
+
+    @property
+    def source(self) -> str:
+        return self.ideal.source if self.ideal else ""
+
+
 KPIS: tuple[KpiInfo, ...] = (
-    KpiInfo(
-        "talk_ratio",
-        "Talk ratio",
-        low=_D("0.40"),
-        high=_D("0.60"),
-        source="Gong Labs",
-        as_percent=True,
-    ),
-    KpiInfo("words_per_minute", "Pace", "wpm", _D(130), _D(175), "Read.ai, Gong Labs"),
-    KpiInfo(
-        "filler_word_ratio", "Filler words", high=_D("0.04"), source="Read.ai", as_percent=True
-    ),
-    KpiInfo(
-        "filler_words_per_minute",
-        "Fillers per minute",
-        "/min",
-        high=_D(5),
-        source="speech research",
-    ),
+    KpiInfo("talk_ratio", "Talk ratio", as_percent=True),
+    KpiInfo("words_per_minute", "Pace", "wpm"),
+    KpiInfo("filler_word_ratio", "Filler words", as_percent=True),
+    KpiInfo("filler_words_per_minute", "Fillers per minute", "/min"),
     KpiInfo("questions_asked", "Questions asked"),
     KpiInfo("longest_monologue_seconds", "Longest monologue", "s"),
     KpiInfo("response_latency_seconds", "Response pause", "s"),

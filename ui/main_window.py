@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.practice import TranscriberLike
+from ui.about_dialog import AboutDialog
 from ui.context import AppContext
 from ui.errors import show_error
 from ui.home import HomeScreen
@@ -114,11 +115,16 @@ class MainWindow(QMainWindow):
         self.addAction(self.sync_action)
         self.addToolBar(self.toolbar)
         self.toolbar.hide()
+        self.about_action = QAction("&About Coachdesk", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)  # macOS: the app menu
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.about_action)
 
         self.signin.signed_in.connect(self.enter_workspace)
         self.practice.finished.connect(self._practice_saved)
         self.review.back.connect(self.show_workspace)
         self.settings_action.triggered.connect(self.open_settings)
+        self.about_action.triggered.connect(self.open_about)
         self.sign_out_action.triggered.connect(self.sign_out)
         self.sync_action.triggered.connect(self.sync_now)
         self.status.sync_requested.connect(self.sync_now)
@@ -323,6 +329,12 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.ctx, self, recorder_factory=self.devices.recorder_factory)
         dialog.sign_out_requested.connect(self.sign_out)
+        dialog.open()
+        return dialog
+
+    def open_about(self) -> AboutDialog:
+        dialog = AboutDialog(self.ctx.preferences, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 

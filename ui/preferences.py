@@ -96,6 +96,16 @@ class Preferences:
             raise CoachdeskError(f"That setting cannot be used: {error}") from error
 
 
+def bundled_model() -> str:
+    """Where the bundled speech model is, for display; says so when it is not installed."""
+    try:
+        from audio.models import default_model_path
+
+        return str(default_model_path())
+    except Exception:  # the package missing or broken: a dialog must still open
+        return "not installed"
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))

@@ -34,6 +34,7 @@ from audio.errors import AudioError
 from ui.context import AppContext
 from ui.errors import CoachdeskError, plain_message
 from ui.practice_controller import RecorderFactory, RecorderLike, microphone
+from ui.preferences import bundled_model
 from ui.theme import ThemeChoice
 from ui.widgets.headings import muted
 from ui.widgets.level_meter import LevelMeter
@@ -144,7 +145,7 @@ class SettingsDialog(QDialog):
         self.device.setCurrentIndex(max(self.device.findData(settings.input_device), 0))
         self.mic_test = MicrophoneTest(recorder_factory)
         self.model_path = QLineEdit(str(settings.transcription.model_path or ""))
-        self.model_path.setPlaceholderText(f"Bundled model ({_default_model()})")
+        self.model_path.setPlaceholderText(f"Bundled model ({bundled_model()})")
         self.model_path.setAccessibleName("Speech-to-text model folder")
         self.browse = QPushButton("&Browse…")
         self.server_url = QLineEdit(settings.supabase.url or "")
@@ -280,12 +281,3 @@ def _input_devices() -> list[Any]:
     from audio.capture import list_input_devices
 
     return list_input_devices()
-
-
-def _default_model() -> str:
-    try:
-        from audio.models import default_model_path
-
-        return str(default_model_path())
-    except Exception:  # the bundled package missing: say so instead of failing the dialog
-        return "not installed"

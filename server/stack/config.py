@@ -22,6 +22,8 @@ HOST = "127.0.0.1"
 ACCESS_TOKEN_TTL_S = 3600
 # Storage's default global upload limit (50 MB), used when a bucket sets none.
 DEFAULT_FILE_SIZE_LIMIT = 50 * 1024 * 1024
+# How long a resumable upload may take from creation, as hosted Storage's upload URLs (24 h).
+RESUMABLE_UPLOAD_TTL_S = 24 * 3600
 # The roles a token may name; anything else is refused before touching the database.
 API_ROLES = frozenset({"anon", "authenticated", "service_role"})
 
@@ -50,6 +52,7 @@ class StackConfig:
     host: str = HOST
     access_token_ttl_s: int = ACCESS_TOKEN_TTL_S
     pool_max_size: int = 10
+    resumable_ttl_s: int = RESUMABLE_UPLOAD_TTL_S
     anon_key: str = field(init=False)
     service_key: str = field(init=False)
 

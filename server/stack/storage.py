@@ -2,6 +2,8 @@
 
 Objects: upload (POST, `x-upsert`; PUT = upsert), download (authenticated and public), remove,
 list, info, signed URLs (single and batch) and signed download. Buckets: list, get, create.
+Resumable (tus) uploads are in server.stack.resumable, routed from here; both store a finished
+file through `save_object`, so limits, policies and errors are the same.
 
 Every read or write of `storage.objects` runs as the caller's role with their claims (the same
 transaction helper as /rest/v1), so the storage RLS policies in the migrations decide who may
@@ -82,6 +84,17 @@ def _from_database_error(exc: psycopg.Error) -> StorageError:
     return StorageError(500, "DatabaseError", exc.diag.message_primary or "database error")
 
 
+def as_storage_error(exc: Exception) -> StorageError | None:
+    """The Storage error a handler's failure stands for; None for a bug (let it raise)."""
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, ApiError):
+        return _from_api_error(exc)
+    if isinstance(exc, psycopg.Error):
+        return _from_database_error(exc)
+    return None
+
+
 def handled(
     handler: Any,
 ) -> Any:
@@ -90,12 +103,10 @@ def handled(
     async def wrapper(request: Request) -> Response:
         try:
             return await handler(request)  # type: ignore[no-any-return]
-        except StorageError as exc:
-            return exc.response()
-        except ApiError as exc:
-            return _from_api_error(exc).response()
-        except psycopg.Error as exc:
-            return _from_database_error(exc).response()
+        except (StorageError, ApiError, psycopg.Error) as exc:
+            error = as_storage_error(exc)
+            assert error is not None
+            return error.response()
 
     return wrapper
 
@@ -115,16 +126,16 @@ def validate_key(name: str) -> str:
     return name
 
 
-def _blob_path(state: StackState, version: str) -> Path:
+def blob_path(state: StackState, version: str) -> Path:
     # The version is a uuid the stack generated; re-parse it so nothing else can ever get here.
     return state.config.storage_dir / "objects" / uuid.UUID(version).hex
 
 
-def _remove_blob(state: StackState, version: str | None) -> None:
+def remove_blob(state: StackState, version: str | None) -> None:
     if not version:
         return
     with contextlib.suppress(ValueError):
-        _blob_path(state, version).unlink(missing_ok=True)
+        blob_path(state, version).unlink(missing_ok=True)
 
 
 @asynccontextmanager
@@ -135,7 +146,7 @@ async def _service(state: StackState) -> AsyncIterator[psycopg.AsyncConnection[A
         yield conn
 
 
-async def _bucket(state: StackState, bucket_id: str) -> dict[str, Any]:
+async def bucket_settings(state: StackState, bucket_id: str) -> dict[str, Any]:
     async with _service(state) as conn:
         row = await (
             await conn.execute(
@@ -147,6 +158,16 @@ async def _bucket(state: StackState, bucket_id: str) -> dict[str, Any]:
     if row is None:
         raise StorageError(404, "Bucket not found", "Bucket not found")
     return {"id": row[0], "public": row[1], "file_size_limit": row[2], "allowed_mime_types": row[3]}
+
+
+def file_size_limit(bucket: dict[str, Any]) -> int:
+    """The bucket's limit, never above Storage's global one."""
+    return min(bucket["file_size_limit"] or DEFAULT_FILE_SIZE_LIMIT, DEFAULT_FILE_SIZE_LIMIT)
+
+
+def check_mime(mimetype: str, bucket: dict[str, Any]) -> None:
+    if not _mime_allowed(mimetype, bucket["allowed_mime_types"]):
+        raise StorageError(415, "invalid_mime_type", f"mime type {mimetype} is not supported")
 
 
 def _mime_allowed(mimetype: str, allowed: list[str] | None) -> bool:
@@ -163,18 +184,18 @@ def _mime_allowed(mimetype: str, allowed: list[str] | None) -> bool:
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large()
+        raise too_large()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large()
+            raise too_large()
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large() -> StorageError:
+def too_large() -> StorageError:
     return StorageError(413, "Payload too large", "The object exceeded the maximum allowed size")
 
 
@@ -209,83 +230,139 @@ def _parse_upload(content_type: str, body: bytes) -> tuple[bytes, str, dict[str,
     return file_bytes, mimetype, metadata, cache_control
 
 
-def _state(request: Request) -> StackState:
+def stack_state(request: Request) -> StackState:
     return request.app.state.stack  # type: ignore[no-any-return]
 
 
-def _truthy(value: str | None) -> bool:
+def truthy(value: str | None) -> bool:
     return (value or "").lower() in ("true", "1", "yes")
 
 
 # -- objects -------------------------------------------------------------------------------------
 
 
+_INSERT_OBJECT = (
+    "insert into storage.objects (bucket_id, name, owner, metadata, version)"
+    " values (%s, %s, %s, %s::jsonb || coalesce(%s::jsonb, '{}'), %s)"
+)
+_UPSERT_OBJECT = _INSERT_OBJECT + (
+    " on conflict (bucket_id, name) do update set owner = excluded.owner,"
+    " metadata = excluded.metadata, version = excluded.version,"
+    " updated_at = now(), last_accessed_at = now()"
+)
+
+
+def object_metadata(size: int, etag: str, mimetype: str, cache_control: str) -> dict[str, Any]:
+    """The `metadata` column Storage writes for a stored file (`cache_control` as sent)."""
+    return {
+        "eTag": f'"{etag}"',
+        "size": size,
+        "mimetype": mimetype,
+        "cacheControl": f"max-age={cache_control}",
+        "lastModified": datetime.now(UTC).isoformat(),
+        "contentLength": size,
+        "httpStatusCode": 200,
+    }
+
+
+def _object_params(
+    claims: dict[str, Any],
+    bucket_id: str,
+    name: str,
+    metadata: dict[str, Any],
+    user_metadata: dict[str, Any] | None,
+    version: str,
+) -> tuple[Any, ...]:
+    owner = claims.get("sub") if claims.get("role") == "authenticated" else None
+    extra = json.dumps(user_metadata) if isinstance(user_metadata, dict) else None
+    return (bucket_id, name, owner, json.dumps(metadata), extra, version)
+
+
+async def check_can_write(
+    state: StackState, claims: dict[str, Any], method: str, bucket_id: str, name: str, upsert: bool
+) -> None:
+    """Ask the storage policies whether the caller may write this object, writing nothing: the
+    row an upload would write, inserted as the caller and rolled back (hosted Storage checks a
+    resumable upload the same way before it takes any bytes)."""
+    params = _object_params(claims, bucket_id, name, {}, None, str(uuid.uuid4()))
+    async with (
+        rest.as_role(state, claims, method) as conn,
+        conn.transaction(force_rollback=True),
+    ):
+        await conn.execute(_UPSERT_OBJECT if upsert else _INSERT_OBJECT, params)
+
+
+async def save_object(
+    state: StackState,
+    claims: dict[str, Any],
+    method: str,
+    *,
+    bucket_id: str,
+    name: str,
+    version: str,
+    metadata: dict[str, Any],
+    user_metadata: dict[str, Any] | None,
+    upsert: bool,
+) -> JSONResponse:
+    """Write the row of a file already stored under `version`, as the caller (RLS decides).
+
+    On failure the file stays where it is (the caller owns it); on success the file of the
+    version it replaced is removed."""
+    params = _object_params(claims, bucket_id, name, metadata, user_metadata, version)
+    old_version = None
+    async with rest.as_role(state, claims, method) as conn:
+        if upsert:
+            previous = await (
+                await conn.execute(
+                    "select version from storage.objects where bucket_id = %s and name = %s",
+                    (bucket_id, name),
+                )
+            ).fetchone()
+            old_version = previous[0] if previous else None
+        statement = (_UPSERT_OBJECT if upsert else _INSERT_OBJECT) + " returning id"
+        row = await (await conn.execute(statement, params)).fetchone()
+        assert row is not None
+    if old_version and old_version != version:
+        remove_blob(state, old_version)
+    return JSONResponse({"Id": str(row[0]), "Key": f"{bucket_id}/{name}"})
+
+
 async def upload(request: Request) -> Response:
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
-    bucket = await _bucket(state, bucket_id)
-    limit = min(bucket["file_size_limit"] or DEFAULT_FILE_SIZE_LIMIT, DEFAULT_FILE_SIZE_LIMIT)
+    bucket = await bucket_settings(state, bucket_id)
+    limit = file_size_limit(bucket)
     content_type = request.headers.get("content-type", "")
     multipart = content_type.lower().startswith("multipart/")
     body = await _read_limited(request, limit + (MULTIPART_OVERHEAD if multipart else 0))
     data, mimetype, user_metadata, cache_control = _parse_upload(content_type, body)
     if len(data) > limit:
-        raise _too_large()
-    if not _mime_allowed(mimetype, bucket["allowed_mime_types"]):
-        raise StorageError(415, "invalid_mime_type", f"mime type {mimetype} is not supported")
-    upsert = request.method == "PUT" or _truthy(request.headers.get("x-upsert"))
+        raise too_large()
+    check_mime(mimetype, bucket)
+    upsert = request.method == "PUT" or truthy(request.headers.get("x-upsert"))
 
     version = str(uuid.uuid4())
-    path = _blob_path(state, version)
+    path = blob_path(state, version)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    metadata = {
-        "eTag": f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"',
-        "size": len(data),
-        "mimetype": mimetype,
-        "cacheControl": f"max-age={cache_control}",
-        "lastModified": datetime.now(UTC).isoformat(),
-        "contentLength": len(data),
-        "httpStatusCode": 200,
-    }
-    owner = claims.get("sub") if claims.get("role") == "authenticated" else None
-    extra = json.dumps(user_metadata) if isinstance(user_metadata, dict) else None
-    params = (bucket_id, name, owner, json.dumps(metadata), version, extra)
-    old_version = None
+    etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
     try:
-        async with rest.as_role(state, claims, request.method) as conn:
-            if upsert:
-                previous = await (
-                    await conn.execute(
-                        "select version from storage.objects where bucket_id = %s and name = %s",
-                        (bucket_id, name),
-                    )
-                ).fetchone()
-                old_version = previous[0] if previous else None
-                statement = (
-                    "insert into storage.objects (bucket_id, name, owner, metadata, version)"
-                    " values (%s, %s, %s, %s::jsonb || coalesce(%s::jsonb, '{}'), %s)"
-                    " on conflict (bucket_id, name) do update set owner = excluded.owner,"
-                    " metadata = excluded.metadata, version = excluded.version,"
-                    " updated_at = now(), last_accessed_at = now()"
-                    " returning id"
-                )
-            else:
-                statement = (
-                    "insert into storage.objects (bucket_id, name, owner, metadata, version)"
-                    " values (%s, %s, %s, %s::jsonb || coalesce(%s::jsonb, '{}'), %s) returning id"
-                )
-            ordered = (params[0], params[1], params[2], params[3], params[5], params[4])
-            row = await (await conn.execute(statement, ordered)).fetchone()
-            assert row is not None
+        return await save_object(
+            state,
+            claims,
+            request.method,
+            bucket_id=bucket_id,
+            name=name,
+            version=version,
+            metadata=object_metadata(len(data), etag, mimetype, cache_control),
+            user_metadata=user_metadata,
+            upsert=upsert,
+        )
     except BaseException:
-        _remove_blob(state, version)
+        remove_blob(state, version)
         raise
-    if old_version and old_version != version:
-        _remove_blob(state, old_version)
-    return JSONResponse({"Id": str(row[0]), "Key": f"{bucket_id}/{name}"})
 
 
 async def _visible_object(
@@ -307,7 +384,7 @@ def _file_response(
     state: StackState, version: str, metadata: dict[str, Any], name: str, download: str | None
 ) -> Response:
     try:
-        data = _blob_path(state, version).read_bytes()
+        data = blob_path(state, version).read_bytes()
     except FileNotFoundError as exc:
         raise StorageError(404, "not_found", "Object not found") from exc
     headers = {"Cache-Control": str(metadata.get("cacheControl", "no-cache"))}
@@ -319,7 +396,7 @@ def _file_response(
 
 
 async def download(request: Request) -> Response:
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
@@ -328,10 +405,10 @@ async def download(request: Request) -> Response:
 
 
 async def download_public(request: Request) -> Response:
-    state = _state(request)
+    state = stack_state(request)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
-    bucket = await _bucket(state, bucket_id)
+    bucket = await bucket_settings(state, bucket_id)
     if not bucket["public"]:
         raise StorageError(404, "not_found", "Object not found")
     version, metadata = await _object_as_service(state, bucket_id, name)
@@ -354,7 +431,7 @@ async def _object_as_service(
 
 
 async def info(request: Request) -> Response:
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
@@ -372,7 +449,7 @@ async def info(request: Request) -> Response:
 
 
 async def remove(request: Request) -> Response:
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     if "name" in request.path_params:
@@ -395,7 +472,7 @@ async def remove(request: Request) -> Response:
             )
         ).fetchall()
     for version, _ in rows:
-        _remove_blob(state, version)
+        remove_blob(state, version)
     return Response("[" + ",".join(r[1] for r in rows) + "]", media_type="application/json")
 
 
@@ -406,7 +483,7 @@ def _like_prefix(prefix: str) -> str:
 
 async def list_objects(request: Request) -> Response:
     """Direct children of `prefix`: files with their rows, folders with null ids."""
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     try:
@@ -486,7 +563,7 @@ def _expires_in(body: Any) -> int:
 
 
 async def sign(request: Request) -> Response:
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
@@ -501,7 +578,7 @@ async def sign(request: Request) -> Response:
 
 
 async def sign_many(request: Request) -> Response:
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     try:
@@ -540,7 +617,7 @@ async def sign_many(request: Request) -> Response:
 
 async def signed_download(request: Request) -> Response:
     """No API key: the token alone grants this one object until it expires."""
-    state = _state(request)
+    state = stack_state(request)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
     token = request.query_params.get("token")
@@ -568,7 +645,7 @@ _BUCKET_JSON = (
 
 
 async def list_buckets(request: Request) -> Response:
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     async with rest.as_role(state, claims, "GET") as conn:
         row = await (await conn.execute(_BUCKET_JSON.format("order by id"))).fetchone()
@@ -576,7 +653,7 @@ async def list_buckets(request: Request) -> Response:
 
 
 async def get_bucket(request: Request) -> Response:
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     async with rest.as_role(state, claims, "GET") as conn:
         row = await (
@@ -590,7 +667,7 @@ async def get_bucket(request: Request) -> Response:
 
 async def create_bucket(request: Request) -> Response:
     """Inserted as the caller: only roles the grants allow (service_role) can create buckets."""
-    state = _state(request)
+    state = stack_state(request)
     claims = rest.authenticate(request, state)
     try:
         body = json.loads(await request.body() or b"{}")
@@ -639,6 +716,9 @@ async def install_signing_secret(
 
 
 def routes() -> list[Route]:
+    # Imported here: the resumable module builds on this one.
+    from server.stack import resumable
+
     base = "/storage/v1"
     obj = "{bucket}/{name:path}"
     return [
@@ -656,4 +736,5 @@ def routes() -> list[Route]:
         Route(f"{base}/object/{obj}", handled(download), methods=["GET"]),
         Route(f"{base}/object/{obj}", handled(upload), methods=["POST", "PUT"]),
         Route(f"{base}/object/{obj}", handled(remove), methods=["DELETE"]),
+        *resumable.routes(),
     ]

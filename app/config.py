@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 if TYPE_CHECKING:  # importing faster-whisper takes a while; reading settings should not
     from audio.transcribe import TranscriberSettings
+    from audio.turns import TurnSettings
 
 APP_NAME = "Coachdesk"
 ENV_PREFIX = "COACHDESK_"
@@ -120,6 +121,21 @@ class SupabaseSettings(_Section):
         return self.url is None
 
 
+class PracticeSettings(_Section):
+    # A pause ends the rep's turn (as on a real call); the end-turn key works either way.
+    end_turn_on_silence: bool = True
+    # audio.turns.TurnSettings' default: shorter cuts reps off mid-thought, longer feels laggy.
+    silence_seconds: float = Field(1.2, ge=0.5, le=10.0)
+
+    def turn_settings(self) -> TurnSettings | None:
+        """The end-of-turn detector's settings; None when only the key ends a turn."""
+        if not self.end_turn_on_silence:
+            return None
+        from audio.turns import TurnSettings
+
+        return TurnSettings(silence_seconds=self.silence_seconds)
+
+
 def default_data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME, appauthor=False)
 
@@ -130,6 +146,7 @@ class Settings(_Section):
     input_device: str | None = None  # None: the system's default microphone
     upload: UploadPolicy = UploadPolicy.AUTO
     transcription: TranscriptionSettings = TranscriptionSettings()
+    practice: PracticeSettings = PracticeSettings()
     supabase: SupabaseSettings = SupabaseSettings()
 
     @field_validator("data_dir", "recordings_dir")

@@ -262,6 +262,7 @@ class MainWindow(QMainWindow):
             recorder_factory=self.devices.recorder_factory or microphone(settings.input_device),
             recordings_root=self.devices.recordings_root or settings.recordings_path,
             voice=voice,
+            turn_settings=settings.practice.turn_settings(),
         )
         self.pages.setCurrentWidget(self.practice)
         self.practice.begin(controller)

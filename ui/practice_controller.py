@@ -2,7 +2,9 @@
 
 The session is headless and reports events on whatever thread caused them; this controller
 re-emits them as signals on the GUI thread, records each rep turn with a Recorder (the level
-goes to the meter), transcribes on the compute thread (progress and Cancel in the status bar),
+goes to the meter and, when the setting is on, to an end-of-turn detector that ends the turn
+after a pause; the key always works), transcribes on the compute thread (progress and Cancel in
+the status bar),
 speaks the persona's lines when a voice exists, and when the call ends assembles the call's
 audio and hands the attempt to the backend (scored here provisionally, then synced).
 """
@@ -34,9 +36,10 @@ from app.practice import (
     TranscriptionProgress,
 )
 from app.scenarios import Scenario as PracticeScenario
-from audio.capture import Level
+from audio.capture import BLOCK_FRAMES, Level
 from audio.decode import SAMPLE_RATE
 from audio.errors import AudioError, DeviceLostError
+from audio.turns import EndOfTurn, TurnSettings
 from ui.context import AppContext
 from ui.errors import plain_message
 from ui.services import AttemptRow, FinishedAttempt, Scenario, utc_now
@@ -44,6 +47,9 @@ from ui.voice import PersonaVoice
 from ui.workers import Task
 
 log = structlog.get_logger(__name__)
+
+# The Recorder reports one level per block; the detector counts time in audio, not wall clock.
+BLOCK_SECONDS = BLOCK_FRAMES / SAMPLE_RATE
 
 
 class RecorderLike(Protocol):
@@ -126,6 +132,7 @@ class PracticeController(QObject):
     problem = Signal(str)
     _event = Signal(object)
     _level = Signal(object)
+    _paused = Signal(str)  # the recording (by name) in which the rep stopped speaking
 
     def __init__(
         self,
@@ -137,8 +144,10 @@ class PracticeController(QObject):
         recorder_factory: RecorderFactory,
         recordings_root: Path,
         voice: PersonaVoice | None = None,
+        turn_settings: TurnSettings | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """`turn_settings`: end a turn after a pause as configured; None: only the key does."""
         super().__init__(parent)
         self.ctx = ctx
         self.scenario = scenario
@@ -148,6 +157,7 @@ class PracticeController(QObject):
         self.transcriber = transcriber
         self.voice = voice if voice is not None and voice.available else None
         self._recorder_factory = recorder_factory
+        self.turn_settings = turn_settings
         # With a voice, the line lasts until the voice is done (speaker returns None).
         speaker = (lambda _text: None) if self.voice is not None else None
         self.session = PracticeSession(practice_scenario(scenario), transcriber, speaker=speaker)
@@ -156,6 +166,7 @@ class PracticeController(QObject):
         self.started_at: datetime | None = None
         self._clock = QElapsedTimer()
         self._recorder: RecorderLike | None = None
+        self._recording_name: str | None = None
         self._answering = False
         self._voice_done_early = False
         self._hang_up_when_done = False
@@ -165,6 +176,7 @@ class PracticeController(QObject):
         # which must not happen while it is still inside the call that emitted the event.
         self._event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
         self._level.connect(lambda level: self.level.emit(level.rms_dbfs, level.peak_dbfs))
+        self._paused.connect(self._rep_paused)
         if self.voice is not None:
             self.voice.finished.connect(self._voice_finished)
 
@@ -183,9 +195,9 @@ class PracticeController(QObject):
 
     def end_turn(self) -> None:
         """The rep has finished speaking: stop recording, transcribe, let the persona answer."""
-        recorder, self._recorder = self._recorder, None
-        if recorder is None or self._answering:
+        if self._recorder is None or self._answering:
             return
+        recorder, self._recorder, self._recording_name = self._recorder, None, None
         self._answering = True
         self._set_state(SessionState.TRANSCRIBING.value)
         self.ctx.compute(
@@ -313,13 +325,33 @@ class PracticeController(QObject):
             return
         name = f"turn-{len(self.session.rep_turns) + 1:02d}"
         try:
-            recorder = self._recorder_factory(self.folder, name, self._level.emit)
+            recorder = self._recorder_factory(self.folder, name, self._level_listener(name))
             recorder.start()
         except (AudioError, OSError) as error:
             self.problem.emit(plain_message(error))
             return
         self._recorder = recorder
+        self._recording_name = name
         self._set_state("recording")
+
+    def _level_listener(self, name: str) -> Callable[[Level], None]:
+        """Levels of one recording, on its writer thread: to the meter and the pause detector."""
+        detector = EndOfTurn(self.turn_settings) if self.turn_settings is not None else None
+
+        def on_level(level: Level) -> None:
+            self._level.emit(level)
+            if detector is None or detector.ended:
+                return  # signalled once: update() keeps answering True after the turn ended
+            if detector.update(level, BLOCK_SECONDS):
+                self._paused.emit(name)
+
+        return on_level
+
+    def _rep_paused(self, name: str) -> None:
+        # Queued from the writer thread: the turn may have ended by key meanwhile.
+        if self._recorder is not None and name == self._recording_name:
+            log.info("turn ended on a pause", recording=name)
+            self.end_turn()
 
     def _ended(self, result: PracticeResult) -> None:
         self.result = result
@@ -375,7 +407,7 @@ class PracticeController(QObject):
 
     def close(self) -> None:
         """Leave the screen: stop a recording in progress (its audio stays on disk)."""
-        recorder, self._recorder = self._recorder, None
+        recorder, self._recorder, self._recording_name = self._recorder, None, None
         if recorder is not None:
             try:
                 recorder.finish()

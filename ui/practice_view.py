@@ -1,7 +1,8 @@
 """The practice screen: persona card, the persona's current line, whose turn it is, a live input
 level meter, elapsed time, the transcript of finished turns, and end turn / end call.
 
-Keyboard: Space or Ctrl+Enter ends your turn, Ctrl+E ends the call, Ctrl+K skips the voice.
+Keyboard: Space or Ctrl+Enter ends your turn (so does a pause, if the setting is on), Ctrl+E ends
+the call, Ctrl+K skips the voice.
 All work happens in PracticeController; this screen only shows its signals.
 """
 
@@ -34,14 +35,18 @@ from ui.widgets.persona_card import PersonaCard
 ELAPSED_TICK_MS = 250
 
 
-def turn_text(state: str, persona: str) -> str:
+def turn_text(state: str, persona: str, *, ends_on_pause: bool = False) -> str:
     """Whose turn it is, in words, for each controller state."""
     return {
         "ready": "Getting ready…",
         "loading": "Loading the speech model…",
         "persona_speaking": f"{persona} is speaking…",
         "waiting_for_rep": "Your turn",
-        "recording": "Your turn: speak now, then press Space",
+        "recording": (
+            "Your turn: speak now; pause or press Space when you are done"
+            if ends_on_pause
+            else "Your turn: speak now, then press Space"
+        ),
         "transcribing": "Listening back to your turn…",
         "ended": "Call ended",
         "saving": "Call ended. Saving…",
@@ -183,8 +188,10 @@ class PracticeScreen(QWidget):
         self.transcript_view.scrollToBottom()
 
     def _state_changed(self, state: str) -> None:
-        persona = self.controller.scenario.persona.name if self.controller else "The persona"
-        self.turn.setText(turn_text(state, persona))
+        controller = self.controller
+        persona = controller.scenario.persona.name if controller else "The persona"
+        on_pause = controller is not None and controller.turn_settings is not None
+        self.turn.setText(turn_text(state, persona, ends_on_pause=on_pause))
         recording = state == "recording"
         self.end_turn_button.setEnabled(recording)
         self.end_call_button.setEnabled(state not in ("ended", "saving", "saved"))

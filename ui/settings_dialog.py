@@ -1,4 +1,5 @@
-"""Settings: microphone (with a test meter), transcription model, server, appearance, account.
+"""Settings: microphone (with a test meter), transcription model, how a turn ends, server,
+appearance, account.
 
 App settings go through ui/preferences.py into app/config.py's user file; keys an administrator
 locked are shown read-only. The microphone test records into a temporary folder that is removed
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.config import PracticeSettings
 from audio.capture import Level
 from audio.errors import AudioError
 from ui.context import AppContext
@@ -148,6 +151,16 @@ class SettingsDialog(QDialog):
         self.model_path.setPlaceholderText(f"Bundled model ({bundled_model()})")
         self.model_path.setAccessibleName("Speech-to-text model folder")
         self.browse = QPushButton("&Browse…")
+        practice = settings.practice
+        self.end_on_pause = QCheckBox("End my turn when I &pause")
+        self.end_on_pause.setChecked(practice.end_turn_on_silence)
+        self.pause_seconds = QDoubleSpinBox()
+        self.pause_seconds.setAccessibleName("Pause that ends a turn, in seconds")
+        self.pause_seconds.setRange(*_field_bounds("silence_seconds"))
+        self.pause_seconds.setSingleStep(0.1)
+        self.pause_seconds.setDecimals(1)
+        self.pause_seconds.setSuffix(" s")
+        self.pause_seconds.setValue(practice.silence_seconds)
         self.server_url = QLineEdit(settings.supabase.url or "")
         self.server_url.setPlaceholderText(f"Local stack ({ctx.backend.server.url})")
         self.server_url.setAccessibleName("Server URL")
@@ -190,6 +203,10 @@ class SettingsDialog(QDialog):
         model_label = QLabel("Speech &model")
         model_label.setBuddy(self.model_path)
         audio.addRow(model_label, model_row)
+        turns = QFormLayout()
+        turns.addRow("", self.end_on_pause)
+        turns.addRow("Pause &length", self.pause_seconds)
+        turns.addRow("", muted("Space or Ctrl+Enter always ends your turn."))
         server = QFormLayout()
         server.addRow("Server &URL", self.server_url)
         server.addRow("Anon &key", self.anon_key)
@@ -203,6 +220,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         for title, inner in (
             ("Audio and transcription", audio),
+            ("Your turn", turns),
             ("Server", server),
             ("Appearance", look),
             ("Account", account_box),
@@ -217,6 +235,10 @@ class SettingsDialog(QDialog):
         self._lock("transcription.model_path", self.model_path, self.browse)
         self._lock("supabase.url", self.server_url)
         self._lock("supabase.anon_key", self.anon_key)
+        self._lock("practice.end_turn_on_silence", self.end_on_pause)
+        self._lock("practice.silence_seconds", self.pause_seconds)
+        self.end_on_pause.toggled.connect(self._end_on_pause_changed)
+        self._end_on_pause_changed()
         self.device.currentIndexChanged.connect(self._device_changed)
         self._device_changed()
         self.browse.clicked.connect(self._browse)
@@ -233,12 +255,16 @@ class SettingsDialog(QDialog):
             "transcription.model_path": self.model_path.text().strip() or None,
             "supabase.url": self.server_url.text().strip() or None,
             "supabase.anon_key": self.anon_key.text().strip() or None,
+            "practice.end_turn_on_silence": self.end_on_pause.isChecked(),
+            "practice.silence_seconds": round(self.pause_seconds.value(), 1),
         }
         current = {
             "input_device": settings.input_device,
             "transcription.model_path": str(settings.transcription.model_path or "") or None,
             "supabase.url": settings.supabase.url,
             "supabase.anon_key": settings.supabase.anon_key,
+            "practice.end_turn_on_silence": settings.practice.end_turn_on_silence,
+            "practice.silence_seconds": settings.practice.silence_seconds,
         }
         return {key: value for key, value in wanted.items() if value != current[key]}
 
@@ -262,6 +288,10 @@ class SettingsDialog(QDialog):
                 widget.setEnabled(False)
                 widget.setToolTip(LOCKED_TIP)
 
+    def _end_on_pause_changed(self) -> None:
+        locked = self.ctx.preferences.loaded.is_locked("practice.silence_seconds")
+        self.pause_seconds.setEnabled(self.end_on_pause.isChecked() and not locked)
+
     def _device_changed(self) -> None:
         if self.mic_test.running:
             self.mic_test.stop()
@@ -281,3 +311,13 @@ def _input_devices() -> list[Any]:
     from audio.capture import list_input_devices
 
     return list_input_devices()
+
+
+def _field_bounds(name: str) -> tuple[float, float]:
+    """A practice setting's allowed range, as app/config.py validates it (one place for both)."""
+    low = high = None
+    for rule in PracticeSettings.model_fields[name].metadata:
+        low = getattr(rule, "ge", low)
+        high = getattr(rule, "le", high)
+    assert low is not None and high is not None, f"practice.{name} has no bounds"
+    return float(low), float(high)

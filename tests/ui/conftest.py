@@ -79,6 +79,13 @@ def preferences(tmp_path) -> Preferences:
 
 
 @pytest.fixture
+def key_ends_turns(preferences) -> Preferences:
+    """Only the key ends a turn: for tests that time their key presses against open silence."""
+    preferences.save({"practice.end_turn_on_silence": False})
+    return preferences
+
+
+@pytest.fixture
 def ctx(qapp, backend, preferences) -> Iterator[AppContext]:
     theme = Theme(qapp, ThemeChoice.LIGHT)
     workers = Workers.create()

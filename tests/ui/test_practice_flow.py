@@ -39,7 +39,7 @@ def _speak_answers(qtbot, window, devices) -> None:
 
 
 def test_practise_review_and_the_manager_finds_the_server_score(
-    window, sign_in, qtbot, devices, speech, db
+    key_ends_turns, window, sign_in, qtbot, devices, speech, db
 ):
     devices.recorder_factory.add(speech(text) for text in ANSWERS)
     sign_in(window, "trainee")

@@ -21,7 +21,9 @@ def _start_cold_call(window) -> None:
     home.start_button.click()
 
 
-def test_ctrl_e_hangs_up_keeping_the_turn_being_spoken(window, sign_in, qtbot, devices, speech, db):
+def test_ctrl_e_hangs_up_keeping_the_turn_being_spoken(
+    key_ends_turns, window, sign_in, qtbot, devices, speech, db
+):
     first = speech("Hi Dana, my name is Sam and I am calling from Coachdesk.")
     second = speech("We help teams like yours reduce costs.")
     devices.recorder_factory.add([first, second])

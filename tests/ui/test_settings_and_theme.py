@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import tomllib
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from audio.devices import InputDevice
 from ui.demo import FileMicrophone
+from ui.errors import CoachdeskError
 from ui.preferences import Preferences
 from ui.settings_dialog import LOCKED_TIP, SettingsDialog
 from ui.theme import DARK, LIGHT, Theme, ThemeChoice
@@ -85,3 +87,53 @@ def test_theme_follows_the_system_color_scheme(qapp, qtbot):
     with qtbot.waitSignal(theme.changed):
         hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
     assert theme.colors is LIGHT
+
+
+def test_how_a_turn_ends_is_saved_and_used_by_the_next_call(qtbot, ctx, tmp_path):
+    dialog = SettingsDialog(ctx, input_devices=[])
+    qtbot.addWidget(dialog)
+    assert dialog.end_on_pause.isChecked() and dialog.pause_seconds.value() == 1.2  # defaults
+    dialog.pause_seconds.setValue(2.5)
+    dialog.save()
+    saved = tomllib.loads((tmp_path / "config.toml").read_text())
+    assert saved == {"practice": {"silence_seconds": 2.5}}
+    assert ctx.preferences.loaded.settings.practice.turn_settings().silence_seconds == 2.5
+
+    dialog = SettingsDialog(ctx, input_devices=[])
+    qtbot.addWidget(dialog)
+    assert dialog.pause_seconds.value() == 2.5
+    dialog.end_on_pause.setChecked(False)
+    assert not dialog.pause_seconds.isEnabled()  # no pause length without the pause
+    dialog.save()
+    assert tomllib.loads((tmp_path / "config.toml").read_text())["practice"] == {
+        "end_turn_on_silence": False,
+        "silence_seconds": 2.5,
+    }
+    assert ctx.preferences.loaded.settings.practice.turn_settings() is None
+
+
+def test_a_pause_length_outside_the_allowed_range_is_refused_by_the_settings_file(
+    qtbot, ctx, tmp_path
+):
+    (tmp_path / "config.toml").write_text("[practice]\nsilence_seconds = 0.1\n")
+    with pytest.raises(CoachdeskError, match=r"practice.silence_seconds = 0.1 in .*config.toml"):
+        Preferences.load(ctx.preferences.store, tmp_path / "config.toml", tmp_path / "m.toml")
+
+
+def test_a_locked_turn_setting_is_read_only_and_wins_over_the_user_file(qtbot, ctx, tmp_path):
+    managed = tmp_path / "managed.toml"
+    managed.write_text('locked = ["practice"]\n[practice]\nend_turn_on_silence = false\n')
+    (tmp_path / "config.toml").write_text("[practice]\nend_turn_on_silence = true\n")
+    ctx.preferences = Preferences.load(ctx.preferences.store, tmp_path / "config.toml", managed)
+    loaded = ctx.preferences.loaded
+    assert loaded.settings.practice.turn_settings() is None
+    assert loaded.overruled == (
+        f"practice.end_turn_on_silence from {tmp_path / 'config.toml'} (locked by {managed})",
+    )
+    dialog = SettingsDialog(ctx, input_devices=[])
+    qtbot.addWidget(dialog)
+    assert not dialog.end_on_pause.isChecked() and not dialog.end_on_pause.isEnabled()
+    assert dialog.end_on_pause.toolTip() == LOCKED_TIP
+    assert not dialog.pause_seconds.isEnabled() and dialog.pause_seconds.toolTip() == LOCKED_TIP
+    dialog.save()  # nothing locked is written
+    assert dialog.result() == dialog.DialogCode.Accepted

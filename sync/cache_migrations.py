@@ -201,6 +201,10 @@ MIGRATIONS: Sequence[str] = (
       primary key (org_id, month)
     );
     """,
+    # 2: a large recording's resumable (tus) upload on the server, resumed after a crash.
+    """
+    alter table uploads add column resumable_url text;  -- local only: where the bytes go
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -7,20 +7,39 @@
 Uploads use `upsert`, so re-sending a file after a crash or a lost response overwrites it with the
 same bytes instead of failing as a duplicate. Transcript bytes are kept in the cache (small);
 recordings are read from the file the practice screen wrote, so memory stays bounded.
+
+Files larger than RESUMABLE_THRESHOLD (6 MB) go through Storage's resumable endpoint (tus 1.0,
+`{url}/storage/v1/upload/resumable`) in chunks of exactly 6 MB, as hosted Storage requires. The
+upload's URL is kept in the file's cache row the moment the server creates it, so the next sync
+after a crash, a lost connection or a 5xx asks the server how much it has (HEAD) and sends only
+the rest; an upload the server no longer has (expired after 24 h, ended) starts over. storage3
+has no tus client: tuspy's Uploader keeps the protocol's state (offsets, chunk lengths, metadata
+encoding), and its three requests go through the supabase client's own httpx client with the
+session's access token and the anon key, so they share its timeouts and transport and their
+failures classify like any other Storage error (sync.client.classify).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
 
+import httpx
+import structlog
 from sqlite_utils import Database
+from storage3.exceptions import StorageApiError
+from tusclient.client import TusClient
+from tusclient.uploader import Uploader
 
 from supabase import Client
-from sync.client import RejectedError, SyncError, classify
+from sync.client import DEFAULT_TIMEOUT, RejectedError, ServerError, SyncError, classify
 from sync.rows import dumps, now_iso
+
+log = structlog.get_logger(__name__)
 
 RECORDINGS_BUCKET = "recordings"
 TRANSCRIPTS_BUCKET = "transcripts"
@@ -34,6 +53,13 @@ RECORDING_TYPES: Mapping[str, str] = {
     ".m4a": "audio/mp4",
     ".webm": "audio/webm",
 }
+
+
+# Hosted Storage's tus chunks are exactly 6 MB (the last may be shorter); larger files go resumable.
+TUS_CHUNK_SIZE = 6 * 1024 * 1024
+RESUMABLE_THRESHOLD = TUS_CHUNK_SIZE
+TUS_ENDPOINT = "upload/resumable"  # under the client's storage URL
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 
 
 class UnsupportedRecordingError(ValueError):
@@ -67,6 +93,7 @@ class Upload:
     content_type: str
     source_path: Path | None
     content: bytes | None
+    resumable_url: str | None = None  # a resumable upload the server has begun
 
 
 def object_name(org_id: str, user_id: str, attempt_id: str, extension: str) -> str:
@@ -159,10 +186,11 @@ def pending(db: Database, org_id: str) -> list[Upload]:
             content_type=row["content_type"],
             source_path=Path(row["source_path"]) if row["source_path"] else None,
             content=row["content"],
+            resumable_url=row["resumable_url"],
         )
         for row in db.query(
-            "select id, attempt_id, bucket, object_name, content_type, source_path, content "
-            "from uploads where state = 'pending' and org_id = ? order by id",
+            "select id, attempt_id, bucket, object_name, content_type, source_path, content, "
+            "resumable_url from uploads where state = 'pending' and org_id = ? order by id",
             [org_id],
         )
     ]
@@ -198,16 +226,19 @@ def refused_paths(db: Database, attempt_ids: list[str]) -> set[tuple[str, str]]:
     }
 
 
-def upload_pending(client: Client, db: Database, org_id: str) -> tuple[int, int]:
+def upload_pending(
+    client: Client, db: Database, org_id: str, *, resumable_threshold: int = RESUMABLE_THRESHOLD
+) -> tuple[int, int]:
     """Send every waiting file of the org; returns (uploaded, refused).
 
     Stops at the first failure that is not a refusal (offline, expired token): the caller
-    retries later, and files already sent are not sent again.
+    retries later, and files already sent are not sent again (nor the part of a large file the
+    server already has). Files above `resumable_threshold` bytes go resumable.
     """
     sent = refused = 0
     for upload in pending(db, org_id):
         try:
-            _send(client, upload)
+            _send(client, db, upload, resumable_threshold)
         except RejectedError as error:
             _finish(db, upload.id, "rejected", f"{error} ({error.code})")
             refused += 1
@@ -217,7 +248,7 @@ def upload_pending(client: Client, db: Database, org_id: str) -> tuple[int, int]
     return sent, refused
 
 
-def _send(client: Client, upload: Upload) -> None:
+def _send(client: Client, db: Database, upload: Upload, resumable_threshold: int) -> None:
     if upload.content is not None:
         body: bytes | Path = upload.content
     elif upload.source_path is not None and upload.source_path.is_file():
@@ -227,6 +258,9 @@ def _send(client: Client, upload: Upload) -> None:
             f"the file {upload.source_path} is no longer on this computer", "missing-file"
         )
     try:
+        if isinstance(body, Path) and body.stat().st_size > resumable_threshold:
+            _send_resumable(client, db, upload, body)
+            return
         client.storage.from_(upload.bucket).upload(
             upload.object_name,
             body,
@@ -242,7 +276,176 @@ def _finish(db: Database, upload_id: int, state: str, message: str | None) -> No
     with db.atomic():
         db.execute(
             "update uploads set state = ?, tries = tries + 1, last_error = ?, "
-            # Sent bytes need not stay in the cache.
-            "content = case when ? = 'done' then null else content end where id = ?",
+            # Sent bytes need not stay in the cache, nor where a finished upload went.
+            "content = case when ? = 'done' then null else content end, resumable_url = null "
+            "where id = ?",
             [state, message, state, upload_id],
         )
+
+
+# Resumable (tus) uploads --------------------------------------------------------------------------
+class _UploadGone(Exception):
+    """The server no longer has this upload (expired, ended, or not this file's): start over."""
+
+
+def _send_resumable(client: Client, db: Database, upload: Upload, path: Path) -> None:
+    endpoint = f"{client.storage_url}{TUS_ENDPOINT}"
+    tus = TusClient(endpoint, headers=_tus_headers(client))
+    metadata = {
+        "bucketName": upload.bucket,
+        "objectName": upload.object_name,
+        "contentType": upload.content_type,
+        "cacheControl": "3600",
+    }
+
+    def remember(url: str | None) -> None:
+        with db.atomic():
+            db.execute("update uploads set resumable_url = ? where id = ?", [url, upload.id])
+
+    with _http_client(client) as http, path.open("rb") as stream:
+
+        def uploader(url: str | None) -> _TusUploader:
+            return _TusUploader(
+                http,
+                endpoint,
+                remember,
+                file_stream=stream,
+                url=url,
+                client=tus,
+                chunk_size=TUS_CHUNK_SIZE,
+                metadata=metadata,
+            )
+
+        if _same_origin(upload.resumable_url, endpoint):
+            try:
+                resumed = uploader(upload.resumable_url)  # asks the server for its offset
+                log.info("resuming upload", attempt_id=upload.attempt_id, offset=resumed.offset)
+                resumed.upload()
+                return
+            except _UploadGone:
+                log.info("the server no longer has the upload", attempt_id=upload.attempt_id)
+                remember(None)
+        try:
+            uploader(None).upload()
+        except _UploadGone as error:
+            raise ServerError("file storage lost a new upload while it was being sent") from error
+
+
+def _tus_headers(client: Client) -> dict[str, str]:
+    """The signed-in session's access token and the anon key, as the client's own requests."""
+    bearer = f"Bearer {client.supabase_key}"
+    return {
+        "Authorization": client.options.headers.get("Authorization", bearer),
+        "apikey": client.supabase_key,
+        "x-upsert": "true",  # a retry after a lost answer overwrites the same bytes
+    }
+
+
+@contextlib.contextmanager
+def _http_client(client: Client) -> Iterator[httpx.Client]:
+    """The supabase client's httpx client (sync.client.make_client always sets one)."""
+    if client.options.httpx_client is not None:
+        yield client.options.httpx_client
+        return
+    with httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=True) as own:
+        yield own
+
+
+def _same_origin(url: str | None, endpoint: str) -> bool:
+    """Only the server we talk to gets our token, whatever a stored URL or a Location says."""
+    if not url:
+        return False
+    ours, theirs = urlsplit(endpoint), urlsplit(url)
+    return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
+
+class _TusUploader(Uploader):
+    """tuspy's Uploader (chunk lengths, offsets, metadata encoding, the upload loop) with its
+    requests sent by the supabase client's httpx client instead of `requests` (which has no
+    timeout, and would bypass the transport and classification every other request has)."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        endpoint: str,
+        remember: Callable[[str | None], None],
+        *,
+        file_stream: IO[bytes],
+        **kwargs: Any,
+    ) -> None:
+        # Set before tuspy's constructor: given a URL, it asks the server for the offset.
+        self._http = http
+        self._endpoint = endpoint
+        self._remember = remember
+        super().__init__(file_stream=file_stream, **kwargs)
+
+    def set_url(self, url: str) -> None:
+        super().set_url(url)
+        self._remember(url)  # kept before the first byte goes, so a crash resumes it
+
+    def create_url(self) -> str:
+        response = self._http.post(self.client.url, headers=self.get_url_creation_headers())
+        _raise_for_status(response)
+        url = urljoin(self.client.url, response.headers.get("location", ""))
+        if response.status_code != 201 or not _same_origin(url, self._endpoint):
+            raise ServerError(
+                f"file storage answered {response.status_code} to a new upload without a "
+                "usable location"
+            )
+        return url
+
+    def get_offset(self) -> int:
+        response = self._http.head(self.url, headers=self.get_headers())
+        if response.status_code in (404, 410):
+            raise _UploadGone(self.url)
+        _raise_for_status(response)
+        if response.headers.get("upload-length") != str(self.get_file_size()):
+            raise _UploadGone(self.url)  # not this file's upload: never mix two files' bytes
+        return _offset(response)
+
+    def upload_chunk(self) -> None:
+        stream = self.get_file_stream()
+        stream.seek(self.offset)
+        chunk = stream.read(self.get_request_length())
+        headers = {
+            **self.get_headers(),
+            "Upload-Offset": str(self.offset),
+            "Content-Type": OFFSET_CONTENT_TYPE,
+        }
+        response = self._http.patch(self.url, content=chunk, headers=headers)
+        if response.status_code in (404, 410):
+            raise _UploadGone(self.url)
+        if response.status_code == 409:
+            # The server holds other bytes than we thought (it stored a chunk whose answer was
+            # lost): continue from where it is. The same offset again is another conflict.
+            server_offset = self.get_offset()
+            if server_offset == self.offset:
+                _raise_for_status(response)
+            self.offset = server_offset
+            return
+        _raise_for_status(response)
+        self.offset = _offset(response)
+
+
+def _offset(response: httpx.Response) -> int:
+    value = response.headers.get("upload-offset", "")
+    if not value.isdigit():
+        raise ServerError(f"file storage answered {response.status_code} without Upload-Offset")
+    return int(value)
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    """A failed tus answer as the SyncError a Storage error with that status would be."""
+    if response.is_success:
+        return
+    code, message = "", response.text.strip()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        code, message = str(body.get("error") or ""), str(body.get("message") or message)
+    if response.status_code == 401:
+        code = "InvalidJWT"  # Storage refuses a token with 401 only when it is not valid (now)
+    error = StorageApiError(message or response.reason_phrase, code, response.status_code)
+    raise classify(error) from error

@@ -128,11 +128,13 @@ def _drop(state: StackState, upload_id: str) -> None:
     shutil.rmtree(_folder(state, upload_id), ignore_errors=True)
 
 
-def _load(state: StackState, upload_id: str) -> PartialUpload:
+def _load(state: StackState, upload_id: str, busy: set[str]) -> PartialUpload:
     folder = _folder(state, upload_id)
     upload = _read(folder)
     if upload is None:
         raise _not_found()
+    if upload.id in busy:
+        return upload  # an append is changing its files; it decides what becomes of it
     if upload.expired():
         _drop(state, upload_id)
         raise StorageError(410, "expired", "The upload has expired; create a new one")
@@ -170,8 +172,8 @@ def _busy(request: Request) -> set[str]:
     return app_state.resumable_busy  # type: ignore[no-any-return]
 
 
-def _owned(state: StackState, claims: dict[str, Any], upload_id: str) -> PartialUpload:
-    upload = _load(state, upload_id)
+def _owned(request: Request, state: StackState, claims: dict[str, Any]) -> PartialUpload:
+    upload = _load(state, request.path_params["upload_id"], _busy(request))
     if (upload.role, upload.subject) != (claims.get("role"), claims.get("sub")):
         # Someone else's upload: say nothing about it.
         raise _not_found()
@@ -282,15 +284,14 @@ async def create(request: Request) -> Response:
 async def head(request: Request) -> Response:
     state = storage.stack_state(request)
     claims = rest.authenticate(request, state)
-    upload = _owned(state, claims, request.path_params["upload_id"])
+    upload = _owned(request, state, claims)
     return Response(status_code=200, headers={**upload.headers(), "Cache-Control": "no-store"})
 
 
 async def append(request: Request) -> Response:
     state = storage.stack_state(request)
     claims = rest.authenticate(request, state)
-    upload_id = request.path_params["upload_id"]
-    upload = _owned(state, claims, upload_id)
+    upload = _owned(request, state, claims)
     if request.headers.get("content-type", "").split(";")[0].strip() != OFFSET_CONTENT_TYPE:
         raise StorageError(415, "InvalidRequest", f"Content-Type must be {OFFSET_CONTENT_TYPE}")
     offset = _int_header(request, "upload-offset")
@@ -324,7 +325,7 @@ async def append(request: Request) -> Response:
 async def terminate(request: Request) -> Response:
     state = storage.stack_state(request)
     claims = rest.authenticate(request, state)
-    upload = _owned(state, claims, request.path_params["upload_id"])
+    upload = _owned(request, state, claims)
     if upload.complete:
         # As hosted Storage: a finished upload is an object now; remove that instead.
         raise StorageError(400, "InvalidRequest", "The upload is complete and cannot be ended")

@@ -187,7 +187,7 @@ def _int_header(request: Request, name: str) -> int:
     return int(value)
 
 
-def parse_metadata(header: str) -> dict[str, str]:
+def _parse_metadata(header: str) -> dict[str, str]:
     """Upload-Metadata: comma-separated `key base64(value)` pairs (the value may be absent)."""
     pairs: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in header.split(","))):
@@ -239,7 +239,7 @@ async def create(request: Request) -> Response:
     if "upload-defer-length" in request.headers:
         raise StorageError(400, "InvalidRequest", "Upload-Defer-Length is not supported")
     length = _int_header(request, "upload-length")
-    meta = parse_metadata(request.headers.get("upload-metadata", ""))
+    meta = _parse_metadata(request.headers.get("upload-metadata", ""))
     bucket_id = meta.get("bucketName") or ""
     if not bucket_id:
         raise StorageError(400, "InvalidRequest", "Upload-Metadata must name bucketName")

@@ -67,7 +67,9 @@ pytest: sysdeps venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest $(PYTEST_ARGS)
 
 # The frozen bundle's --self-test is part of the suite: CI proves the release build works too.
-test: lint pytest selftest-bundle
+# It runs beside pytest (each is mostly one core's work); each one's output is shown whole.
+test: lint sysdeps
+	$(MAKE) --no-print-directory -j2 --output-sync=target pytest selftest-bundle
 
 types: sysdeps venv
 	$(BIN)/python -m server.db.typegen --write

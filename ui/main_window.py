@@ -27,12 +27,14 @@ from PySide6.QtWidgets import (
 from app.practice import TranscriberLike
 from ui.about_dialog import AboutDialog
 from ui.context import AppContext
-from ui.errors import show_error
+from ui.errors import plain_message, show_error
 from ui.home import HomeScreen
 from ui.leaderboard import LeaderboardScreen
 from ui.manager import ManagerPane
 from ui.practice_controller import PracticeController, RecorderFactory, microphone
 from ui.practice_view import PracticeScreen
+from ui.recovery import InterruptedCall, attempt_saved, find_interrupted_calls
+from ui.recovery_dialog import RecoveryDialog
 from ui.review import ReviewScreen
 from ui.services import Account, Scenario, SyncStatus, UnsyncedWork
 from ui.settings_dialog import SettingsDialog
@@ -133,6 +135,7 @@ class MainWindow(QMainWindow):
         self._sync_timer.setInterval(SYNC_POLL_MS)
         self._sync_timer.timeout.connect(self.poll_sync)
         self._transcriber: TranscriberLike | None = self.devices.transcriber
+        self.recovery: RecoveryDialog | None = None
         self._relay = _StatusRelay(self)
         self._relay.changed.connect(self._sync_changed)
         self._last_synced: object = None
@@ -169,6 +172,7 @@ class MainWindow(QMainWindow):
         self.home.refresh()
         self.poll_sync()
         self._sync_timer.start()
+        self.look_for_interrupted_calls()
 
     def sign_out(self, discard_unsynced: bool = False) -> None:
         self.practice.close_call()
@@ -203,6 +207,7 @@ class MainWindow(QMainWindow):
 
     def _signed_out(self) -> None:
         self._sync_timer.stop()
+        self._close_recovery()
         self._drop_workspace()
         self.toolbar.hide()
         self.status.sync_label.setText("Not signed in")
@@ -260,12 +265,68 @@ class MainWindow(QMainWindow):
             assignment_id,
             transcriber=self._get_transcriber(),
             recorder_factory=self.devices.recorder_factory or microphone(settings.input_device),
-            recordings_root=self.devices.recordings_root or settings.recordings_path,
+            recordings_root=self.recordings_root(),
             voice=voice,
             turn_settings=settings.practice.turn_settings(),
         )
         self.pages.setCurrentWidget(self.practice)
         self.practice.begin(controller)
+
+    def recordings_root(self) -> Path:
+        settings = self.ctx.preferences.loaded.settings
+        return self.devices.recordings_root or settings.recordings_path
+
+    # Interrupted calls --------------------------------------------------------------------
+    def look_for_interrupted_calls(self) -> None:
+        """Offer the calls a crash or kill left unsaved (this user's, in this org)."""
+        account = self.ctx.backend.account
+        if account is None:
+            return
+        root, backend = self.recordings_root(), self.ctx.backend
+        active = self._active_call_folders()  # read here: the scan runs on the network thread
+        self.ctx.call(
+            self,
+            lambda: find_interrupted_calls(
+                root,
+                user_id=account.user_id,
+                org_id=account.org_id,
+                exclude=active,
+                is_saved=lambda attempt_id: attempt_saved(backend, attempt_id),
+            ),
+            self._offer_recovery,
+            on_failure=lambda error: self.status.showMessage(
+                f"Could not look for interrupted calls: {plain_message(error)}", 20_000
+            ),
+        )
+
+    def _active_call_folders(self) -> set[str]:
+        controller = self.practice.controller
+        return {controller.folder.name} if controller is not None else set()
+
+    def _offer_recovery(self, calls: list[InterruptedCall]) -> None:
+        # A call started while the scan ran is being recorded, not interrupted.
+        active = self._active_call_folders()
+        calls = [call for call in calls if call.folder.name not in active]
+        if self.recovery is None:
+            if not calls:
+                return
+            self.recovery = RecoveryDialog(self.ctx, self._get_transcriber, self)
+            self.recovery.recovered.connect(self._recovered)
+        self.recovery.set_calls(calls)
+        if calls:
+            self.recovery.show()
+            self.recovery.raise_()
+
+    def _recovered(self, _row: object) -> None:
+        if self.home is not None:
+            self.home.refresh()
+        self.poll_sync()
+
+    def _close_recovery(self) -> None:
+        if self.recovery is not None:
+            self.recovery.close()
+            self.recovery.deleteLater()
+            self.recovery = None
 
     def open_review(self, attempt_id: str) -> None:
         self.pages.setCurrentWidget(self.review)

@@ -12,19 +12,18 @@ audio and hands the attempt to the backend (scored here provisionally, then sync
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-import soundfile
 import structlog
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, Signal
 
 from app.practice import (
     CallEnded,
     Event,
+    PersonaLine,
     PersonaSpeaks,
     PracticeResult,
     PracticeSession,
@@ -40,6 +39,16 @@ from audio.capture import BLOCK_FRAMES, Level
 from audio.decode import SAMPLE_RATE
 from audio.errors import AudioError, DeviceLostError
 from audio.turns import EndOfTurn, TurnSettings
+from ui.call_files import (
+    CALL_AUDIO_NAME,
+    CallRecord,
+    RecordedTurn,
+    assemble_call_audio,
+    call_length,
+    forget_record,
+    timeline_position,
+    write_record,
+)
 from ui.context import AppContext
 from ui.errors import plain_message
 from ui.services import AttemptRow, FinishedAttempt, Scenario, utc_now
@@ -92,33 +101,6 @@ def practice_scenario(scenario: Scenario) -> PracticeScenario:
         difficulty=scenario.difficulty,
         status=scenario.status,
     )
-
-
-def assemble_call_audio(turns: tuple[RepTurn, ...], length_s: float, target: Path) -> Path | None:
-    """One FLAC on the call's timeline: each rep turn at its offset, silence elsewhere.
-
-    The review's click-a-turn-to-seek uses transcript times, which are call times; the persona's
-    synthetic voice is not recorded. None when no turn has audio.
-    """
-    clips = []
-    for turn in turns:
-        try:
-            samples, rate = soundfile.read(turn.audio, dtype="float32", always_2d=False)
-        except (OSError, RuntimeError, soundfile.LibsndfileError):
-            continue  # a failed turn's unreadable file: the turn is marked failed already
-        if rate == SAMPLE_RATE and samples.ndim == 1:
-            clips.append((round(turn.offset * SAMPLE_RATE), samples))
-    if not clips:
-        return None
-    end = max(max(start + len(s) for start, s in clips), round(length_s * SAMPLE_RATE))
-    call = np.zeros(end, dtype=np.float32)
-    for start, samples in clips:
-        call[start : start + len(samples)] = samples
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_suffix(".tmp.flac")
-    soundfile.write(temp, call, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-    temp.replace(target)
-    return target
 
 
 class PracticeController(QObject):
@@ -333,6 +315,42 @@ class PracticeController(QObject):
         self._recorder = recorder
         self._recording_name = name
         self._set_state("recording")
+        # The turn starts where everything said so far ends: where session.answer() will put it.
+        offset = timeline_position(
+            (line.end for line in self.session.persona_lines),
+            ((turn.offset, turn.duration) for turn in self.session.rep_turns),
+        )
+        # The Recorder's FLAC is <name>.flac once finished, or recovered after a crash.
+        recording = RecordedTurn(f"{name}.flac", offset)
+        self._keep_record(self.session.persona_lines, self.session.rep_turns, recording)
+
+    def _keep_record(
+        self,
+        persona_lines: Sequence[PersonaLine],
+        rep_turns: Sequence[RepTurn],
+        recording: RecordedTurn | None = None,
+    ) -> None:
+        """Write the call's record (ui/call_files.py): what a crash right now would recover."""
+        account = self.ctx.backend.account
+        if account is None:
+            return
+        turns = tuple(RecordedTurn(turn.audio.name, turn.offset) for turn in rep_turns)
+        record = CallRecord(
+            attempt_id=self.attempt_id,
+            user_id=account.user_id,
+            org_id=account.org_id,
+            scenario_id=self.scenario.id,
+            scenario_title=self.scenario.title,
+            assignment_id=self.assignment_id,
+            started_at=self.started_at or utc_now(),
+            persona_turns=tuple(line.turn() for line in persona_lines),
+            rep_turns=turns + ((recording,) if recording is not None else ()),
+        )
+        try:
+            write_record(self.folder, record)
+        except OSError as error:
+            # The call goes on (its audio is still journalled); only recovery would be lost.
+            log.warning("call record not written", attempt_id=self.attempt_id, error=str(error))
 
     def _level_listener(self, name: str) -> Callable[[Level], None]:
         """Levels of one recording, on its writer thread: to the meter and the pause detector."""
@@ -356,14 +374,15 @@ class PracticeController(QObject):
     def _ended(self, result: PracticeResult) -> None:
         self.result = result
         self._set_state("saving")
+        self._keep_record(result.persona_lines, result.rep_turns)
         self.call_ended.emit(result)
         started = self.started_at or utc_now()
-        turns = result.transcript.get("turns", [])
-        length = max((float(t["end"]) for t in turns), default=0.0)
-        target = self.folder / "call.flac"
+        length = call_length(result.transcript)
+        target = self.folder / CALL_AUDIO_NAME
+        clips = [(turn.audio, turn.offset) for turn in result.rep_turns]
         self.ctx.compute(
             self,
-            lambda _task: assemble_call_audio(result.rep_turns, length, target),
+            lambda _task: assemble_call_audio(clips, length, target),
             lambda path: self._save(result, started, path),
             label="Saving the call…",
             cancellable=False,
@@ -390,11 +409,18 @@ class PracticeController(QObject):
         )
         self.ctx.call(
             self,
-            lambda: self.ctx.backend.save_attempt(finished),
+            lambda: self._save_attempt(finished),
             self._saved,
             label="Saving and syncing the call…",
             on_failure=lambda error: self.problem.emit(plain_message(error)),
         )
+
+    def _save_attempt(self, finished: FinishedAttempt) -> AttemptRow:
+        # Network thread. Saved under its own id, so a crash before the record is forgotten
+        # only makes recovery find the attempt already there (ui/recovery.py).
+        row = self.ctx.backend.save_attempt(finished)
+        forget_record(self.folder)
+        return row
 
     def _saved(self, row: AttemptRow) -> None:
         self._set_state("saved")

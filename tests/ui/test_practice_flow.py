@@ -60,6 +60,15 @@ def test_practise_review_and_the_manager_finds_the_server_score(
         lambda: window.pages.currentWidget() is review and review.detail is not None, timeout=SLOW
     )
     attempt_id = review.detail.row.id
+    # Saved, so nothing is left for crash recovery to offer; the recordings stay.
+    folder = devices.recordings_root / attempt_id
+    assert not (folder / "call.json").exists()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "call.flac",
+        "turn-01.flac",
+        "turn-02.flac",
+        "turn-03.flac",
+    ]
     # Saved here first (provisional score), then the engine sends it and pulls the server's
     # score; the open review follows by itself.
     qtbot.waitUntil(lambda: review.detail.row.sync_state is SyncState.SCORED, timeout=SLOW)

@@ -1,0 +1,285 @@
+"""Calls a crash or kill interrupted are offered at the next sign-in, recovered as real attempts
+(transcribed, scored, synced) or discarded after a confirmation; the audio is never lost.
+
+"Killed" means: the call's folder is copied exactly as it is on disk at that instant (the live
+Recorder journal included) and the app then carries on elsewhere; the copy is what a kill -9
+would have left (tests/audio covers the journal under a real kill).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import soundfile
+from PySide6.QtWidgets import QMessageBox
+
+from audio.transcribe import TranscriberSettings
+from ui.call_files import (
+    RECORD_NAME,
+    CallRecord,
+    CallRecordError,
+    RecordedTurn,
+    read_record,
+    timeline_position,
+    write_record,
+)
+from ui.demo import FileMicrophone
+from ui.recovery_dialog import KEPT, UNKNOWN_SCENARIO, RecoveryDialog
+from ui.services import SyncState
+from ui.transcriber_process import ProcessTranscriber
+
+COLD_CALL = "f0000000-0000-4000-8000-000000000001"
+COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"
+TRAINEE = "a0000000-0000-4000-8000-000000000001"
+MANAGER = "a0000000-0000-4000-8000-000000000002"
+DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
+FIRST = "Hi Dana, my name is Sam and I am calling from Coachdesk."
+SECOND = "We help teams like yours reduce costs and save time."
+SLOW = 90_000
+
+
+def _kill_snapshot(folder: Path, into: Path) -> Path:
+    """The call's folder as a kill at this instant leaves it."""
+    target = into / folder.name
+    shutil.copytree(folder, target)
+    return target
+
+
+def _recording_journal(qtbot, folder: Path, name: str, wav: Path, tmp_path: Path) -> None:
+    """A Recorder journal interrupted after it heard `wav` (a snapshot of a live recording)."""
+    microphone = FileMicrophone([wav], pace=0)
+    recorder = microphone(tmp_path / f"live-{uuid.uuid4()}", name, lambda _level: None)
+    recorder.start()
+    qtbot.waitUntil(lambda: microphone.heard(recorder), timeout=SLOW)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(recorder.journal, folder / recorder.journal.name)
+    recorder.finish()
+
+
+def _restart(window, sign_in, qtbot, recordings: Path) -> RecoveryDialog | None:
+    """Sign out, point the app at the recordings a crash left, and sign in again."""
+    window.practice.close_call()
+    window.sign_out()
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin, timeout=SLOW)
+    window.devices.recordings_root = recordings
+    sign_in(window, "trainee")
+    return window.recovery
+
+
+def _dialog_rows(qtbot, window, count: int) -> RecoveryDialog:
+    qtbot.waitUntil(
+        lambda: window.recovery is not None and window.recovery.model.rowCount() == count,
+        timeout=SLOW,
+    )
+    return window.recovery
+
+
+def test_a_call_killed_mid_turn_is_recovered_as_one_synced_attempt(
+    key_ends_turns, window, sign_in, qtbot, devices, speech, db, tmp_path
+):
+    microphone = devices.recorder_factory
+    microphone.add([speech(FIRST), speech(SECOND)])
+    sign_in(window, "trainee")
+    assert window.recovery is None  # nothing was interrupted before
+    home = window.home
+    home.assignment_table.selectRow(
+        [a.id for a in home.data.assignments].index(COLD_CALL_ASSIGNMENT)
+    )
+    home.start_button.click()
+    practice = window.practice
+    qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
+    qtbot.waitUntil(lambda: microphone.heard(microphone.recorders[-1]), timeout=SLOW)
+    practice.end_turn()
+    qtbot.waitUntil(lambda: len(microphone.recorders) == 2, timeout=SLOW)
+    second = microphone.recorders[-1]
+    qtbot.waitUntil(lambda: microphone.heard(second), timeout=SLOW)
+    attempt_id = practice.controller.attempt_id
+    crashed = tmp_path / "after-the-crash"
+    folder = _kill_snapshot(practice.controller.folder, crashed)
+    assert (folder / "turn-01.flac").exists() and (folder / "turn-02.recording").is_dir()
+
+    _restart(window, sign_in, qtbot, crashed)
+    dialog = _dialog_rows(qtbot, window, 1)
+    assert dialog.isVisible() and not dialog.isModal()
+    (entry,) = dialog.model.rows
+    assert entry.call.record.attempt_id == attempt_id
+    assert dialog.model.index(0, 2).data() == "Cold call: the skeptical IT director"
+    assert entry.call.seconds >= second.seconds - 1.0  # both turns' audio, the cut one included
+    record_text = (folder / RECORD_NAME).read_text()
+
+    dialog.table.selectRow(0)
+    dialog.recover_button.click()
+    qtbot.waitUntil(lambda: dialog.message.text().startswith("Recovered"), timeout=SLOW)
+    assert dialog.model.rowCount() == 0
+    assert not (folder / RECORD_NAME).exists() and not (folder / "turn-02.recording").exists()
+    assert soundfile.info(str(folder / "turn-02.flac")).duration > 1.0
+    assert (folder / "call.flac").exists()
+
+    # It is an attempt like any other: in the recent list, synced, scored by the server.
+    qtbot.waitUntil(
+        lambda: attempt_id in [a.id for a in window.home.data.recent_attempts], timeout=SLOW
+    )
+    window.sync_now()
+    qtbot.waitUntil(
+        lambda: (
+            db.execute(
+                "select status from public.scenario_attempts where id = %s", (attempt_id,)
+            ).fetchone()
+            == ("scored",)
+        ),
+        timeout=SLOW,
+    )
+    transcript, assignment = db.execute(
+        "select transcript, assignment_id::text from public.scenario_attempts where id = %s",
+        (attempt_id,),
+    ).fetchone()
+    assert assignment == COLD_CALL_ASSIGNMENT
+    speakers = [turn["speaker"] for turn in transcript["turns"]]
+    assert speakers[:4] == ["persona", "rep", "persona", "rep"]
+    rep = [turn["text"].lower() for turn in transcript["turns"] if turn["speaker"] == "rep"]
+    assert "calling" in rep[0] and "costs" in rep[1]
+
+    # Killed after saving but before the record was removed: the next start finds the attempt
+    # saved, removes the record, offers nothing and saves nothing twice.
+    (folder / RECORD_NAME).write_text(record_text)
+    window.look_for_interrupted_calls()
+    qtbot.waitUntil(lambda: not (folder / RECORD_NAME).exists(), timeout=SLOW)
+    assert dialog.model.rowCount() == 0
+    (count,) = db.execute(
+        "select count(*) from public.scenario_attempts where user_id = %s and started_at = %s",
+        (TRAINEE, read_started(record_text)),
+    ).fetchone()
+    assert count == 1
+    window.open_review(attempt_id)
+    qtbot.waitUntil(lambda: window.review.detail is not None, timeout=SLOW)
+    qtbot.waitUntil(lambda: window.review.detail.row.sync_state is SyncState.SCORED, timeout=SLOW)
+
+
+def read_started(record_text: str) -> datetime:
+    return datetime.fromisoformat(json.loads(record_text)["started_at"])
+
+
+@pytest.fixture
+def broken_model(devices, tmp_path) -> ProcessTranscriber:
+    """The app's transcriber process, configured with a model folder that does not exist."""
+    transcriber = ProcessTranscriber(TranscriberSettings(model_path=tmp_path / "no-model-here"))
+    devices.transcriber = transcriber
+    yield transcriber
+    transcriber.close()
+
+
+def _record(attempt_id: str, user_id: str = TRAINEE, turns: int = 1) -> CallRecord:
+    return CallRecord(
+        attempt_id=attempt_id,
+        user_id=user_id,
+        org_id=DEMO_ORG,
+        scenario_id=COLD_CALL,
+        scenario_title="Cold call: the skeptical IT director",
+        assignment_id=None,
+        started_at=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+        persona_turns=({"speaker": "persona", "start": 0.0, "end": 1.5, "text": "Who is this?"},),
+        rep_turns=tuple(RecordedTurn(f"turn-{n + 1:02d}.flac", 1.5 + 6 * n) for n in range(turns)),
+    )
+
+
+def test_a_model_that_fails_to_load_keeps_the_recording_and_says_so(
+    broken_model, window, sign_in, qtbot, speech, db, tmp_path
+):
+    crashed = tmp_path / "after-the-crash"
+    attempt_id = str(uuid.uuid4())
+    folder = crashed / attempt_id
+    _recording_journal(qtbot, folder, "turn-01", speech(FIRST), tmp_path)
+    write_record(folder, _record(attempt_id))
+
+    _restart(window, sign_in, qtbot, crashed)
+    dialog = _dialog_rows(qtbot, window, 1)
+    dialog.table.selectRow(0)
+    dialog.recover_button.click()
+    qtbot.waitUntil(lambda: dialog.model.rows[0].status == "Not recovered", timeout=SLOW)
+    message = dialog.message.text()
+    assert message.startswith(f"The speech-to-text model at {broken_model.settings.model_path}")
+    assert message.endswith(KEPT) and "Traceback" not in message
+    # The journal became a FLAC (nothing can be lost now), the record stays for another try.
+    assert soundfile.info(str(folder / "turn-01.flac")).duration > 1.0
+    assert read_record(folder) == _record(attempt_id)
+    assert dialog.recover_button.isEnabled()
+    # Trying again (the model still broken) fails the same way, and loses nothing either.
+    dialog.recover_button.click()
+    qtbot.waitUntil(lambda: dialog.model.rows[0].status == "Recovering…", timeout=SLOW)
+    qtbot.waitUntil(lambda: dialog.model.rows[0].status == "Not recovered", timeout=SLOW)
+    assert dialog.message.text() == message and (folder / "turn-01.flac").exists()
+    assert (
+        db.execute("select 1 from public.scenario_attempts where id = %s", (attempt_id,)).fetchone()
+        is None
+    )
+
+    # Still offered at the next start.
+    window.look_for_interrupted_calls()
+    qtbot.waitUntil(lambda: dialog.model.rows[0].status == "Interrupted", timeout=SLOW)
+    assert dialog.model.rows[0].call.record.attempt_id == attempt_id
+
+
+def test_audio_without_a_record_is_kept_as_flac_or_discarded_after_confirming(
+    window, sign_in, qtbot, speech, tmp_path
+):
+    crashed = tmp_path / "after-the-crash"
+    older = crashed / str(uuid.uuid4())  # an older Coachdesk's call: journal, no record
+    _recording_journal(qtbot, older, "turn-01", speech(FIRST), tmp_path)
+    stray = crashed / str(uuid.uuid4())
+    _recording_journal(qtbot, stray, "turn-01", speech(SECOND), tmp_path)
+    someone_else = crashed / str(uuid.uuid4())  # the manager's call on the same computer
+    _recording_journal(qtbot, someone_else, "turn-01", speech(SECOND), tmp_path)
+    write_record(someone_else, _record(someone_else.name, user_id=MANAGER))
+
+    _restart(window, sign_in, qtbot, crashed)
+    dialog = _dialog_rows(qtbot, window, 2)
+    assert {entry.call.folder for entry in dialog.model.rows} == {older, stray}
+    assert dialog.model.index(0, 2).data() == UNKNOWN_SCENARIO
+
+    row = [entry.call.folder for entry in dialog.model.rows].index(older)
+    dialog.table.selectRow(row)
+    dialog.recover_button.click()
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 1, timeout=SLOW)
+    assert dialog.message.text() == (
+        f"The recording is saved as {older / 'turn-01.flac'}. Coachdesk does not know which "
+        "scenario it was for, so it cannot be scored or synced as an attempt."
+    )
+    assert soundfile.info(str(older / "turn-01.flac")).duration > 1.0
+
+    dialog.table.selectRow(0)
+    box = dialog.discard_selected()
+    assert isinstance(box, QMessageBox) and box.objectName() == "confirmDiscard"
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert (stray / "turn-01.recording").is_dir() and dialog.model.rowCount() == 1
+    box = dialog.discard_selected()
+    (discard,) = [b for b in box.buttons() if b.text() == "Discard"]
+    discard.click()
+    assert not (stray / "turn-01.recording").exists() and dialog.model.rowCount() == 0
+    # The other user's call is left as it was, for them.
+    assert (someone_else / "turn-01.recording").is_dir() and (someone_else / RECORD_NAME).exists()
+
+
+def test_the_call_record_round_trips_and_refuses_damage(tmp_path):
+    record = _record(str(uuid.uuid4()), turns=2)
+    write_record(tmp_path, record)
+    assert read_record(tmp_path) == record
+    assert read_record(tmp_path / "elsewhere") is None
+    (tmp_path / RECORD_NAME).write_text('{"version": 1, "attempt_id": "x"')
+    with pytest.raises(CallRecordError, match="damaged call record"):
+        read_record(tmp_path)
+    data = record.to_json()
+    data["rep_turns"][0]["audio"] = "../../etc/passwd"
+    (tmp_path / RECORD_NAME).write_text(json.dumps(data))
+    with pytest.raises(CallRecordError, match="is not a file name"):
+        read_record(tmp_path)
+
+
+def test_a_turn_starts_after_everything_said_before_it():
+    assert timeline_position([], []) == 0.0
+    assert timeline_position([2.0, 9.5], [(3.0, 4.0)]) == 9.5
+    assert timeline_position([2.0, None], [(3.0, 8.0)]) == 11.0

@@ -1,0 +1,273 @@
+"""Practice calls a crash or kill interrupted: found at the next start, made into real attempts.
+
+A call leaves its folder behind (ui/call_files.py): turn recordings, perhaps a Recorder journal of
+the turn being recorded, and the call's record. `find_interrupted_calls` lists those of the
+signed-in user; `recover_call` finishes the journals into FLAC, transcribes every rep turn as the
+practice screen would, and rebuilds the transcript on the call's timeline; `save_recovered`
+saves it through the backend under the call's own attempt id, so recovering twice (a kill during
+recovery) saves one attempt. Audio without a record (an older Coachdesk's journal) can only be
+finished into a FLAC: with no scenario there is nothing to score it against.
+
+Nothing here touches widgets; `recover_call` blocks (transcription) and runs on the compute
+thread, the rest on the network thread (ui/recovery_dialog.py launches them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import soundfile
+import structlog
+
+from app.practice import TranscriberLike
+from app.transcript import build_transcript, rep_turn
+from audio import capture
+from audio.capture import InterruptedRecording
+from audio.decode import SAMPLE_RATE, load_audio
+from audio.errors import AudioError, TranscriptionCancelled
+from ui.call_files import (
+    CALL_AUDIO_NAME,
+    RECORD_NAME,
+    CallRecord,
+    CallRecordError,
+    RecordedTurn,
+    assemble_call_audio,
+    call_length,
+    forget_record,
+    read_record,
+)
+from ui.errors import CoachdeskError
+from ui.services import AttemptRow, Backend, FinishedAttempt
+
+log = structlog.get_logger(__name__)
+
+Progress = Callable[[float], None]
+# The practice controller's recording names (turn-01 ...), as the Recorder finishes them.
+TURN_FILES = "turn-*.flac"
+
+
+@dataclass(frozen=True)
+class InterruptedCall:
+    """A call that never became an attempt, with what it left on disk."""
+
+    folder: Path
+    record: CallRecord | None  # None: audio only (no record, or one that cannot be read)
+    journals: tuple[InterruptedRecording, ...]  # recordings still to finish into FLAC
+    started_at: datetime
+    seconds: float  # audio captured, all turns together
+
+    @property
+    def key(self) -> str:
+        """Identifies the call in a list: its folder, or its lone journal."""
+        if self.record is None and len(self.journals) == 1:
+            return str(self.journals[0].journal)
+        return str(self.folder)
+
+    @property
+    def scenario_title(self) -> str | None:
+        return self.record.scenario_title if self.record is not None else None
+
+
+@dataclass(frozen=True)
+class RecoveredCall:
+    call: InterruptedCall
+    audio: tuple[Path, ...]  # the call's complete audio files, kept whatever happens next
+    attempt: FinishedAttempt | None  # None: no record, so no scenario to score it against
+    not_transcribed: tuple[str, ...] = ()  # why turns were left out of the transcript
+
+
+def find_interrupted_calls(
+    root: Path,
+    *,
+    user_id: str,
+    org_id: str | None,
+    exclude: Collection[str] = (),
+    is_saved: Callable[[str], bool] = lambda _attempt_id: False,
+) -> list[InterruptedCall]:
+    """The interrupted calls under `root` this user may recover in this org, oldest first.
+
+    `exclude`: folder names to leave alone (a call being recorded right now). Calls of other
+    users or orgs stay on disk for them. A record whose attempt `is_saved` (killed after saving,
+    before the record was removed) is removed here, its call not listed.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [_lone_journal(root, journal) for journal in capture.recover_interrupted(root)]
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name not in exclude):
+        if folder.name.endswith(capture.JOURNAL_SUFFIX):
+            continue  # a journal at the top level, listed above
+        call = _call_in(folder, user_id=user_id, org_id=org_id, is_saved=is_saved)
+        if call is not None:
+            found.append(call)
+    return sorted(found, key=lambda call: call.started_at)
+
+
+def _lone_journal(root: Path, journal: InterruptedRecording) -> InterruptedCall:
+    return InterruptedCall(root, None, (journal,), journal.started_at, journal.seconds)
+
+
+def _call_in(
+    folder: Path, *, user_id: str, org_id: str | None, is_saved: Callable[[str], bool]
+) -> InterruptedCall | None:
+    try:
+        record = read_record(folder)
+    except (OSError, CallRecordError) as error:
+        log.warning("call record unreadable; audio offered alone", folder=str(folder), error=error)
+        record = None
+    if record is not None:
+        if (record.user_id, record.org_id) != (user_id, org_id):
+            return None
+        if is_saved(record.attempt_id):
+            log.info("interrupted call was saved already", attempt_id=record.attempt_id)
+            forget_record(folder)
+            return None
+    journals = tuple(capture.recover_interrupted(folder))
+    if record is None:
+        if not journals:
+            return None
+        started = min(journal.started_at for journal in journals)
+        return InterruptedCall(folder, None, journals, started, sum(j.seconds for j in journals))
+    seconds = sum(j.seconds for j in journals)
+    journal_names = {f"{j.name}.flac" for j in journals}
+    for turn in record.rep_turns:
+        if turn.audio not in journal_names:
+            seconds += _seconds_of(folder / turn.audio)
+    return InterruptedCall(folder, record, journals, record.started_at, seconds)
+
+
+def _seconds_of(path: Path) -> float:
+    try:
+        return float(soundfile.info(str(path)).duration)
+    except (OSError, RuntimeError, soundfile.LibsndfileError):
+        return 0.0  # missing or unreadable: counted as nothing, reported when recovering
+
+
+def recover_call(
+    call: InterruptedCall,
+    transcriber: TranscriberLike,
+    *,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> RecoveredCall:
+    """Finish the call's journals into FLAC, then transcribe and rebuild it as an attempt.
+
+    Blocks; call it off the GUI thread. If the speech model cannot be loaded this raises
+    (AudioError) with the audio already safe in FLAC and the record kept, so the call is offered
+    again later. A turn that cannot be transcribed is left out of the transcript, as in practice.
+    """
+    # A journal an earlier try already finished (then failed to transcribe) is its FLAC now.
+    finished = tuple(
+        capture.recover(journal) if journal.journal.exists() else journal.final_path
+        for journal in call.journals
+    )
+    record = call.record
+    if record is None:
+        return RecoveredCall(call, finished, None)
+    load = getattr(transcriber, "load", None)
+    if callable(load):
+        load()
+    turns = list(record.rep_turns) + [
+        RecordedTurn(path.name, -1.0)  # recorded, but the crash came before the record said so
+        for path in finished
+        if path.name not in {turn.audio for turn in record.rep_turns}
+    ]
+    rep, clips, problems = [], [], []
+    for index, turn in enumerate(turns):
+        path = call.folder / turn.audio
+        offset = turn.offset if turn.offset >= 0 else _end_of(record, clips)
+        try:
+            samples = load_audio(path)
+            clips.append((path, offset, len(samples) / SAMPLE_RATE))
+            utterance = transcriber.transcribe(
+                samples,
+                progress=_part(progress, index, len(turns)),
+                cancelled=cancelled,
+            )
+        except TranscriptionCancelled:
+            raise
+        except AudioError as error:
+            problems.append(f"turn {index + 1}: {error}")
+            log.warning("recovered turn not transcribed", audio=str(path), error=str(error))
+            continue
+        built = rep_turn(utterance, offset)
+        if built is not None:
+            rep.append(built)
+    transcript = build_transcript([dict(turn) for turn in record.persona_turns] + rep)
+    length = call_length(transcript, [(offset, seconds) for _, offset, seconds in clips])
+    audio = assemble_call_audio(
+        [(path, offset) for path, offset, _ in clips], length, call.folder / CALL_AUDIO_NAME
+    )
+    attempt = FinishedAttempt(
+        id=record.attempt_id,
+        scenario_id=record.scenario_id,
+        assignment_id=record.assignment_id,
+        started_at=record.started_at,
+        ended_at=record.started_at + timedelta(seconds=length),
+        transcript=transcript,
+        recording=audio,
+    )
+    kept = (audio,) if audio is not None else tuple(path for path, _, _ in clips)
+    return RecoveredCall(call, kept, attempt, tuple(problems))
+
+
+def _end_of(record: CallRecord, clips: list[tuple[Path, float, float]]) -> float:
+    """Where a turn the record does not list starts: after everything said before it."""
+    ends = [float(turn["end"]) for turn in record.persona_turns]
+    ends += [offset + seconds for _, offset, seconds in clips]
+    return max(ends, default=0.0)
+
+
+def _part(progress: Progress | None, index: int, count: int) -> Progress | None:
+    """Progress of one turn's transcription as progress of the whole call."""
+    if progress is None:
+        return None
+    return lambda fraction: progress((index + fraction) / count)
+
+
+def save_recovered(backend: Backend, recovered: RecoveredCall) -> AttemptRow:
+    """Save the recovered attempt (scored provisionally, then synced); then forget its record.
+
+    Blocks (network thread). The attempt keeps the call's id: saving it again is a no-op.
+    """
+    if recovered.attempt is None:
+        raise CoachdeskError("This recording has no scenario, so it cannot be saved as an attempt.")
+    row = backend.save_attempt(recovered.attempt)
+    forget_record(recovered.call.folder)
+    log.info("interrupted call recovered", attempt_id=row.id)
+    return row
+
+
+def attempt_saved(backend: Backend, attempt_id: str) -> bool:
+    """Whether this computer already has the attempt (blocking, network thread)."""
+    try:
+        backend.attempt(attempt_id)
+    except CoachdeskError:
+        return False
+    return True
+
+
+def discard_call(call: InterruptedCall) -> None:
+    """Delete what the call left: its journals and, for a recorded call, its whole folder's files.
+
+    Only files the call made are deleted; a folder that holds anything else is left in place.
+    """
+    for journal in call.journals:
+        if journal.journal.exists():
+            capture.discard(journal)
+    record = call.record
+    if record is None:
+        return
+    # The turns the record lists, and any a crash kept it from listing (the Recorder's names).
+    turns = {call.folder / turn.audio for turn in record.rep_turns}
+    turns |= set(call.folder.glob(TURN_FILES))
+    for path in [*turns, call.folder / CALL_AUDIO_NAME, call.folder / RECORD_NAME]:
+        path.unlink(missing_ok=True)
+    try:
+        call.folder.rmdir()
+    except OSError:
+        log.info("recording folder kept: it holds other files", folder=str(call.folder))
+    log.info("interrupted call discarded", attempt_id=record.attempt_id)

@@ -16,11 +16,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSizePolicy,
     QStackedWidget,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
@@ -117,10 +119,19 @@ class MainWindow(QMainWindow):
         self.addAction(self.sync_action)
         self.addToolBar(self.toolbar)
         self.toolbar.hide()
+        # Help is a menu on the toolbar, not a menu bar: a menu bar's height would push the
+        # manager's screens past a 1366x768 laptop's. F1 opens About from any screen.
         self.about_action = QAction("&About Coachdesk", self)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)  # macOS: the app menu
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self.about_action)
+        self.about_action.setShortcut(QKeySequence(QKeySequence.StandardKey.HelpContents))
+        self.addAction(self.about_action)
+        self.help_menu = QMenu("&Help", self)
+        self.help_menu.addAction(self.about_action)
+        self.help_button = QToolButton()
+        self.help_button.setObjectName("helpButton")
+        self.help_button.setText("Help")
+        self.help_button.setMenu(self.help_menu)
+        self.help_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.toolbar.addWidget(self.help_button)
 
         self.signin.signed_in.connect(self.enter_workspace)
         self.practice.finished.connect(self._practice_saved)

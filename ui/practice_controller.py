@@ -306,23 +306,23 @@ class PracticeController(QObject):
         if self._recorder is not None or self.session.state is not SessionState.WAITING_FOR_REP:
             return
         name = f"turn-{len(self.session.rep_turns) + 1:02d}"
+        persona, rep = self.session.persona_lines, self.session.rep_turns
+        # The turn starts where everything said so far ends: where session.answer() will put it.
+        # Recorded before the microphone opens, so no moment of the turn lacks its record.
+        offset = timeline_position(
+            (line.end for line in persona), ((turn.offset, turn.duration) for turn in rep)
+        )
+        self._keep_record(persona, rep, RecordedTurn(f"{name}.flac", offset))  # Recorder's name
         try:
             recorder = self._recorder_factory(self.folder, name, self._level_listener(name))
             recorder.start()
         except (AudioError, OSError) as error:
+            self._keep_record(persona, rep)  # nothing of this turn was recorded
             self.problem.emit(plain_message(error))
             return
         self._recorder = recorder
         self._recording_name = name
         self._set_state("recording")
-        # The turn starts where everything said so far ends: where session.answer() will put it.
-        offset = timeline_position(
-            (line.end for line in self.session.persona_lines),
-            ((turn.offset, turn.duration) for turn in self.session.rep_turns),
-        )
-        # The Recorder's FLAC is <name>.flac once finished, or recovered after a crash.
-        recording = RecordedTurn(f"{name}.flac", offset)
-        self._keep_record(self.session.persona_lines, self.session.rep_turns, recording)
 
     def _keep_record(
         self,

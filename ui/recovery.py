@@ -143,7 +143,7 @@ def _seconds_of(path: Path) -> float:
     try:
         return float(soundfile.info(str(path)).duration)
     except (OSError, RuntimeError, soundfile.LibsndfileError):
-        return 0.0  # missing or unreadable: counted as nothing, reported when recovering
+        return 0.0  # missing (never recorded) or unreadable: no audio to count
 
 
 def recover_call(
@@ -179,6 +179,10 @@ def recover_call(
     for index, turn in enumerate(turns):
         path = call.folder / turn.audio
         offset = turn.offset if turn.offset >= 0 else _end_of(record, clips)
+        if not path.exists():
+            # Listed as its microphone opened; the crash came before a sample was recorded.
+            log.info("recovered call: turn has no audio", audio=str(path))
+            continue
         try:
             samples = load_audio(path)
             clips.append((path, offset, len(samples) / SAMPLE_RATE))

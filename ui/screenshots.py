@@ -4,8 +4,9 @@
 
 Starts `Xvfb :99` when DISPLAY is unset, a throwaway seeded local stack (ui/demo.py), then
 drives the app as a person would: a trainee signs in, practises the demo cold call with
-espeak-ng answers standing in for the microphone, reviews it; a manager looks at the team, the
-charts, a new assignment; settings; and the same in dark mode. 1366x768, the smallest screen
+espeak-ng answers standing in for the microphone, reviews it, and recovers a call cut off
+mid-turn; a manager looks at the team, the charts, a new assignment; settings, About; and the same
+in dark mode. 1366x768, the smallest screen
 the app is made for.
 """
 
@@ -147,6 +148,7 @@ def run(out: Path) -> list[Path]:
         window.show()
         try:
             _trainee_screens(window, shooter, microphone, stack, refresh_reports, DEMO_PASSWORD)
+            _interrupted_call(window, shooter, microphone, folder, DEMO_PASSWORD)
             _manager_screens(window, shooter, stack, refresh_reports, DEMO_PASSWORD)
             theme.set_choice(ThemeChoice.DARK)
             window.workspace.setCurrentWidget(window.manager)
@@ -205,6 +207,33 @@ def _trainee_screens(window, shooter, microphone, stack, refresh, password) -> N
     shooter.shoot(window, "05-leaderboard")
 
 
+def _interrupted_call(window, shooter, microphone, folder, password) -> None:  # noqa: ANN001
+    """A call cut off mid-turn (here by signing out) is offered for recovery at the next sign-in."""
+    from ui.demo import espeak
+
+    again = folder / "again"
+    again.mkdir()
+    microphone.add(espeak(["Hi Dana, this is Sam again, calling from Coachdesk."], again))
+    window.workspace.setCurrentWidget(window.home)
+    window.home.start_button.click()
+    practice = window.practice
+    wait_until(
+        lambda: practice.controller is not None and practice.controller.recording, "your turn"
+    )
+    recorder = microphone.recorders[-1]
+    wait_until(lambda: recorder.seconds > 2.0, "speech")
+    window.sign_out()
+    wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")
+    _sign_in(window, "trainee@demo.coachdesk.test", password)
+    wait_until(lambda: window.recovery is not None and window.recovery.isVisible(), "recovery")
+    dialog = window.recovery
+    dialog.table.selectRow(0)
+    shooter.shoot(window, "13-recovery")
+    dialog.recover_button.click()
+    wait_until(lambda: dialog.message.text().startswith("Recovered"), "the recovered call")
+    dialog.close()
+
+
 def _manager_screens(window, shooter, stack, refresh, password) -> None:  # noqa: ANN001
     window.sign_out()
     wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")
@@ -229,6 +258,9 @@ def _manager_screens(window, shooter, stack, refresh, password) -> None:  # noqa
     dialog = window.open_settings()
     shooter.shoot(window, "10-settings")
     dialog.reject()
+    about = window.open_about()
+    shooter.shoot(window, "14-about")
+    about.reject()
 
 
 def main(argv: list[str] | None = None) -> int:

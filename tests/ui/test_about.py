@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 
 import PySide6
-from PySide6.QtCore import qVersion
+from PySide6.QtCore import Qt, qVersion
 from PySide6.QtGui import QGuiApplication
 
 from app.version import __version__
@@ -14,14 +14,15 @@ from ui.about_dialog import AboutDialog
 from ui.preferences import Preferences
 
 
-def _help_menu_action(window, text):
-    (help_menu,) = [a.menu() for a in window.menuBar().actions() if a.text() == "&Help"]
-    return next(a for a in help_menu.actions() if a.text() == text)
-
-
-def test_about_from_the_help_menu_names_versions_model_and_settings_files(window, qtbot, tmp_path):
+def test_about_from_the_help_menu_names_versions_model_and_settings_files(
+    window, sign_in, qtbot, tmp_path
+):
     (tmp_path / "managed.toml").write_text('upload = "auto"\n')
-    _help_menu_action(window, "&About Coachdesk").trigger()
+    sign_in(window, "trainee")
+    assert window.help_button.isVisible()
+    help_menu = window.help_button.menu()
+    about = next(a for a in help_menu.actions() if a.text() == "&About Coachdesk")
+    about.trigger()
     dialog = window.findChild(AboutDialog, "aboutDialog")
     assert dialog is not None and dialog.isVisible()
     shown = {label: field.text() for label, field in dialog.values.items()}
@@ -38,6 +39,13 @@ def test_about_from_the_help_menu_names_versions_model_and_settings_files(window
     copied = QGuiApplication.clipboard().text()
     assert f"Version: {__version__}" in copied and f"Qt: {qVersion()}" in copied
     dialog.reject()
+
+
+def test_f1_opens_about_even_before_signing_in(window, qtbot):
+    assert window.pages.currentWidget() is window.signin
+    qtbot.keyClick(window.signin.email, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: window.findChild(AboutDialog, "aboutDialog") is not None)
+    assert window.findChild(AboutDialog, "aboutDialog").isVisible()
 
 
 def test_about_names_the_configured_model_instead_of_the_bundled_one(qtbot, ctx, tmp_path):

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.practice import TranscriberLike
+from audio.errors import AudioError
 from ui.context import AppContext
-from ui.errors import plain_message
+from ui.errors import CoachdeskError, plain_message
 from ui.formatting import clock, local_time, score_text
 from ui.models import ROW_ROLE, Column, RowTableModel
 from ui.recovery import (
@@ -178,6 +179,13 @@ class RecoveryDialog(QDialog):
         self.recovered.emit(row)
 
     def _failed(self, call: InterruptedCall, error: BaseException) -> None:
+        expected = isinstance(error, (CoachdeskError, AudioError, OSError))
+        log.warning(
+            "interrupted call not recovered",
+            folder=str(call.folder),
+            error_type=type(error).__name__,
+            exc_info=None if expected else error,  # anything else is a bug: keep its traceback
+        )
         self._update(call, "Not recovered", busy=False)
         self.message.setText(f"{plain_message(error)} {KEPT}")
 
@@ -207,6 +215,7 @@ class RecoveryDialog(QDialog):
         try:
             discard_call(call)
         except OSError as error:
+            log.warning("interrupted call not discarded", folder=str(call.folder), error=str(error))
             self.message.setText(plain_message(error))
             return
         self._remove(call)

@@ -35,7 +35,14 @@ BACKGROUND_NICENESS = 10
 
 
 def lower_this_thread_priority() -> None:
-    """Make the calling thread yield the CPU to the GUI thread; safe to call repeatedly."""
+    """Make the calling thread yield the CPU to the GUI thread; safe to call repeatedly.
+
+    A no-op on the main (GUI) thread itself: a listener that usually runs on a worker may be
+    called there too (the sync engine reports a stop on the caller's thread), and an unprivileged
+    process can never raise its priority back.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return
     if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
         return
     tid = threading.get_native_id()

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ui.errors import CoachdeskError, ExceptionReporter, plain_message
 from ui.widgets.status_bar import AppStatusBar
-from ui.workers import BACKGROUND_NICENESS, Operation, Task
+from ui.workers import BACKGROUND_NICENESS, Operation, Task, lower_this_thread_priority
 
 
 @pytest.fixture
@@ -139,3 +139,11 @@ def test_background_work_yields_the_cpu_to_the_gui_thread(qtbot):
     assert seen[0] >= BACKGROUND_NICENESS  # Linux: per-thread niceness
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < BACKGROUND_NICENESS
     pool.waitForDone()
+
+
+def test_the_gui_thread_is_never_made_to_yield():
+    # The sync engine may report to its listener on the caller's thread (a stop, a sign-out);
+    # the GUI thread's priority, once lowered, could never be raised back.
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    lower_this_thread_priority()
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

@@ -76,6 +76,7 @@ class AboutDialog(QDialog):
         layout.addWidget(heading("Coachdesk"))
         layout.addWidget(muted("Sales-call practice with a simulated customer."))
         layout.addLayout(form)
+        layout.addStretch(1)  # spare height below the details, not between the labels
         layout.addWidget(buttons)
         self.copy_button.clicked.connect(self.copy)
         buttons.rejected.connect(self.reject)

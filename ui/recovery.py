@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import soundfile
 import structlog
@@ -38,6 +39,7 @@ from ui.call_files import (
     call_length,
     forget_record,
     read_record,
+    timeline_position,
 )
 from ui.errors import CoachdeskError
 from ui.services import AttemptRow, Backend, FinishedAttempt
@@ -170,36 +172,15 @@ def recover_call(
     load = getattr(transcriber, "load", None)
     if callable(load):
         load()
-    turns = list(record.rep_turns) + [
-        RecordedTurn(path.name, -1.0)  # recorded, but the crash came before the record said so
-        for path in finished
-        if path.name not in {turn.audio for turn in record.rep_turns}
+    listed = {turn.audio for turn in record.rep_turns}
+    # A journal the record does not list (the record could not be written): still a rep turn.
+    turns = [
+        *record.rep_turns,
+        *(RecordedTurn(p.name, -1.0) for p in finished if p.name not in listed),
     ]
-    rep, clips, problems = [], [], []
-    for index, turn in enumerate(turns):
-        path = call.folder / turn.audio
-        offset = turn.offset if turn.offset >= 0 else _end_of(record, clips)
-        if not path.exists():
-            # Listed as its microphone opened; the crash came before a sample was recorded.
-            log.info("recovered call: turn has no audio", audio=str(path))
-            continue
-        try:
-            samples = load_audio(path)
-            clips.append((path, offset, len(samples) / SAMPLE_RATE))
-            utterance = transcriber.transcribe(
-                samples,
-                progress=_part(progress, index, len(turns)),
-                cancelled=cancelled,
-            )
-        except TranscriptionCancelled:
-            raise
-        except AudioError as error:
-            problems.append(f"turn {index + 1}: {error}")
-            log.warning("recovered turn not transcribed", audio=str(path), error=str(error))
-            continue
-        built = rep_turn(utterance, offset)
-        if built is not None:
-            rep.append(built)
+    rep, clips, problems = _transcribe_turns(
+        call.folder, record, turns, transcriber, progress, cancelled
+    )
     transcript = build_transcript([dict(turn) for turn in record.persona_turns] + rep)
     length = call_length(transcript, [(offset, seconds) for _, offset, seconds in clips])
     audio = assemble_call_audio(
@@ -214,15 +195,51 @@ def recover_call(
         transcript=transcript,
         recording=audio,
     )
-    kept = (audio,) if audio is not None else tuple(path for path, _, _ in clips)
+    kept = (audio,) if audio is not None else tuple(path for path, _, _ in clips) or finished
     return RecoveredCall(call, kept, attempt, tuple(problems))
 
 
-def _end_of(record: CallRecord, clips: list[tuple[Path, float, float]]) -> float:
-    """Where a turn the record does not list starts: after everything said before it."""
-    ends = [float(turn["end"]) for turn in record.persona_turns]
-    ends += [offset + seconds for _, offset, seconds in clips]
-    return max(ends, default=0.0)
+Clip = tuple[Path, float, float]  # a turn's audio, its offset in the call, its length (seconds)
+
+
+def _transcribe_turns(
+    folder: Path,
+    record: CallRecord,
+    turns: list[RecordedTurn],
+    transcriber: TranscriberLike,
+    progress: Progress | None,
+    cancelled: Callable[[], bool] | None,
+) -> tuple[list[dict[str, Any]], list[Clip], list[str]]:
+    """Each turn's transcript turn (if words were said), its audio clip, and the turns' problems."""
+    rep: list[dict[str, Any]] = []
+    clips: list[Clip] = []
+    problems: list[str] = []
+    for index, turn in enumerate(turns):
+        path = folder / turn.audio
+        if not path.exists():
+            # Listed as its microphone opened; the crash came before a sample was recorded.
+            log.info("recovered call: turn has no audio", audio=str(path))
+            continue
+        offset = turn.offset
+        if offset < 0:  # unlisted: it starts after everything said before it
+            persona_ends = (float(line["end"]) for line in record.persona_turns)
+            offset = timeline_position(persona_ends, ((o, s) for _, o, s in clips))
+        try:
+            samples = load_audio(path)
+            clips.append((path, offset, len(samples) / SAMPLE_RATE))
+            utterance = transcriber.transcribe(
+                samples, progress=_part(progress, index, len(turns)), cancelled=cancelled
+            )
+        except TranscriptionCancelled:
+            raise
+        except AudioError as error:
+            problems.append(f"turn {index + 1}: {error}")
+            log.warning("recovered turn not transcribed", audio=str(path), error=str(error))
+            continue
+        built = rep_turn(utterance, offset)
+        if built is not None:
+            rep.append(built)
+    return rep, clips, problems
 
 
 def _part(progress: Progress | None, index: int, count: int) -> Progress | None:

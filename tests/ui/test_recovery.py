@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from ui.call_files import (
     write_record,
 )
 from ui.demo import FileMicrophone
+from ui.recovery import find_interrupted_calls, recover_call
 from ui.recovery_dialog import KEPT, UNKNOWN_SCENARIO, RecoveryDialog
 from ui.services import SyncState
 from ui.transcriber_process import ProcessTranscriber
@@ -283,3 +285,31 @@ def test_a_turn_starts_after_everything_said_before_it():
     assert timeline_position([], []) == 0.0
     assert timeline_position([2.0, 9.5], [(3.0, 4.0)]) == 9.5
     assert timeline_position([2.0, None], [(3.0, 8.0)]) == 11.0
+
+
+def test_an_unlisted_turn_is_placed_after_what_was_said_and_a_missing_one_is_skipped(
+    qtbot, transcriber, speech, tmp_path
+):
+    root = tmp_path / "recordings"
+    attempt_id = str(uuid.uuid4())
+    folder = root / attempt_id
+    _recording_journal(qtbot, folder, "turn-01", speech(FIRST), tmp_path)
+    # The record lists turn-02 (its microphone never delivered) but not turn-01's journal.
+    record = replace(_record(attempt_id), rep_turns=(RecordedTurn("turn-02.flac", 9.0),))
+    write_record(folder, record)
+    (call,) = find_interrupted_calls(root, user_id=TRAINEE, org_id=DEMO_ORG)
+    progress: list[float] = []
+
+    recovered = recover_call(call, transcriber, progress=progress.append)
+    assert recovered.not_transcribed == ()
+    transcript = recovered.attempt.transcript
+    persona, rep = transcript["turns"]
+    assert persona["text"] == "Who is this?" and "calling" in rep["text"].lower()
+    assert rep["start"] >= persona["end"] == 1.5  # after the persona's line, as a live call
+    assert recovered.audio == (folder / "call.flac",)
+    assert progress and progress == sorted(progress) and progress[-1] <= 1.0
+    # Offered to its owner only, and not while that call is being recorded.
+    assert find_interrupted_calls(root, user_id=MANAGER, org_id=DEMO_ORG) == []
+    assert (
+        find_interrupted_calls(root, user_id=TRAINEE, org_id=DEMO_ORG, exclude={attempt_id}) == []
+    )

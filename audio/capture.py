@@ -456,10 +456,10 @@ def _create_journal(journal: Path, manifest: Manifest) -> BinaryIO:
     """Make the journal folder with its manifest on disk; return the audio file to append to."""
     journal.parent.mkdir(parents=True, exist_ok=True)
     journal.mkdir()
-    with _atomic_file(journal / MANIFEST_NAME) as handle:
+    with atomic_file(journal / MANIFEST_NAME) as handle:
         handle.write(json.dumps(asdict(manifest), indent=2).encode())
     pcm = open(journal / AUDIO_NAME, "xb")  # noqa: SIM115 (the writer thread owns and closes it)
-    _fsync_dir(journal)
+    fsync_dir(journal)
     return pcm
 
 
@@ -492,7 +492,7 @@ def _journal_samples(journal: Path) -> Iterator[np.ndarray]:
 def _journal_to_flac(journal: Path, final: Path) -> Path:
     manifest = _read_manifest(journal)
     with (
-        _atomic_file(final) as handle,
+        atomic_file(final) as handle,
         soundfile.SoundFile(
             handle,
             "w",
@@ -510,7 +510,7 @@ def _journal_to_flac(journal: Path, final: Path) -> Path:
 
 
 @contextmanager
-def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
     """A file that appears at `path` complete and fsynced, or not at all."""
     temporary = path.with_name(f".{path.name}.tmp")
     try:
@@ -522,10 +522,10 @@ def _atomic_file(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make a rename or new file in `directory` durable (POSIX; Windows has no directory fsync)."""
     if os.name != "posix":
         return

@@ -12,7 +12,6 @@ never reached the attempt store, which ui/recovery.py offers to recover at the n
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ import numpy as np
 import soundfile
 import structlog
 
+from audio.capture import atomic_file
 from audio.decode import SAMPLE_RATE
 
 log = structlog.get_logger(__name__)
@@ -126,14 +126,8 @@ def timeline_position(
 def write_record(folder: Path, record: CallRecord) -> None:
     """Replace the folder's call record atomically and durably (temp file, fsync, rename)."""
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / RECORD_NAME
-    temporary = folder / f".{RECORD_NAME}.tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(record.to_json(), handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    _fsync_dir(folder)
+    with atomic_file(folder / RECORD_NAME) as handle:
+        handle.write(json.dumps(record.to_json(), indent=2).encode("utf-8"))
 
 
 def read_record(folder: Path) -> CallRecord | None:
@@ -197,14 +191,3 @@ def call_length(transcript: Mapping[str, Any], audio: Sequence[tuple[float, floa
     ends = [float(turn["end"]) for turn in transcript.get("turns", [])]
     ends += [offset + seconds for offset, seconds in audio]
     return max(ends, default=0.0)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable (POSIX; Windows has no directory fsync)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

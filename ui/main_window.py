@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QMessageBox,
     QSizePolicy,
     QStackedWidget,
     QTabWidget,
@@ -43,6 +42,7 @@ from ui.settings_dialog import SettingsDialog
 from ui.signin import SignInScreen
 from ui.transcriber_process import ProcessTranscriber
 from ui.voice import PersonaVoice
+from ui.widgets.confirm import confirm_destructive
 from ui.widgets.playback_bar import PlayerFactory, default_player
 from ui.widgets.status_bar import AppStatusBar
 
@@ -200,21 +200,14 @@ class MainWindow(QMainWindow):
         if not isinstance(error, UnsyncedWork):
             show_error(self, error)
             return
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Sign out?",
-            f"{error} Sync first, or sign out anyway?",
-            QMessageBox.StandardButton.Cancel,
+        confirm_destructive(
             self,
+            name="confirmSignOut",
+            title="Sign out?",
+            text=f"{error} Sync first, or sign out anyway?",
+            action="Sign out anyway",
+            on_confirm=lambda: self.sign_out(discard_unsynced=True),
         )
-        box.setObjectName("confirmSignOut")
-        anyway = box.addButton("Sign out anyway", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.buttonClicked.connect(
-            lambda button: self.sign_out(discard_unsynced=True) if button is anyway else None
-        )
-        box.open()
 
     def _signed_out(self) -> None:
         self._sync_timer.stop()

@@ -36,6 +36,7 @@ from ui.recovery import (
     save_recovered,
 )
 from ui.services import AttemptRow
+from ui.widgets.confirm import confirm_destructive
 from ui.widgets.headings import muted, subheading
 from ui.widgets.table import make_table
 
@@ -195,21 +196,15 @@ class RecoveryDialog(QDialog):
         if entry is None or entry.busy:
             return None
         call = entry.call
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Discard this call?",
-            f"Discard the interrupted call from {local_time(call.started_at)} "
-            f"({clock(call.seconds)} recorded)? Its recording is deleted and cannot be recovered.",
-            QMessageBox.StandardButton.Cancel,
+        return confirm_destructive(
             self,
+            name="confirmDiscard",
+            title="Discard this call?",
+            text=f"Discard the interrupted call from {local_time(call.started_at)} "
+            f"({clock(call.seconds)} recorded)? Its recording is deleted and cannot be recovered.",
+            action="Discard",
+            on_confirm=lambda: self._discard(call),
         )
-        box.setObjectName("confirmDiscard")
-        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.buttonClicked.connect(lambda button: self._discard(call) if button is discard else None)
-        box.open()
-        return box
 
     def _discard(self, call: InterruptedCall) -> None:
         try:

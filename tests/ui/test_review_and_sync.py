@@ -167,3 +167,29 @@ def test_review_of_a_seed_attempt_shows_kpis_against_ranges(window, sign_in, qtb
     assert talk.verdict.text() in ("✓ within range", "above range", "below range")
     assert review.breakdown.rowCount() == 3
     assert review.verdict.text() == "Passed"
+
+
+def test_signing_out_with_unsynced_calls_asks_first(window, sign_in, qtbot, network):
+    sign_in(window, "trainee")
+    network.offline = True
+    window.ctx.backend.save_attempt(_finished())
+
+    def question() -> QMessageBox | None:
+        return window.findChild(QMessageBox, "confirmSignOut")
+
+    window.sign_out_action.trigger()
+    qtbot.waitUntil(lambda: question() is not None, timeout=30_000)
+    box = question()
+    assert "Sync first, or sign out anyway?" in box.text()
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: question() is None, timeout=5_000)  # deleted on close
+    assert window.pages.currentWidget() is not window.signin
+    assert window.ctx.backend.account is not None  # nothing was discarded
+
+    window.sign_out_action.trigger()
+    qtbot.waitUntil(lambda: question() is not None, timeout=30_000)
+    (anyway,) = [b for b in question().buttons() if b.text() == "Sign out anyway"]
+    anyway.click()
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin, timeout=30_000)
+    assert window.ctx.backend.account is None

@@ -8,13 +8,13 @@ practice engine, the supabase client, storage upload and signed-URL playback.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from ui_flows import COLD_CALL_ASSIGNMENT, start_assignment
 
 from ui.models import ROW_ROLE
 from ui.services import SyncState
 from ui.widgets.level_meter import FLOOR_DB
 
 COLD_CALL = "f0000000-0000-4000-8000-000000000001"
-COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"
 TRAINEE = "a0000000-0000-4000-8000-000000000001"
 # open -> why ("calling"), why -> interest ("save"), interest -> close ("meeting"): an end node.
 ANSWERS = (
@@ -43,10 +43,7 @@ def test_practise_review_and_the_manager_finds_the_server_score(
 ):
     devices.recorder_factory.add(speech(text) for text in ANSWERS)
     sign_in(window, "trainee")
-    home = window.home
-    row = [a.id for a in home.data.assignments].index(COLD_CALL_ASSIGNMENT)
-    home.assignment_table.selectRow(row)
-    home.start_button.click()
+    start_assignment(window)
 
     practice = window.practice
     assert window.pages.currentWidget() is practice

@@ -5,20 +5,12 @@ from __future__ import annotations
 import sounddevice
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
+from ui_flows import start_assignment
 
 from audio.capture import Recorder
 from ui.services import SyncState
 
-COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"
 SLOW = 60_000
-
-
-def _start_cold_call(window) -> None:
-    home = window.home
-    home.assignment_table.selectRow(
-        [a.id for a in home.data.assignments].index(COLD_CALL_ASSIGNMENT)
-    )
-    home.start_button.click()
 
 
 def test_ctrl_e_hangs_up_keeping_the_turn_being_spoken(
@@ -28,7 +20,7 @@ def test_ctrl_e_hangs_up_keeping_the_turn_being_spoken(
     second = speech("We help teams like yours reduce costs.")
     devices.recorder_factory.add([first, second])
     sign_in(window, "trainee")
-    _start_cold_call(window)
+    start_assignment(window)
     practice = window.practice
     qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
     recorder = devices.recorder_factory.recorders[-1]
@@ -64,7 +56,7 @@ def test_no_microphone_is_said_in_plain_words(window, sign_in, qtbot, devices):
         root, name, on_level=on_level, stream_factory=_no_microphone
     )
     sign_in(window, "trainee")
-    _start_cold_call(window)
+    start_assignment(window)
     qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorMessage") is not None, timeout=SLOW)
     text = window.findChild(QMessageBox, "errorMessage").text()
     assert text.startswith("Cannot record: no microphone is connected.")

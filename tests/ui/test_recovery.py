@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import soundfile
 from PySide6.QtWidgets import QMessageBox
+from ui_flows import COLD_CALL_ASSIGNMENT, start_assignment
 
 from audio.transcribe import TranscriberSettings
 from ui.call_files import (
@@ -36,7 +37,6 @@ from ui.services import SyncState
 from ui.transcriber_process import ProcessTranscriber
 
 COLD_CALL = "f0000000-0000-4000-8000-000000000001"
-COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"
 TRAINEE = "a0000000-0000-4000-8000-000000000001"
 MANAGER = "a0000000-0000-4000-8000-000000000002"
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
@@ -88,11 +88,7 @@ def test_a_call_killed_mid_turn_is_recovered_as_one_synced_attempt(
     microphone.add([speech(FIRST), speech(SECOND)])
     sign_in(window, "trainee")
     assert window.recovery is None  # nothing was interrupted before
-    home = window.home
-    home.assignment_table.selectRow(
-        [a.id for a in home.data.assignments].index(COLD_CALL_ASSIGNMENT)
-    )
-    home.start_button.click()
+    start_assignment(window)
     practice = window.practice
     qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
     qtbot.waitUntil(lambda: microphone.heard(microphone.recorders[-1]), timeout=SLOW)

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import soundfile
 from PySide6.QtCore import Qt
+from ui_flows import start_assignment
 
 from audio.decode import SAMPLE_RATE, load_audio
 from ui.practice_view import turn_text
 
-COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"
 ANSWER = "Hi Dana, my name is Sam and I am calling from Coachdesk."
 SLOW = 60_000
 
@@ -32,11 +32,7 @@ def answer(speech, tmp_path) -> tuple[Path, float]:
 
 
 def _start_cold_call(window, qtbot):
-    home = window.home
-    home.assignment_table.selectRow(
-        [a.id for a in home.data.assignments].index(COLD_CALL_ASSIGNMENT)
-    )
-    home.start_button.click()
+    start_assignment(window)
     practice = window.practice
     qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
     return practice

@@ -49,6 +49,12 @@ SYNCED_COLUMNS: Mapping[str, tuple[str, ...]] = {
         "status failure_reason scored_at device_id created_at updated_at sync_xid",
     }.items()
 }
+# Columns too large to travel with every copy of their row: an attempt's transcript (~150 KB of
+# JSON for a ten-minute call, and immutable once scored). Pull and push leave them out of their
+# row selects; pull fetches them apart, only for rows whose version (sync_xid) it does not hold
+# yet, as JSON *text* (`::text`): parsing a page of rows then builds one string per transcript
+# instead of tens of thousands of small objects, and the text is stored as it came.
+LARGE_COLUMNS: Mapping[str, tuple[str, ...]] = {"scenario_attempts": ("transcript",)}
 # What a client may write of an attempt (the server's insert grant); status is set at push.
 _ATTEMPT_PUSH = (
     "id org_id user_id assignment_id scenario_id started_at ended_at duration_seconds "
@@ -213,6 +219,36 @@ class LeaderboardSnapshot:
 
 
 # The cache ---------------------------------------------------------------------------------------
+class _Database(Database):
+    """sqlite_utils' Database whose outermost `atomic()` block takes the write lock at once.
+
+    sqlite_utils starts it with a plain (deferred) BEGIN. In WAL mode a deferred transaction that
+    reads first and writes later fails at once with "database is locked" (no busy wait) when
+    another connection committed in between: a practice call saved on the GUI thread while the
+    sync worker applies a page. BEGIN IMMEDIATE waits for the lock (the connection's timeout)
+    instead, and every write transaction here is short.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:  # type: ignore[override]
+        if self.conn.in_transaction:
+            with super().atomic() as db:  # nested: a savepoint, as sqlite_utils does
+                yield db
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
+
+
 class Cache:
     """One user's cache file; safe to use from several threads (one connection each)."""
 
@@ -243,7 +279,7 @@ class Cache:
             conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             # FULL: a commit survives power loss too, not only a killed process.
             conn.execute("pragma synchronous = full")
-            db = Database(conn, execute_plugins=False)
+            db = _Database(conn, execute_plugins=False)
             self._local.db = db
             with self._lock:
                 self._connections.append(conn)
@@ -592,12 +628,24 @@ class Cache:
 
 
 # Server rows -------------------------------------------------------------------------------------
+def row_select(table: str) -> str:
+    """The PostgREST `select` of a synced table's rows: its columns but the large ones."""
+    large = LARGE_COLUMNS.get(table, ())
+    return ",".join(column for column in SYNCED_COLUMNS[table] if column not in large)
+
+
+def large_select(table: str) -> str:
+    """The PostgREST `select` of a table's large columns, as JSON text (see LARGE_COLUMNS)."""
+    return ",".join(["id", "sync_xid", *(f"{c}::text" for c in LARGE_COLUMNS[table])])
+
+
 def store_server_rows(db: Database, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """Apply rows as the server sent them (pull, or a push's answer); call in a transaction.
 
-    Only the server's columns are written, so local-only columns (the provisional score, the
-    local recording) stay. Local changes still waiting to be sent are laid over the server's
-    row again: fields of a pending patch or upsert, and pending deletes (merge by field).
+    Only the server's columns that the rows carry are written, so local-only columns (the
+    provisional score, the local recording) stay, and so does a large column fetched apart
+    (LARGE_COLUMNS). Local changes still waiting to be sent are laid over the server's row
+    again: fields of a pending patch or upsert, and pending deletes (merge by field).
     Attempts are the exception: their creator never changes them after recording, so the
     server's copy (status, score, breakdown) is taken as it is.
     """
@@ -605,16 +653,31 @@ def store_server_rows(db: Database, table: str, rows: Sequence[Mapping[str, Any]
         raise outbox.OutsideTransactionError(f"server rows of {table} stored outside a transaction")
     if not rows:
         return
-    columns = SYNCED_COLUMNS[table]
-    names = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-    db.conn.executemany(
-        f"insert into {table} ({names}) values ({marks}) on conflict (id) do update set {updates}",
-        [[_sql_value(row.get(column)) for column in columns] for row in rows],
-    )
+    synced = SYNCED_COLUMNS[table]
+    for columns, group in _by_columns(synced, rows).items():
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id") or "id = id"
+        db.conn.executemany(
+            f"insert into {table} ({names}) values ({marks}) "
+            f"on conflict (id) do update set {updates}",
+            [[_sql_value(row[column]) for column in columns] for row in group],
+        )
     if table != "scenario_attempts":
         _lay_over_pending(db, table, [str(row["id"]) for row in rows])
+
+
+def _by_columns(
+    synced: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
+    """Rows grouped by which synced columns they carry (a page's rows all carry the same)."""
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if "id" not in row:
+            raise CacheError(f"a server row without an id: {sorted(row)}")
+        columns = tuple(column for column in synced if column in row)
+        groups.setdefault(columns, []).append(row)
+    return groups
 
 
 def _lay_over_pending(db: Database, table: str, ids: list[str]) -> None:

@@ -13,6 +13,13 @@ and below the watermark, ordered by (sync_xid, id), `PAGE_ROWS` at a time, and e
 applied together with the new cursor in one local transaction. When a table is drained the
 cursor moves to watermark - 1.
 
+Large columns (sync.cache.LARGE_COLUMNS: an attempt's transcript) are not in the pages. For the
+rows of a page whose version (sync_xid) the cache does not hold yet, they are fetched apart, as
+JSON text, in batches sized to about LARGE_BATCH_BYTES, before the page's transaction. So a row
+that comes back unchanged (an attempt this computer just pushed, whose answer carried its new
+sync_xid) costs a few hundred bytes instead of its whole transcript, and no single response is
+large enough to hold the interpreter lock for long while it is parsed: the UI's thread shares it.
+
 Visibility can change without a row changing (a trainee joins a team, a scenario goes back to
 draft, a trainee becomes a manager). A *full pass* re-reads the org from the start and removes
 local rows the server no longer shows; it runs on the first pull of an org, when the user's role
@@ -23,7 +30,7 @@ has the whole design.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -32,16 +39,30 @@ import structlog
 from sqlite_utils import Database
 
 from supabase import Client
-from sync.cache import SYNCED_COLUMNS, Cache, store_server_rows
+from sync.cache import (
+    LARGE_COLUMNS,
+    SYNCED_COLUMNS,
+    Cache,
+    large_select,
+    row_select,
+    store_server_rows,
+)
 from sync.client import RejectedError, ServerError, SyncError, classify
 from sync.rows import now, now_iso
 
 log = structlog.get_logger(__name__)
 
 PAGE_ROWS = 500
-# Attempts carry transcripts (~2 KB each); a page is parsed as JSON while holding the GIL, so it
-# is kept near 200 KB (a few ms) to keep the UI thread from stalling while a worker pulls.
+# An attempt's page row carries its KPIs and score breakdown (~2 KB; the transcript comes apart):
+# a response is parsed as JSON while holding the interpreter lock, so a page stays near 200 KB
+# (a few ms) to keep the UI thread from stalling while a worker pulls.
 ATTEMPT_PAGE_ROWS = 100
+# Large columns are fetched in batches of about this much JSON text: parsing 2 MB of transcript
+# text (long strings, not nested objects) holds the interpreter lock ~10 ms. The first batch of
+# a page asks for LARGE_FIRST_ROWS rows; later ones are sized from the text seen so far.
+LARGE_BATCH_BYTES = 2_000_000
+LARGE_FIRST_ROWS = 4
+LARGE_MAX_ROWS = 100
 # Who is in the org and in which teams decides what else the user may see: pulled first.
 MEMBERSHIP_TABLES = ("org_members", "teams", "team_members")
 CONTENT_TABLES = ("scenarios", "tracks", "track_scenarios", "assignments", "scenario_attempts")
@@ -163,7 +184,8 @@ class _Pager:
                     [(row["id"],) for row in rows],
                 )
 
-        pulled = self._drain(table, ",".join(SYNCED_COLUMNS[table]), apply)
+        complete = self._add_large_columns if table in LARGE_COLUMNS else None
+        pulled = self._drain(table, row_select(table), apply, complete)
         if full:
             self._sweep(table)
         return pulled
@@ -180,10 +202,16 @@ class _Pager:
         return deleted
 
     def _drain(
-        self, table: str, columns: str, apply: Callable[[list[dict[str, Any]]], None]
+        self,
+        table: str,
+        columns: str,
+        apply: Callable[[list[dict[str, Any]]], None],
+        complete: Callable[[str, list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
     ) -> int:
         """Read pages above the cursor until the watermark; each page is applied together with
-        its new cursor in one local transaction, so a kill re-reads at most one page."""
+        its new cursor in one local transaction, so a kill re-reads at most one page.
+        `complete(table, rows)` adds to a page what it needs from the server before that
+        transaction (no request runs while the cache's write lock is held)."""
         total = 0
         limit = self.page_rows
         if table == "scenario_attempts":
@@ -202,8 +230,9 @@ class _Pager:
                 query = query.or_(f"sync_xid.gt.{xid},and(sync_xid.eq.{xid},id.gt.{last_id})")
             rows = list(_execute(query.order("sync_xid").order("id").limit(limit)) or [])
             if rows:
+                page = complete(table, rows) if complete is not None else rows
                 with self.db.atomic():
-                    apply(rows)
+                    apply(page)
                     self._save_cursor(table, int(rows[-1]["sync_xid"]), str(rows[-1]["id"]))
                 total += len(rows)
                 if self.on_page is not None:
@@ -212,6 +241,39 @@ class _Pager:
                 # Drained: every row below the watermark has been applied.
                 self._save_cursor(table, max(self.watermark - 1, xid), None)
                 return total
+
+    def _add_large_columns(self, table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The page's rows, with their large columns for the versions not held here yet."""
+        held = _held_versions(self.db, table, [str(row["id"]) for row in rows])
+        wanted = [str(row["id"]) for row in rows if held.get(str(row["id"])) != row["sync_xid"]]
+        large: dict[str, Mapping[str, Any]] = {}
+        batch = LARGE_FIRST_ROWS
+        seen_rows = seen_bytes = 0
+        while wanted:
+            chunk, wanted = wanted[:batch], wanted[batch:]
+            query = (
+                self.client.table(table)
+                .select(large_select(table))
+                .eq("org_id", self.org_id)
+                .in_("id", chunk)
+            )
+            fetched = list(_execute(query) or [])
+            for row in fetched:
+                large[str(row["id"])] = row
+            seen_rows += len(chunk)
+            seen_bytes += sum(_text_bytes(row, LARGE_COLUMNS[table]) for row in fetched)
+            batch = _rows_for(LARGE_BATCH_BYTES, seen_bytes / seen_rows)
+        if not large:
+            return rows
+        columns = LARGE_COLUMNS[table]
+        # A row gone meanwhile (deleted, or no longer visible) keeps what the cache has; the
+        # next pull reads its tombstone.
+        return [
+            {**row, **{c: large[str(row["id"])][c] for c in columns}}
+            if str(row["id"]) in large
+            else row
+            for row in rows
+        ]
 
     def _cursor(self, table: str) -> tuple[int, str | None]:
         row = self.db.execute(
@@ -242,6 +304,28 @@ class _Pager:
             ).rowcount
         if gone:
             log.info("rows no longer visible removed", table=table, rows=gone)
+
+
+def _held_versions(db: Database, table: str, ids: Sequence[str]) -> dict[str, int]:
+    """sync_xid of the rows held here with their large columns (a version to fetch no more)."""
+    present = " and ".join(f"{column} is not null" for column in LARGE_COLUMNS[table])
+    marks = ", ".join("?" for _ in ids)
+    return {
+        str(row_id): int(xid)
+        for row_id, xid in db.execute(
+            f"select id, sync_xid from {table} where id in ({marks}) and sync_xid is not null "
+            f"and {present}",
+            list(ids),
+        ).fetchall()
+    }
+
+
+def _rows_for(budget: int, bytes_per_row: float) -> int:
+    return max(1, min(LARGE_MAX_ROWS, int(budget / max(bytes_per_row, 1.0))))
+
+
+def _text_bytes(row: Mapping[str, Any], columns: Sequence[str]) -> int:
+    return sum(len(value) for c in columns if isinstance(value := row.get(c), str))
 
 
 def _apply_tombstone(db: Database, tombstone: Mapping[str, Any]) -> int:

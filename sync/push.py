@@ -3,9 +3,10 @@
 Order per round: every waiting file (sync.uploads), then the outbox in the order it was
 written, consecutive entries of the same table and kind going in one request:
 
-    upsert   POST ... on_conflict=id (merge duplicates), 200 rows a request; the answer (the
-             server's rows: status, score, sync_xid) is stored with the entries' removal in one
-             local transaction, so a crash before that commit only means the same upsert again.
+    upsert   POST ... on_conflict=id (merge duplicates), up to 200 rows and about BATCH_BYTES
+             of JSON a request; the answer (the server's rows: status, score, sync_xid, without
+             the large columns just sent) is stored with the entries' removal in one local
+             transaction, so a crash before that commit only means the same upsert again.
     patch    PATCH ?id=eq.<id> with only the fields changed here.
     delete   DELETE ?id=in.(...); deleting a row already gone changes nothing.
 
@@ -16,7 +17,7 @@ files are uploaded, so the server never marks it `uploaded` before its files exi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import Any
@@ -26,13 +27,17 @@ from sqlite_utils import Database
 
 from supabase import Client
 from sync import outbox, uploads
-from sync.cache import SYNCED_COLUMNS, Cache, store_server_rows
+from sync.cache import Cache, row_select, store_server_rows
 from sync.client import RejectedError, SyncError, classify
 from sync.outbox import Op, OutboxEntry
 
 log = structlog.get_logger(__name__)
 
 BATCH_ROWS = 200
+# A request's rows are encoded as JSON in one call that holds the interpreter lock (~7 ms per
+# ten-minute transcript), which the UI's thread must wait out: a batch stops growing at about
+# this many bytes of payload (always at least one entry).
+BATCH_BYTES = 400_000
 # Entries read from the outbox at a time (memory stays bounded however long the queue is).
 READ_AHEAD = 1000
 
@@ -46,7 +51,14 @@ class PushResult:
     waiting: int = 0  # rows held back because a file of theirs is not uploaded yet
 
 
-def push(client: Client, cache: Cache, org_id: str, *, batch_rows: int = BATCH_ROWS) -> PushResult:
+def push(
+    client: Client,
+    cache: Cache,
+    org_id: str,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    batch_bytes: int = BATCH_BYTES,
+) -> PushResult:
     """Send everything waiting for `org_id` (the org the session's token is for)."""
     db = cache.db
     result = PushResult()
@@ -58,10 +70,42 @@ def push(client: Client, cache: Cache, org_id: str, *, batch_rows: int = BATCH_R
             return result
         after = entries[-1].seq
         ready = _ready(db, entries, result)
+        sizes = _payload_sizes(db, ready)
         for (table, op), run in groupby(ready, key=lambda e: (e.table_name, e.op)):
-            batch = list(run)
-            for start in range(0, len(batch), batch_rows):
-                _send(client, db, table, op, batch[start : start + batch_rows], result)
+            for batch in _batches(list(run), sizes, batch_rows, batch_bytes):
+                _send(client, db, table, op, batch, result)
+
+
+def _payload_sizes(db: Database, entries: Sequence[OutboxEntry]) -> dict[int, int]:
+    """Each entry's payload size as stored (its JSON text), read without encoding it again."""
+    sizes: dict[int, int] = {}
+    seqs = [entry.seq for entry in entries]
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        sizes.update(
+            db.execute(
+                f"select seq, length(payload) from outbox where seq in ({marks})", chunk
+            ).fetchall()
+        )
+    return sizes
+
+
+def _batches(
+    entries: list[OutboxEntry], sizes: Mapping[int, int], most_rows: int, most_bytes: int
+) -> Iterator[list[OutboxEntry]]:
+    """Consecutive runs of at most `most_rows` entries and about `most_bytes` of payload."""
+    batch: list[OutboxEntry] = []
+    size = 0
+    for entry in entries:
+        entry_size = sizes.get(entry.seq, 0)
+        if batch and (len(batch) >= most_rows or size + entry_size > most_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += entry_size
+    if batch:
+        yield batch
 
 
 def _ready(db: Database, entries: list[OutboxEntry], result: PushResult) -> list[OutboxEntry]:
@@ -164,7 +208,8 @@ def _execute(query: Any) -> list[dict[str, Any]]:
 
 
 def _columns(table: str) -> str:
-    return ",".join(SYNCED_COLUMNS[table])
+    # Without the large columns: the server's copy of what was just sent is the cache's own.
+    return row_select(table)
 
 
 _REQUESTS: dict[Op, Callable[[Client, str, Sequence[OutboxEntry]], list[dict[str, Any]]]] = {

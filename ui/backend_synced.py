@@ -75,13 +75,11 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 SYNC_INTERVAL_S = 60.0
-# Smaller batches and pages than sync's defaults (200 rows up, 500 down). A ten-minute call's
-# transcript is ~150 KB of JSON, and encoding or parsing a request's JSON holds the interpreter
-# lock in one C call, which the GUI thread must wait out: 20 such attempts in one request held
-# it ~130 ms. Two up and ten down keep each hold near the 50 ms the event loop can afford
-# (measured while syncing 20 ten-minute calls: longest hold 51 ms, was 89 ms at 50 rows).
-PUSH_BATCH_ROWS = 2
-PULL_PAGE_ROWS = 10
+# Pages of 100 rows down instead of sync's 500 keep each response's JSON (parsed while holding
+# the interpreter lock, which the GUI thread must wait out) to a few hundred KB. Transcripts, the
+# large part, are bounded by sync itself: pushed in batches of ~400 KB (sync.push.BATCH_BYTES),
+# fetched apart as text and only for versions not held here (sync.pull).
+PULL_PAGE_ROWS = 100
 SYNC_NOW_TIMEOUT_S = 120.0
 RECENT_ATTEMPTS = 20
 OVERVIEW_KPIS = (
@@ -256,7 +254,6 @@ class SyncedBackend:
             self._session,
             self._cache,
             interval_s=self._interval_s,
-            batch_rows=PUSH_BATCH_ROWS,
             page_rows=PULL_PAGE_ROWS,
         )
         self._engine.subscribe(self._status_changed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ from sync_support import DEMO_ORG, SCENARIO_CFO, SCENARIO_COLD_CALL, USER_IDS, n
 
 from sync import outbox
 from sync.cache import (
+    SYNCED_COLUMNS,
     AttemptSyncState,
     Cache,
     CacheError,
@@ -198,6 +200,56 @@ def test_server_rows_keep_local_changes_still_waiting(cache):
         )
     row = cache.db.execute("select note, due_at from assignments where id = ?", [assignment])
     assert row.fetchone() == ("my note", "2030-05-01T00:00:00+00:00")
+
+
+def test_server_rows_leave_the_columns_they_do_not_carry(cache):
+    """A pull's page of attempts comes without transcripts (fetched apart): the one held stays."""
+    new = NewAttempt(**new_attempt_args())
+    cache.record_attempt(new)
+    row = dict.fromkeys(SYNCED_COLUMNS["scenario_attempts"])
+    del row["transcript"]
+    row.update(
+        id=new.id, org_id=DEMO_ORG, user_id=TRAINEE, scenario_id=SCENARIO_COLD_CALL,
+        started_at="2026-01-01T10:00:00+00:00", status="scored", score=81, sync_xid=12,
+    )  # fmt: skip
+    with cache.atomic() as db:
+        store_server_rows(db, "scenario_attempts", [row])
+    local = cache.attempt(new.id)
+    assert local.transcript == new.transcript
+    assert local.status == "scored"
+    # Rows that carry it replace it (the same page may hold both kinds).
+    text = '{"turns": [], "version": 1}'
+    other = {**row, "id": str(uuid.uuid4()), "transcript": text}
+    with cache.atomic() as db:
+        store_server_rows(db, "scenario_attempts", [{**row, "sync_xid": 13}, other])
+    assert cache.attempt(new.id).transcript == new.transcript
+    assert cache.attempt(other["id"]).transcript == {"turns": [], "version": 1}
+
+
+def test_a_write_waits_for_another_threads_transaction_instead_of_failing(cache):
+    """Write transactions take the lock when they begin: one that read first and found the
+    other thread's commit in between would otherwise fail at once with "database is locked"
+    (what a practice call saved while the sync worker applied a page ran into)."""
+    reading = threading.Event()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        reading.wait()
+        try:
+            cache.set_meta("worker", "wrote")
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    with cache.atomic() as db:
+        db.execute("select count(*) from scenario_attempts").fetchone()
+        reading.set()
+        thread.join(0.5)  # the worker's write waits for this transaction (or slips in before)
+        db.execute("insert into meta (key, value) values ('gui', 'wrote')")
+    thread.join()
+    assert errors == []
+    assert (cache.meta("gui"), cache.meta("worker")) == ("wrote", "wrote")
 
 
 def test_due_assignments_show_progress_from_server_and_provisional_scores(cache):

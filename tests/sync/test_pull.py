@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import psycopg
+from psycopg.types.json import Jsonb
 from sync_support import (
     DEMO_ORG,
     SCENARIO_CFO,
     SCENARIO_COLD_CALL,
+    TRANSCRIPT,
     USER_IDS,
     FaultyTransport,
     new_attempt_args,
 )
 
+from sync import pull as pull_module
 from sync.cache import NewAttempt
 from sync.engine import Phase
 from sync.pull import pull
@@ -264,3 +269,94 @@ def test_pull_reads_only_the_tokens_org(sign_in, open_cache):
     assert orgs == {session.require_identity().org_id}
     # Asking for another org's rows returns nothing: RLS decides, not the filter.
     assert pull(session.client, cache, DEMO_ORG).total == 0
+
+
+# Transcripts: apart from the pages, only for versions not held, in batches of bounded size -----
+class _UrlRecorder(httpx.HTTPTransport):
+    """Keeps every request's URL, to see which columns each one asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[httpx.URL] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(request.url)
+        return super().handle_request(request)
+
+    def attempt_selects(self) -> list[list[str]]:
+        return [
+            url.params["select"].split(",")
+            for url in self.urls
+            if url.path == "/rest/v1/scenario_attempts" and "select" in url.params
+        ]
+
+    def transcript_batches(self) -> list[list[str]]:
+        """The ids each transcript request asked for, in order."""
+        return [
+            url.params["id"].removeprefix("in.(").removesuffix(")").split(",")
+            for url in self.urls
+            if url.path == "/rest/v1/scenario_attempts"
+            and "transcript::text" in url.params.get("select", "").split(",")
+        ]
+
+
+def test_transcripts_come_apart_and_only_for_versions_not_held_here(
+    sign_in, engine_for, db, tmp_path
+):
+    here, there = _UrlRecorder(), _UrlRecorder()
+    engine = engine_for(sign_in("trainee", transport=here), tmp_path / "here")
+    engine.run_once()
+    new = NewAttempt(**new_attempt_args())
+    engine.cache.record_attempt(new)
+    here.urls.clear()
+    engine.run_once()
+    # The push's answer carried the row's new version, so the pull that reads it back asks for
+    # no transcript, and pages never carry one.
+    assert here.transcript_batches() == []
+    assert all("transcript" not in select for select in here.attempt_selects())
+    assert engine.cache.attempt(new.id).transcript == TRANSCRIPT
+
+    # Another computer of the same user has no version of it: it fetches the transcript.
+    other = engine_for(sign_in("trainee", transport=there), tmp_path / "there")
+    other.run_once()
+    assert any(new.id in batch for batch in there.transcript_batches())
+    assert other.cache.attempt(new.id).transcript == TRANSCRIPT
+
+    # The server changes the transcript (a new version): both fetch that one row's again.
+    changed = {**TRANSCRIPT, "turns": TRANSCRIPT["turns"][:2]}
+    db.execute(
+        "update scenario_attempts set transcript = %s where id = %s", (Jsonb(changed), new.id)
+    )
+    for recorder, syncing in ((here, engine), (there, other)):
+        recorder.urls.clear()
+        syncing.run_once()
+        assert recorder.transcript_batches() == [[new.id]]
+        assert syncing.cache.attempt(new.id).transcript == changed
+
+
+def test_transcripts_are_fetched_in_batches_of_bounded_size(sign_in, engine_for, db, monkeypatch):
+    recorder = _UrlRecorder()
+    engine = engine_for(sign_in("trainee", transport=recorder))
+    engine.run_once()
+    text_size = db.execute("select length(%s::jsonb::text)", (Jsonb(TRANSCRIPT),)).fetchone()[0]
+    # After the first batch (LARGE_FIRST_ROWS), batches hold what fits in the budget: two.
+    monkeypatch.setattr(pull_module, "LARGE_BATCH_BYTES", 2 * text_size + 1)
+    ids = [str(uuid.uuid4()) for _ in range(pull_module.LARGE_FIRST_ROWS + 3)]
+    started = datetime.now(UTC) - timedelta(hours=1)
+    with db.transaction():
+        for attempt_id in ids:
+            db.execute(
+                "insert into scenario_attempts (id, org_id, user_id, scenario_id, started_at, "
+                "ended_at, transcript) values (%s, %s, %s, %s, %s, %s, %s)",
+                (attempt_id, DEMO_ORG, TRAINEE, SCENARIO_COLD_CALL, started, started,
+                 Jsonb(TRANSCRIPT)),
+            )  # fmt: skip
+    recorder.urls.clear()
+    status = engine.run_once()
+    assert status.last_pull.rows["scenario_attempts"] == len(ids)
+    batches = recorder.transcript_batches()
+    assert [len(batch) for batch in batches] == [pull_module.LARGE_FIRST_ROWS, 2, 1]
+    assert sorted(attempt_id for batch in batches for attempt_id in batch) == sorted(ids)
+    for attempt_id in ids:
+        assert engine.cache.attempt(attempt_id).transcript == TRANSCRIPT
+    db.execute("delete from scenario_attempts where id = any(%s)", (ids,))

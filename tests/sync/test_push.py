@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sync_support import DEMO_ORG, SCENARIO_COLD_CALL, TRANSCRIPT, USER_IDS, new_attempt_args
+from sync_support import (
+    DEMO_ORG,
+    SCENARIO_COLD_CALL,
+    TRANSCRIPT,
+    USER_IDS,
+    FaultyTransport,
+    new_attempt_args,
+)
 
 from sync.cache import AttemptSyncState, NewAttempt
 from sync.engine import Phase
+from sync.push import push
 
 TRAINEE2_ASSIGNMENT = "c0000000-0000-4000-8000-000000000004"
 
@@ -124,3 +132,30 @@ def test_a_trainee_cannot_change_an_assignment_and_is_told(sign_in, engine_for, 
     [refused] = trainee.cache.rejected_changes()
     assert refused.row_id == mine and refused.error_code == "no-row"
     assert db.execute("select note from assignments where id = %s", (mine,)).fetchone() == before
+
+
+def test_attempts_go_in_requests_of_bounded_size_and_keep_their_transcripts(
+    sign_in, engine_for, db
+):
+    faults = FaultyTransport()
+    session = sign_in("trainee", transport=faults)
+    engine = engine_for(session)
+    engine.run_once()
+    attempts = [NewAttempt(**new_attempt_args()) for _ in range(5)]
+    for attempt in attempts:
+        engine.cache.record_attempt(attempt)
+    size = engine.cache.db.execute(
+        "select max(length(payload)) from outbox where table_name = 'scenario_attempts'"
+    ).fetchone()[0]
+    faults.requests.clear()
+    # Room for two payloads a request: 2 + 2 + 1.
+    result = push(session.client, engine.cache, DEMO_ORG, batch_bytes=2 * size + 1)
+    assert result.rows == 5
+    posts = [p for m, p in faults.requests if (m, p) == ("POST", "/rest/v1/scenario_attempts")]
+    assert len(posts) == 3
+    assert _server_ids(db, [a.id for a in attempts]) == {a.id for a in attempts}
+    # The answers come without the transcripts just sent; the cache keeps its own.
+    for attempt in attempts:
+        local = engine.cache.attempt(attempt.id)
+        assert local.transcript == TRANSCRIPT
+        assert local.sync_state is AttemptSyncState.SCORED

@@ -4,9 +4,10 @@ Order per round: every waiting file (sync.uploads), then the outbox in the order
 written, consecutive entries of the same table and kind going in one request:
 
     upsert   POST ... on_conflict=id (merge duplicates), up to 200 rows and about BATCH_BYTES
-             of JSON a request; the answer (the server's rows: status, score, sync_xid, without
-             the large columns just sent) is stored with the entries' removal in one local
-             transaction, so a crash before that commit only means the same upsert again.
+             of JSON a request (the outbox is read in windows of that size); the answer (the
+             server's rows: status, score, sync_xid, without the large columns just sent) is
+             stored with the entries' removal in one local transaction, so a crash before that
+             commit only means the same upsert again.
     patch    PATCH ?id=eq.<id> with only the fields changed here.
     delete   DELETE ?id=in.(...); deleting a row already gone changes nothing.
 
@@ -17,7 +18,7 @@ files are uploaded, so the server never marks it `uploaded` before its files exi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import Any
@@ -34,11 +35,14 @@ from sync.outbox import Op, OutboxEntry
 log = structlog.get_logger(__name__)
 
 BATCH_ROWS = 200
-# A request's rows are encoded as JSON in one call that holds the interpreter lock (~7 ms per
-# ten-minute transcript), which the UI's thread must wait out: a batch stops growing at about
-# this many bytes of payload (always at least one entry).
+# The outbox is read (and its payloads parsed) a window of about this much JSON at a time, and
+# a window's entries go in requests of at most BATCH_ROWS. Parsing and encoding JSON holds the
+# interpreter lock (~4 and ~7 ms per ten-minute transcript), which the UI's thread must wait out,
+# and parsed payloads kept for a whole push (~2,000 objects per transcript) grow the heap enough
+# to set off a full garbage collection, ~70 ms holding the lock in the app's process. A window
+# of two transcripts keeps both small; small rows (assignments) still go up to BATCH_ROWS a time.
 BATCH_BYTES = 400_000
-# Entries read from the outbox at a time (memory stays bounded however long the queue is).
+# The most entries a window holds however small they are (memory stays bounded).
 READ_AHEAD = 1000
 
 
@@ -65,47 +69,33 @@ def push(
     result.files, result.files_refused = uploads.upload_pending(client, db, org_id)
     after = 0
     while True:
-        entries = outbox.pending(db, org_id, limit=READ_AHEAD, after=after)
+        window = _window(db, org_id, after, batch_bytes)
+        entries = outbox.pending(db, org_id, limit=window, after=after) if window else []
         if not entries:
             return result
         after = entries[-1].seq
         ready = _ready(db, entries, result)
-        sizes = _payload_sizes(db, ready)
         for (table, op), run in groupby(ready, key=lambda e: (e.table_name, e.op)):
-            for batch in _batches(list(run), sizes, batch_rows, batch_bytes):
-                _send(client, db, table, op, batch, result)
+            batch = list(run)
+            for start in range(0, len(batch), batch_rows):
+                _send(client, db, table, op, batch[start : start + batch_rows], result)
 
 
-def _payload_sizes(db: Database, entries: Sequence[OutboxEntry]) -> dict[int, int]:
-    """Each entry's payload size as stored (its JSON text), read without encoding it again."""
-    sizes: dict[int, int] = {}
-    seqs = [entry.seq for entry in entries]
-    for start in range(0, len(seqs), 500):
-        chunk = seqs[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        sizes.update(
-            db.execute(
-                f"select seq, length(payload) from outbox where seq in ({marks})", chunk
-            ).fetchall()
-        )
-    return sizes
-
-
-def _batches(
-    entries: list[OutboxEntry], sizes: Mapping[int, int], most_rows: int, most_bytes: int
-) -> Iterator[list[OutboxEntry]]:
-    """Consecutive runs of at most `most_rows` entries and about `most_bytes` of payload."""
-    batch: list[OutboxEntry] = []
-    size = 0
-    for entry in entries:
-        entry_size = sizes.get(entry.seq, 0)
-        if batch and (len(batch) >= most_rows or size + entry_size > most_bytes):
-            yield batch
-            batch, size = [], 0
-        batch.append(entry)
-        size += entry_size
-    if batch:
-        yield batch
+def _window(db: Database, org_id: str, after: int, budget: int) -> int:
+    """How many of the org's next pending entries (as outbox.pending orders them) fit in
+    `budget` bytes of payload text: at least one, at most READ_AHEAD."""
+    count = size = 0
+    # Stepped lazily: stops reading at the first entry over the budget.
+    for (length,) in db.execute(
+        "select length(payload) from outbox where state = 'pending' and org_id = ? and seq > ? "
+        "order by seq limit ?",
+        [org_id, after, READ_AHEAD],
+    ):
+        if count and size + length > budget:
+            break
+        count += 1
+        size += length
+    return count
 
 
 def _ready(db: Database, entries: list[OutboxEntry], result: PushResult) -> list[OutboxEntry]:

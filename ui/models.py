@@ -3,14 +3,19 @@
 One generic table model takes a list of `Column`s, so each table is a column list rather than a
 copy of `data()`; `ROW_ROLE` gives a view the row object behind an index, `SORT_ROLE` the raw
 value to sort by (numbers as numbers, times as times).
+
+Refreshing a model with new rows changes only what changed: screens refresh after every sync,
+and resetting a model makes its view drop the selection and measure and paint every row again
+on the GUI thread (a transcript list of a ten-minute call: ~20 ms, for rows that did not change).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from difflib import SequenceMatcher
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import (
@@ -56,9 +61,59 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
         return list(self._rows)
 
     def set_rows(self, rows: Sequence[R]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
+        """Show `rows`: rows matched by `row_key` are updated in place, others removed or
+        inserted where they go, so a view keeps its selection and scroll position and lays out
+        only what changed. Rows without distinct keys replace the old ones wholesale (a reset)."""
+        new = list(rows)
+        old_keys, new_keys = self._keys(self._rows), self._keys(new)
+        if old_keys is None or new_keys is None or not self._rows or not new:
+            self.beginResetModel()
+            self._rows = new
+            self.endResetModel()
+            return
+        shift = 0  # how far the rows still to visit moved from their old index
+        opcodes = SequenceMatcher(None, old_keys, new_keys, autojunk=False).get_opcodes()
+        for tag, old_start, old_end, new_start, new_end in opcodes:
+            at = old_start + shift
+            if tag == "equal":
+                self._update_rows(at, new[new_start:new_end])
+            else:
+                self._remove_rows(at, old_end - old_start)
+                self._insert_rows(at, new[new_start:new_end])
+            shift += (new_end - new_start) - (old_end - old_start)
+
+    def row_key(self, row: R) -> Hashable | None:
+        """What identifies a row from one refresh to the next: its id (None: not known)."""
+        if isinstance(row, Mapping):
+            return row.get("id")
+        return getattr(row, "id", None)
+
+    def _keys(self, rows: Sequence[R]) -> list[Hashable] | None:
+        keys = [self.row_key(row) for row in rows]
+        try:
+            distinct = len(set(keys)) == len(keys)
+        except TypeError:  # a key that cannot be hashed cannot match rows either
+            return None
+        return keys if distinct and None not in keys else None
+
+    def _update_rows(self, at: int, rows: Sequence[R]) -> None:
+        """Replace rows from `at` on, signalling each run of rows whose values changed."""
+        changed = [at + offset for offset, row in enumerate(rows) if self._rows[at + offset] != row]
+        self._rows[at : at + len(rows)] = rows
+        for first, last in _runs(changed):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, len(self._columns) - 1))
+
+    def _remove_rows(self, at: int, count: int) -> None:
+        if count:
+            self.beginRemoveRows(QModelIndex(), at, at + count - 1)
+            del self._rows[at : at + count]
+            self.endRemoveRows()
+
+    def _insert_rows(self, at: int, rows: Sequence[R]) -> None:
+        if rows:
+            self.beginInsertRows(QModelIndex(), at, at + len(rows) - 1)
+            self._rows[at:at] = rows
+            self.endInsertRows()
 
     def set_colors(self, colors: Colors) -> None:
         self.colors = colors
@@ -113,6 +168,17 @@ class RowTableModel(QAbstractTableModel, Generic[R]):
             font.setBold(True)
             return font
         return None
+
+
+def _runs(indexes: Sequence[int]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive numbers in ascending `indexes`."""
+    runs: list[tuple[int, int]] = []
+    for index in indexes:
+        if runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
 
 
 def _sortable(value: Any) -> Any:
@@ -282,6 +348,9 @@ class LeaderboardModel(RowTableModel[LeaderRow]):
     def emphasis(self, row: LeaderRow) -> tuple[str | None, str | None, bool]:
         return (None, "highlight_row", True) if row.is_me else (None, None, False)
 
+    def row_key(self, row: LeaderRow) -> Hashable | None:
+        return row.user_id
+
     def own_row(self) -> int | None:
         return next((i for i, r in enumerate(self._rows) if r.is_me), None)
 
@@ -321,11 +390,24 @@ class TranscriptModel(QAbstractListModel):
         return list(self._turns)
 
     def set_turns(self, turns: Sequence[TranscriptTurn], persona_name: str | None = None) -> None:
-        self.beginResetModel()
-        self._turns = list(turns)
-        if persona_name:
+        """Show `turns`. The turns shown, with perhaps more after them (a refresh of the same
+        attempt, a call going on), keep their rows: only new turns are inserted."""
+        new = list(turns)
+        if new[: len(self._turns)] != self._turns:
+            self.beginResetModel()
+            self._turns = new
+            if persona_name:
+                self._persona = persona_name
+            self.endResetModel()
+            return
+        if persona_name and persona_name != self._persona:
             self._persona = persona_name
-        self.endResetModel()
+            if self._turns:
+                self.dataChanged.emit(self.index(0), self.index(len(self._turns) - 1))
+        if len(new) > len(self._turns):
+            self.beginInsertRows(QModelIndex(), len(self._turns), len(new) - 1)
+            self._turns = new
+            self.endInsertRows()
 
     def append(self, turn: TranscriptTurn) -> None:
         row = len(self._turns)

@@ -187,7 +187,8 @@ insert into public.assignments (id, org_id, scenario_id, track_id, user_id, team
    now() + interval '5 days', 'Qualify your first inbound lead.', 'a0000000-0000-4000-8000-000000000012');
 
 -- Past attempts: three transcript templates (strong, average, weak) spread over the last five
--- weeks. They arrive with a transcript, so the database scores them on insert.
+-- weeks. They arrive with a transcript, so the database queues them for scoring; the seed scores
+-- the queue at the end, so the demo starts with scores (and the reports built from them).
 with templates (quality, transcript) as (values
   ('strong', '{"version": 1, "turns": [
     {"speaker": "persona", "start": 0.0, "end": 2.1, "text": "Dana speaking. Who is this?"},
@@ -235,3 +236,5 @@ select md5('coachdesk-seed-attempt-' || p.n)::uuid, p.org_id::uuid, p.user_id::u
        t.transcript, 'uploaded', 'seed'
 from plan p
 join templates t on t.quality = p.quality;
+
+select private.score_queued(1000);

@@ -478,6 +478,16 @@ class Cache:
     def retry_rejected(self, seq: int | None = None) -> int:
         return outbox.retry_rejected(self.db, seq)
 
+    def awaiting_scores(self, org_id: str) -> int:
+        """This user's attempts in `org_id` that the server holds but has not scored yet (it
+        scores in the background after the upload; the score comes back by pull)."""
+        row = self.db.execute(
+            "select count(*) from scenario_attempts "
+            "where org_id = ? and user_id = ? and status = 'uploaded'",
+            [org_id, self.user_id],
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def attempt(self, attempt_id: str) -> AttemptRecord | None:
         rows = self._attempt_rows("a.id = ?", [attempt_id], limit=1, with_transcript=True)
         return rows[0] if rows else None

@@ -8,6 +8,11 @@ refresh the token if it is about to expire, push (files, then rows), pull (chang
 the month's leaderboard). A round that cannot reach the server backs off exponentially with
 jitter (Backoff); "sync now" always tries at once. An expired token found mid-round is refreshed
 and the round's step retried once.
+
+The server scores an uploaded attempt in the background, a moment after the upload. While the
+user's attempts wait for their scores, the next round comes sooner than `interval_s`: after
+SCORE_POLL_S, doubling with each round that still finds some waiting (a rubric the server
+cannot apply must not keep the client polling every second).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from sync.session import Identity, Session, UnsyncedWorkError
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+
+SCORE_POLL_S = 1.0
 
 
 class Phase(StrEnum):
@@ -112,6 +119,7 @@ class SyncEngine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._full_pass_due = True  # the first round after start re-reads everything
+        self._score_polls = 0  # rounds in a row that found attempts waiting for their score
         pending, rejected = cache.sync_counts()
         self._status = SyncStatus(Phase.IDLE, pending=pending, rejected=rejected)
 
@@ -220,6 +228,7 @@ class SyncEngine:
             return self._failed(Phase.ERROR, error, online=True)
         self._full_pass_due = False
         pending, rejected = self.cache.sync_counts()
+        delay = self._next_round_delay(identity, pushed)
         log.info(
             "sync round done",
             pushed=pushed.rows,
@@ -237,10 +246,21 @@ class SyncEngine:
             last_error=None,
             failures=0,
             retry_delay_s=None,
-            next_attempt_at=now() + timedelta(seconds=self.interval_s),
+            next_attempt_at=now() + timedelta(seconds=delay),
             last_push=pushed,
             last_pull=pulled,
         )
+
+    def _next_round_delay(self, identity: Identity, pushed: PushResult) -> float:
+        """`interval_s`, or sooner while the server is still scoring this user's attempts."""
+        if pushed.rows:
+            self._score_polls = 0  # new uploads: look for their scores promptly again
+        if not self.cache.awaiting_scores(str(identity.org_id)):
+            self._score_polls = 0
+            return self.interval_s
+        delay = min(self.interval_s, SCORE_POLL_S * 2 ** min(self._score_polls, 30))
+        self._score_polls += 1
+        return delay
 
     def _check_identity(self, identity: Identity) -> None:
         if identity.user_id != self.cache.user_id:
@@ -284,6 +304,8 @@ class SyncEngine:
                 delay: float | None = None  # nothing to do until someone signs in again
             elif status.failures:
                 delay = status.retry_delay_s
+            elif status.next_attempt_at is not None:
+                delay = max(0.0, (status.next_attempt_at - now()).total_seconds())
             else:
                 delay = self.interval_s
             # sync_now() (or stop()) ends the wait early, backoff or not.

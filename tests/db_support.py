@@ -47,6 +47,19 @@ class ApiSession:
         return self.conn
 
 
+def score_queued(conn: psycopg.Connection) -> int:
+    """Score what uploads queued, in `conn`'s transaction (so rows not yet committed count), as
+    the service role like the stack's scoring worker and pg_cron; then act as before again."""
+    acting = conn.execute("select current_user::text").fetchone()
+    role = acting["current_user"] if isinstance(acting, dict) else acting[0]  # type: ignore[index]
+    conn.execute("set local role service_role")
+    try:
+        row = conn.execute("select private.score_queued(100000) as taken").fetchone()
+    finally:
+        conn.execute(f'set local role "{role}"')
+    return int(row["taken"] if isinstance(row, dict) else row[0])  # type: ignore[index]
+
+
 class Seed:
     """Fixed ids from supabase/seed.sql."""
 

@@ -9,6 +9,7 @@ and the rolled-back-only tests elsewhere must never see those rows.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -117,6 +118,16 @@ def db(stack: RunningStack) -> Iterator[psycopg.Connection]:
     """Superuser connection to the stack's database, to arrange and inspect (autocommit)."""
     with psycopg.connect(stack.dsn, autocommit=True) as conn:
         yield conn
+
+
+def wait_for_scoring(db: psycopg.Connection, timeout: float = 30.0) -> None:
+    """Until the stack's scoring worker has emptied the queue: every attempt uploaded so far is
+    scored (or found unscorable), committed. An upload only queues its attempt."""
+    deadline = time.monotonic() + timeout
+    while db.execute("select exists (select from private.scoring_queue)").fetchone() != (False,):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"attempts were still waiting to be scored after {timeout:.0f} s")
+        time.sleep(0.02)
 
 
 @pytest.fixture

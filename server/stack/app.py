@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from server.scoring import ScoringWorker
 from server.stack import auth, rest, storage
 from server.stack import query as q
 from server.stack.config import StackConfig
@@ -113,10 +114,15 @@ def create_app(config: StackConfig) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.open()
+        scoring = ScoringWorker(config.database_dsn) if config.scoring_worker else None
+        if scoring is not None:
+            scoring.start()
         log.info("stack.ready", url=config.url)
         try:
             yield
         finally:
+            if scoring is not None:
+                await scoring.stop()
             await state.close()
 
     rest_methods = ["GET", "HEAD", "POST", "PATCH", "DELETE"]

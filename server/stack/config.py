@@ -53,6 +53,8 @@ class StackConfig:
     access_token_ttl_s: int = ACCESS_TOKEN_TTL_S
     pool_max_size: int = 10
     resumable_ttl_s: int = RESUMABLE_UPLOAD_TTL_S
+    # Score uploaded attempts in the background (server/scoring.py), as pg_cron does on Supabase.
+    scoring_worker: bool = True
     anon_key: str = field(init=False)
     service_key: str = field(init=False)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from db_support import ApiSession, Claims, Seed
+from db_support import ApiSession, Claims, Seed, score_queued
 from psycopg.rows import dict_row
 
 from server.db.cluster import EPHEMERAL_SETTINGS, PostgresCluster, free_port
@@ -182,7 +182,8 @@ class OrgFactory:
         scenario: str | None = None,
         status: str = "uploaded",
     ) -> str:
-        """Insert an attempt (scored on insert when it has a transcript); not committed here."""
+        """Insert an attempt and, when it has a transcript, score it in the same transaction (as
+        the scoring worker would just after the commit); not committed here."""
         attempt_id = str(uuid.uuid4())
         conn.execute(
             "insert into public.scenario_attempts (id, org_id, user_id, scenario_id, started_at,"
@@ -199,6 +200,7 @@ class OrgFactory:
                 "transcription failed" if status == "failed" else None,
             ),
         )
+        score_queued(conn)
         org.attempts.append(attempt_id)
         return attempt_id
 
@@ -778,7 +780,7 @@ def migrate_noting(dsn: str) -> tuple[list[str], list[dict[str, Any]]]:
         jobs = []
         if conn.execute("select to_regclass('cron.job') as t").fetchone()["t"]:
             jobs = conn.execute(
-                "select jobname, schedule, command, database from cron.job"
+                "select jobname, schedule, command, database from cron.job order by jobname"
             ).fetchall()
     return notices, jobs
 
@@ -813,22 +815,30 @@ def pg_cron_installed(dsn: str) -> bool:
         ).fetchone()["x"]
 
 
-def test_the_refresh_is_scheduled_where_pg_cron_serves_the_database(cron_cluster):
+def test_the_refresh_and_scoring_are_scheduled_where_pg_cron_serves_the_database(cron_cluster):
     dsn = cron_cluster("reporting_cron")
     notices, jobs = migrate_noting(dsn)
     if pg_cron_installed(dsn):
-        assert jobs == [
-            {
-                "jobname": "coachdesk-refresh-reporting",
-                "schedule": "*/5 * * * *",
-                "command": "select public.refresh_reporting()",
-                "database": "reporting_cron",
-            }
-        ]
+        refresh_job, scoring_job = jobs
+        assert refresh_job == {
+            "jobname": "coachdesk-refresh-reporting",
+            "schedule": "*/5 * * * *",
+            "command": "select public.refresh_reporting()",
+            "database": "reporting_cron",
+        }
+        # Every 10 seconds where pg_cron knows intervals (1.5+), else every minute.
+        assert scoring_job["schedule"] in {"10 seconds", "* * * * *"}
+        assert scoring_job == {
+            "jobname": "coachdesk-score-queued",
+            "schedule": scoring_job["schedule"],
+            "command": "select private.score_queued(500)",
+            "database": "reporting_cron",
+        }
         assert not [n for n in notices if "not scheduled" in n]
     else:
         assert jobs == []
         assert "pg_cron is not installed: refresh_reporting() is not scheduled" in notices
+        assert "pg_cron is not installed: score_queued() is not scheduled" in notices
     # What the job runs works on a fresh database.
     with connect(dsn, autocommit=True) as conn:
         assert refresh(conn)["facts_upserted"] == 0

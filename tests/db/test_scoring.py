@@ -1,4 +1,5 @@
-"""score_attempt() and scoring on transcript upload: rules, edge rubrics, who may score."""
+"""score_attempt() and scoring after a transcript upload (queued, then scored by
+private.score_queued()): rules, edge rubrics, who may score."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from db_support import Claims, Seed
+from db_support import Claims, Seed, score_queued
 
 D = Decimal
 TRAINEE_ID = Seed.USERS["trainee"][0]
@@ -75,11 +76,12 @@ def add_attempt(
     body: dict[str, Any] | None,
     user_id: str = TRAINEE_ID,
 ) -> dict[str, Any]:
-    """Insert an attempt (as whoever `conn` acts as) and return the stored row."""
-    return conn.execute(
+    """Insert an attempt (as whoever `conn` acts as), let the queue be scored, and return the
+    row as `conn` then sees it."""
+    inserted = conn.execute(
         "insert into public.scenario_attempts (id, org_id, user_id, scenario_id, started_at,"
         " transcript, status) values (%s, %s, %s, %s, now(), %s::jsonb, 'uploaded')"
-        " returning id::text, status::text, score, kpis::text, score_breakdown::text, scored_at",
+        " returning id::text, status::text, score",
         (
             str(uuid.uuid4()),
             Seed.DEMO_ORG,
@@ -87,6 +89,18 @@ def add_attempt(
             scenario_id,
             None if body is None else json.dumps(body),
         ),
+    ).fetchone()
+    # The upload itself never scores: that is the queue's work, after it.
+    assert (inserted["status"], inserted["score"]) == ("uploaded", None)
+    score_queued(conn)
+    return attempt_row(conn, inserted["id"])
+
+
+def attempt_row(conn: psycopg.Connection, attempt_id: str) -> dict[str, Any]:
+    return conn.execute(
+        "select id::text, status::text, score, kpis::text, score_breakdown::text, scored_at"
+        " from public.scenario_attempts where id = %s",
+        (attempt_id,),
     ).fetchone()
 
 
@@ -253,9 +267,11 @@ def test_malformed_rubric_is_named_not_scored(admin_conn):
     )
     admin_conn.execute("alter table public.scenarios enable trigger check_documents")
 
-    # An upload is kept (unscored) rather than lost because of the content problem...
+    # An upload is kept (unscored, and off the queue) rather than lost because of the content
+    # problem...
     row = add_attempt(admin_conn, Seed.SCENARIO_COLD_CALL, rep_call("Hi, can we talk?"))
     assert (row["status"], row["score"], row["kpis"]) == ("uploaded", None, None)
+    assert score_queued(admin_conn) == 0
     # ...and asking for a score says what is wrong.
     with pytest.raises(psycopg.errors.CheckViolation) as caught:
         score_attempt(admin_conn, row["id"])
@@ -291,10 +307,14 @@ def test_transcript_added_later_is_scored_and_a_resend_is_a_no_op(as_user):
     row = add_attempt(conn, Seed.SCENARIO_COLD_CALL, None)
     assert row["status"] == "uploaded"
     body = rep_call("Could we save you time? Maybe a demo?", "Does Thursday work?")
-    scored = conn.execute(
-        "update public.scenario_attempts set transcript = %s::jsonb where id = %s"
-        " returning status::text, score, scored_at",
+    conn.execute(
+        "update public.scenario_attempts set transcript = %s::jsonb where id = %s",
         (json.dumps(body), row["id"]),
+    )
+    assert score_queued(conn) == 1
+    scored = conn.execute(
+        "select status::text, score, scored_at from public.scenario_attempts where id = %s",
+        (row["id"],),
     ).fetchone()
     # Rep-only: talk_ratio 1.0 is 0.4 above 0.6 (tolerance 0.25) -> 0; 3 questions -> 100;
     # both keyword groups -> 100: 0.3 * 0 + 0.3 * 100 + 0.4 * 100.
@@ -305,6 +325,7 @@ def test_transcript_added_later_is_scored_and_a_resend_is_a_no_op(as_user):
         (json.dumps(body), row["id"]),
     ).fetchone()
     assert resent == scored
+    assert score_queued(conn) == 0  # the same transcript again: nothing queued
 
 
 @pytest.mark.parametrize(
@@ -372,7 +393,7 @@ def test_no_scoring_function_is_executable_by_anon(admin_conn):
         " where n.nspname in ('public', 'private')"
         "   and p.proname in ('compute_kpis', 'score_attempt', 'kpi_ms', 'kpi_ratio', 'kpi_tokens',"
         "     'kpi_turns', 'keyword_hits', 'score_number', 'score_criterion', 'score_breakdown',"
-        "     'scenario_rubric', 'score_on_transcript')"
+        "     'scenario_rubric', 'queue_for_scoring', 'score_queued')"
     ).fetchall()
-    assert len(rows) == 12
+    assert len(rows) == 13
     assert [r["fn"] for r in rows if r["anon_may"]] == []

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from db_support import Claims, Seed
+from db_support import Claims, Seed, score_queued
 from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook
 
@@ -1024,9 +1024,11 @@ def insert_attempt(conn: psycopg.Connection, transcript: dict[str, Any] | None) 
     ).fetchone()["id"]
 
 
-def test_an_attempt_scored_on_upload_enqueues_attempt_scored(conn):
+def test_an_attempt_scored_after_its_upload_enqueues_attempt_scored(conn):
     add_webhook(conn, DEMO, ("attempt.scored",))
     attempt = insert_attempt(conn, TRANSCRIPT)
+    assert deliveries_as_admin(conn) == [], "uploaded: queued for scoring, not scored yet"
+    assert score_queued(conn) == 1
     rows = deliveries_as_admin(conn)
     assert [r["event"] for r in rows] == ["attempt.scored"]
     data = rows[0]["payload"]["data"]

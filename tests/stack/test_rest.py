@@ -9,6 +9,7 @@ import httpx
 import jwt as pyjwt
 import pytest
 from postgrest import APIError
+from stack_fixtures import wait_for_scoring
 
 from supabase import ClientOptions, create_client
 
@@ -444,8 +445,10 @@ def test_value_with_quote_round_trips(admin):
     admin.table("teams").delete().eq("name", name).execute()
 
 
-def test_trainee_attempt_upsert_is_idempotent_and_scores(signed_in):
-    """The sync push: the same attempt upserted twice (a retry after a crash) is one scored row."""
+def test_trainee_attempt_upsert_is_idempotent_and_scored_just_after(signed_in, db):
+    """The sync push: the upload queues the attempt, the stack's scoring worker scores it a
+    moment later, and the same attempt upserted again (a retry after a crash) is still one
+    scored row."""
     trainee = signed_in("trainee")
     attempt = {
         "id": str(uuid.uuid4()),
@@ -463,8 +466,10 @@ def test_trainee_attempt_upsert_is_idempotent_and_scores(signed_in):
         },
     }
     first = trainee.table("scenario_attempts").upsert(attempt).execute().data
+    assert (first[0]["status"], first[0]["score"]) == ("uploaded", None)
+    wait_for_scoring(db)
     again = trainee.table("scenario_attempts").upsert(attempt).execute().data
-    assert first[0]["status"] == again[0]["status"] == "scored"
-    assert first[0]["score"] == again[0]["score"] is not None
+    assert again[0]["status"] == "scored" and again[0]["score"] is not None
+    assert not db.execute("select * from private.scoring_queue").fetchall(), "nothing new to score"
     rows = trainee.table("scenario_attempts").select("id").eq("id", attempt["id"]).execute().data
     assert len(rows) == 1

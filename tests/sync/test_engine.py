@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
-from sync_support import new_attempt_args
+from stack_fixtures import wait_for_scoring
+from sync_support import DEMO_ORG, SCENARIO_COLD_CALL, USER_IDS, new_attempt_args
 
-from sync.cache import NewAttempt
+from sync.cache import NewAttempt, store_server_rows
 from sync.engine import Phase
 
 
@@ -27,6 +29,7 @@ def test_the_worker_syncs_on_request_and_reports_each_change(sign_in, engine_for
         assert engine.refresh_counts().pending == 1
         done = engine.sync_now_and_wait(timeout=60)
         assert done.phase is Phase.IDLE and done.pending == 0
+        wait_for_scoring(db)
         assert db.execute(
             "select status from scenario_attempts where id = %s", (new.id,)
         ).fetchone() == ("scored",)
@@ -52,3 +55,35 @@ def test_a_signed_out_session_stops_the_rounds_until_sign_in(sign_in, engine_for
     status = engine.run_once()
     assert status.phase is Phase.SIGNED_OUT
     assert status.retry_delay_s is None
+
+
+def _next_round_in(status) -> float:
+    return round((status.next_attempt_at - status.last_sync_at).total_seconds())
+
+
+def test_rounds_come_sooner_while_an_upload_waits_for_its_server_score(sign_in, engine_for):
+    engine = engine_for(sign_in("trainee"), interval_s=60)
+    assert _next_round_in(engine.run_once()) == 60
+    # What a round may find just after an upload: the server has the attempt, not its score yet
+    # (it scores in the background). Stored as a pull stores it.
+    waiting = {
+        "id": str(uuid.uuid4()),
+        "org_id": DEMO_ORG,
+        "user_id": USER_IDS["trainee"],
+        "scenario_id": SCENARIO_COLD_CALL,
+        "started_at": "2026-11-24T10:00:00+00:00",
+        "status": "uploaded",
+        "sync_xid": 1,
+    }
+    with engine.cache.atomic() as db:
+        store_server_rows(db, "scenario_attempts", [waiting])
+    # 1 s, then twice as long each round it is still waiting, never longer than the interval
+    # (a score that never comes, e.g. a rubric the server cannot apply, is not polled for ever).
+    assert [_next_round_in(engine.run_once()) for _ in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    with engine.cache.atomic() as db:
+        store_server_rows(db, "scenario_attempts", [{**waiting, "status": "scored", "score": 80}])
+    assert _next_round_in(engine.run_once()) == 60
+    # A new upload starts the quick rounds again.
+    with engine.cache.atomic() as db:
+        store_server_rows(db, "scenario_attempts", [{**waiting, "status": "uploaded"}])
+    assert _next_round_in(engine.run_once()) == 1

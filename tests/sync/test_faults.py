@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import jwt as pyjwt
 import pytest
+from stack_fixtures import wait_for_scoring
 from sync_support import (
     Fault,
     FaultyTransport,
@@ -70,6 +71,8 @@ def test_a_failed_round_retries_without_losing_or_doubling(trainee, faults, db, 
     recovered = trainee.run_once()
     assert recovered.phase is Phase.IDLE, recovered.last_error
     assert recovered.pending == 0 and recovered.failures == 0
+    wait_for_scoring(db)
+    trainee.run_once()  # the score, made just after the upload
     assert _on_server(db, new.id) == [("scored", trainee.cache.attempt(new.id).score)]
     assert trainee.cache.attempt(new.id).sync_state is AttemptSyncState.SCORED
     assert _objects(db, new.id) == 3
@@ -126,6 +129,7 @@ def test_a_token_that_expires_mid_sync_is_refreshed_and_the_round_finishes(
     assert status.phase is Phase.IDLE, status.last_error
     assert len(faults.injected) == 2
     assert len([p for _, p in faults.requests if p == "/auth/v1/token"]) == 2
+    wait_for_scoring(db)
     assert _on_server(db, new.id)[0][0] == "scored"
     assert _objects(db, new.id) == 3
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from stack_fixtures import DEMO_PASSWORD, EMAILS
+from stack_fixtures import DEMO_PASSWORD, EMAILS, wait_for_scoring
 
 from sync.engine import Phase
 
@@ -96,6 +96,7 @@ def test_killed_at_random_points_then_server_and_cache_agree(
     assert any(left > 0 for left in killed) and any(left == 0 for left in killed), killed
     assert _run_child({**args, "count": 0}, None, stderr)[0] == "synced"
 
+    wait_for_scoring(db)  # then the last round below brings every score back
     engine = engine_for(sign_in("trainee"), data_dir)
     assert engine.run_once().phase is Phase.IDLE
     cache = engine.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stack_fixtures import wait_for_scoring
 from sync_support import DEMO_ORG, GLOBEX_ORG, new_attempt_args
 
 from sync.cache import AttemptSyncState, NewAttempt
@@ -34,6 +35,8 @@ def test_work_recorded_offline_goes_up_when_the_server_is_back(
     back = engine.run_once()
     assert back.phase is Phase.IDLE and back.online is True, back.last_error
     assert back.pending == 0
+    wait_for_scoring(db)
+    engine.run_once()  # the scores, made just after the upload
     ids = [r.id for r in recorded]
     on_server = db.execute(
         "select id::text, status from scenario_attempts where id::text = any(%s)", (ids,)
@@ -58,7 +61,9 @@ def test_a_second_device_of_the_same_user_sees_the_first_ones_work(
     # Both push at the same time-ish, then each pulls the other's.
     laptop.run_once()
     desktop.run_once()
+    wait_for_scoring(db)
     laptop.run_once()
+    desktop.run_once()
 
     for engine in (laptop, desktop):
         for attempt_id in (from_laptop.id, from_desktop.id):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from stack_fixtures import wait_for_scoring
 from sync_support import (
     DEMO_ORG,
     SCENARIO_COLD_CALL,
@@ -71,6 +72,7 @@ def test_a_recording_that_vanished_is_refused_but_the_attempt_still_goes(
     status = engine.run_once()
     assert status.phase is Phase.IDLE, status.last_error
     assert status.last_push.files_refused == 1 and status.last_push.files == 2
+    wait_for_scoring(db)
     row = db.execute(
         "select recording_path, transcript_path, status from scenario_attempts where id = %s",
         (new.id,),
@@ -155,6 +157,12 @@ def test_attempts_go_in_requests_of_bounded_size_and_keep_their_transcripts(
     assert len(posts) == 3
     assert _server_ids(db, [a.id for a in attempts]) == {a.id for a in attempts}
     # The answers come without the transcripts just sent; the cache keeps its own.
+    for attempt in attempts:
+        local = engine.cache.attempt(attempt.id)
+        assert local.transcript == TRANSCRIPT
+        assert local.sync_state is AttemptSyncState.UPLOADED  # the server scores just after
+    wait_for_scoring(db)
+    engine.run_once()
     for attempt in attempts:
         local = engine.cache.attempt(attempt.id)
         assert local.transcript == TRANSCRIPT

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from stack_fixtures import RunningStack
+from stack_fixtures import RunningStack, wait_for_scoring
 from sync_support import DEMO_ORG, USER_IDS, Fault, FaultyTransport, new_attempt_args
 
 from server.db.cluster import free_port
@@ -130,6 +130,7 @@ def test_a_large_recording_goes_in_6_mb_chunks_and_arrives_byte_identical(
     assert wire.creations == 1
     assert wire.patches == [(0, CHUNK), (CHUNK, CHUNK), (2 * CHUNK, SIZE - 2 * CHUNK)]
     assert _download(trainee, name) == big_bytes
+    wait_for_scoring(db)
     row = db.execute(
         "select o.metadata->>'size', o.metadata->>'mimetype', a.recording_path, a.status"
         " from storage.objects o join scenario_attempts a on a.recording_path = o.name"

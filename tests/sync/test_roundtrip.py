@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stack_fixtures import wait_for_scoring
 from sync_support import DEMO_ORG, SCENARIO_COLD_CALL, TRANSCRIPT, USER_IDS, new_attempt_args
 
 from app.kpis import compute_kpis
@@ -33,6 +34,8 @@ def test_attempt_goes_up_and_the_servers_score_comes_back(sign_in, engine_for, r
     status = engine.run_once()
     assert status.phase is Phase.IDLE, status.last_error
     assert status.pending == 0
+    wait_for_scoring(db)
+    engine.run_once()  # the server's score, made just after the upload
     server = db.execute(
         "select status, score, recording_path, transcript_path, device_id "
         "from scenario_attempts where id = %s",

@@ -58,15 +58,35 @@ class Stack:
     dsn: str
 
 
+def _server_cpus() -> tuple[set[int], set[int]] | None:
+    """(CPUs for the app, CPUs for the server) when the server gets a core of its own.
+
+    In use the server is Supabase, on other machines; here the stack and its Postgres would
+    otherwise take the app's cores at the moments measured (a sync is when the server works
+    hardest), and the stall would measure this machine's sharing, not the app. Set
+    COACHDESK_BENCH_UI_SHARED_CPUS=1 to measure them sharing all cores, as before.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if os.environ.get("COACHDESK_BENCH_UI_SHARED_CPUS") == "1" or len(cpus) < 2:
+        return None
+    return set(cpus[:-1]), {cpus[-1]}
+
+
 @contextmanager
 def stack_process() -> Iterator[Stack]:
+    split = _server_cpus()
     child = subprocess.Popen(
         [sys.executable, "-m", "ui.demo"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # Postgres and the stack's worker, started by the child, inherit its CPUs.
+        preexec_fn=(lambda: os.sched_setaffinity(0, split[1])) if split else None,
     )
+    everything = os.sched_getaffinity(0)
+    if split:
+        os.sched_setaffinity(0, split[0])
     try:
         line = child.stdout.readline() if child.stdout else ""
         if not line:
@@ -76,6 +96,7 @@ def stack_process() -> Iterator[Stack]:
         if child.stdin:
             child.stdin.close()
         child.wait(timeout=60)
+        os.sched_setaffinity(0, everything)
 
 
 # Cold start ----------------------------------------------------------------------------------
@@ -427,6 +448,13 @@ def main() -> None:
     print(
         f"machine load (1-min average): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
         f"on {os.cpu_count()} CPUs"
+    )
+    split = _server_cpus()
+    print(
+        f"CPUs: the app on {sorted(split[0])}, the local server (stack, Postgres) on "
+        f"{sorted(split[1])}, as a remote server would not share them"
+        if split
+        else "CPUs: the app and the local server share all of them"
     )
 
 

@@ -20,8 +20,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from server.db.cluster import free_port
-from server.db.migrate import migrate
-from server.db.testing import with_dbname
+from server.db.testing import database_beside
 from server.stack.config import StackConfig
 from server.stack.runner import StackServer, apply_local_stack_sql
 from supabase import Client, ClientOptions, create_client
@@ -62,17 +61,9 @@ class RunningStack:
 def stack_dsn(database_dsn: str) -> Iterator[str]:
     """A fresh migrated + seeded database beside the session's test database."""
     name = f"{conninfo_to_dict(database_dsn)['dbname']}_stack"
-    admin = with_dbname(database_dsn, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    dsn = with_dbname(database_dsn, name)
-    try:
-        migrate(dsn, seed=True)
+    with database_beside(database_dsn, name) as dsn:
         apply_local_stack_sql(dsn)
         yield dsn
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="session")

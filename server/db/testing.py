@@ -48,14 +48,22 @@ def with_dbname(dsn: str, dbname: str, **overrides: str) -> str:
 @contextmanager
 def migrated_database(*, seed: bool = True) -> Iterator[str]:
     """Create a uniquely named database, migrate (and seed) it, drop it afterwards."""
-    with server_dsn() as admin_dsn:
-        name = f"coachdesk_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
-        dsn = with_dbname(admin_dsn, name)
-        try:
-            migrate(dsn, seed=seed)
-            yield dsn
-        finally:
-            with psycopg.connect(admin_dsn, autocommit=True) as conn:
-                conn.execute(f'drop database if exists "{name}" with (force)')
+    name = f"coachdesk_test_{uuid.uuid4().hex[:12]}"
+    with server_dsn() as admin_dsn, database_beside(admin_dsn, name, seed=seed) as dsn:
+        yield dsn
+
+
+@contextmanager
+def database_beside(dsn: str, name: str, *, seed: bool = True) -> Iterator[str]:
+    """A database `name` on the server of `dsn` (a superuser DSN), migrated (and seeded); dropped
+    afterwards, with whatever sessions it still has."""
+    admin = with_dbname(dsn, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        created = with_dbname(dsn, name)
+        migrate(created, seed=seed)
+        yield created
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')

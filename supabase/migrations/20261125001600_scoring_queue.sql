@@ -53,7 +53,8 @@ create trigger queue_for_scoring_on_update after update of transcript on public.
   execute function private.queue_for_scoring();
 
 -- Score up to `max_attempts` queued attempts, oldest first; returns how many it took off the
--- queue (fewer than asked: the queue is empty, or other drainers hold the rest). An attempt that
+-- queue (fewer than asked: the queue is empty, or other drainers hold the rest). Each is scored
+-- by score_attempt() acting as the service role, so there is one scoring path. An attempt that
 -- cannot be scored (its scenario's rubric bypassed validation, or scoring raised) leaves the
 -- queue unscored with a warning, as the upload did before: score_attempt() names the problem
 -- when someone asks for that score, and a fixed rubric is applied by calling it.
@@ -64,10 +65,7 @@ as $$
 declare
   claimed uuid[];
   queued uuid;
-  attempt record;
-  scenario record;
-  new_kpis jsonb;
-  breakdown jsonb;
+  caller_claims text := current_setting('request.jwt.claims', true);
 begin
   with picked as (
     select q.attempt_id from private.scoring_queue q
@@ -81,36 +79,17 @@ begin
   )
   select coalesce(array_agg(taken.attempt_id), '{}') into claimed from taken;
 
+  -- As the service role for score_attempt's visibility rule (pg_cron's `postgres` is no
+  -- superuser on hosted Supabase); the caller's claims are put back below.
+  perform pg_catalog.set_config('request.jwt.claims', '{"role": "service_role"}', true);
   foreach queued in array claimed loop
-    select a.id, a.org_id, a.scenario_id, a.transcript, a.kpis, a.score_breakdown, a.status
-    into attempt
-    from public.scenario_attempts a
-    where a.id = queued
-    for update;
-    continue when not found or attempt.transcript is null;
     begin
-      select r.rubric, r.pass_score into scenario
-      from private.scenario_rubric(attempt.scenario_id, attempt.org_id) r;
-      perform private.validate_rubric(scenario.rubric);
-      new_kpis := public.compute_kpis(attempt.transcript, scenario.rubric);
-      breakdown := private.score_breakdown(scenario.rubric, new_kpis, attempt.transcript,
-                                           scenario.pass_score);
-      if attempt.status is distinct from 'scored'
-         or attempt.kpis is distinct from new_kpis
-         or attempt.score_breakdown is distinct from breakdown then
-        update public.scenario_attempts a
-        set kpis = new_kpis,
-            score = (breakdown ->> 'score')::numeric,
-            score_breakdown = breakdown,
-            scored_at = now(),
-            status = 'scored',
-            failure_reason = null
-        where a.id = attempt.id;
-      end if;
+      perform public.score_attempt(queued);
     exception when others then
-      raise warning 'attempt % left unscored: %', attempt.id, sqlerrm;
+      raise warning 'attempt % left unscored: %', queued, sqlerrm;
     end;
   end loop;
+  perform pg_catalog.set_config('request.jwt.claims', coalesce(caller_claims, ''), true);
   return cardinality(claimed);
 end
 $$;

@@ -19,8 +19,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from app.transcript import load_sample_transcript
-from server.db.migrate import migrate
-from server.db.testing import with_dbname
+from server.db.testing import database_beside
 from server.scoring import ScoringWorker, score_queued
 
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
@@ -32,17 +31,10 @@ PATIENCE_S = 60.0  # how long a test waits for something that normally takes mil
 
 @pytest.fixture(scope="module")
 def scoring_dsn(database_dsn: str) -> Iterator[str]:
-    name = f"{conninfo_to_dict(database_dsn)['dbname']}_scoring"
-    admin = with_dbname(database_dsn, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    dsn = with_dbname(database_dsn, name)
-    try:
-        migrate(dsn, seed=True)
+    with database_beside(
+        database_dsn, f"{conninfo_to_dict(database_dsn)['dbname']}_scoring"
+    ) as dsn:
         yield dsn
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def upload(dsn: str, count: int = 1) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -256,8 +257,6 @@ class Cache:
         self.path = path
         self.user_id = str(uuid.UUID(user_id))
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
         self._closed = False
         path.parent.mkdir(parents=True, exist_ok=True)
         db = self.db
@@ -281,8 +280,6 @@ class Cache:
             conn.execute("pragma synchronous = full")
             db = _Database(conn, execute_plugins=False)
             self._local.db = db
-            with self._lock:
-                self._connections.append(conn)
         return db
 
     @contextlib.contextmanager
@@ -291,18 +288,27 @@ class Cache:
             yield db
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+        """Close the cache: this thread's connection now; every other thread's as soon as that
+        thread lets go of it.
+
+        A connection must never be closed from one thread while another is inside a query on
+        it (the sqlite3 module frees its statements under that query: a crash, not an error),
+        and a screen's refresh on a worker thread may still be reading when the user signs out.
+        So the connections are only dropped here: each is closed when nothing refers to it any
+        more, at once for an idle thread's, after the query for a busy one. A thread that asks
+        for its connection again gets CacheError.
+        """
+        self._closed = True
+        own: Database | None = getattr(self._local, "db", None)
         self._local = threading.local()
+        if own is not None:
+            own.conn.close()
 
     def destroy(self) -> None:
         """Close and delete this user's cache (sign-out); the caller checked the outbox."""
         self.close()
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            _unlink_when_released(Path(f"{self.path}{suffix}"))
 
     # Meta ---------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -638,6 +644,20 @@ class Cache:
 
 
 # Server rows -------------------------------------------------------------------------------------
+def _unlink_when_released(path: Path, patience_s: float = 10.0) -> None:
+    """Delete `path`; on Windows an open file cannot be deleted, and a worker thread may still
+    be finishing a read on it (see Cache.close), so wait for it a little."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            path.unlink(missing_ok=True)
+            return
+        except PermissionError as error:
+            if time.monotonic() > deadline:
+                raise CacheError(f"could not delete {path}: it is still in use") from error
+            time.sleep(0.05)
+
+
 def row_select(table: str) -> str:
     """The PostgREST `select` of a synced table's rows: its columns but the large ones."""
     large = LARGE_COLUMNS.get(table, ())

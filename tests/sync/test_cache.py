@@ -286,3 +286,42 @@ def test_due_assignments_show_progress_from_server_and_provisional_scores(cache)
     assert due[0].completed == 1 and due[0].done
     assert due[0].best_score == Decimal(85)
     assert not due[0].overdue(datetime(2031, 1, 1, tzinfo=UTC))
+
+
+def test_closing_while_another_thread_is_mid_query_lets_that_query_finish(tmp_path):
+    """Signing out while a screen's refresh still reads on a worker thread: the read finishes
+    (closing its connection under it would crash the process), then the cache says it is closed."""
+    cache = Cache.open(tmp_path, TRAINEE)
+    started, finished = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def progress() -> int:
+        started.set()
+        return 0  # keep going
+
+    def read() -> None:
+        conn = cache.db.conn
+        conn.set_progress_handler(progress, 10_000)
+        try:
+            outcome["rows"] = conn.execute(
+                "with recursive n(i) as (select 1 union all select i + 1 from n where i < 3000000)"
+                " select count(*) from n"
+            ).fetchone()[0]
+        finally:
+            conn.set_progress_handler(None, 0)
+        try:
+            cache.scenarios(DEMO_ORG)
+        except CacheError as error:
+            outcome["after"] = str(error)
+        finished.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert started.wait(30)
+    cache.close()  # while the reader is inside its query
+    assert finished.wait(60)
+    reader.join()
+    assert outcome["rows"] == 3_000_000
+    assert "is closed" in str(outcome["after"])
+    with pytest.raises(CacheError, match="is closed"):
+        cache.meta("device_id")

@@ -61,14 +61,19 @@ def apply_bootstrap(conn: psycopg.Connection) -> None:
         conn.execute(BOOTSTRAP_FILE.read_text())
 
 
-def applied_versions(conn: psycopg.Connection) -> set[str]:
+def applied_versions(conn: psycopg.Connection) -> dict[str, str | None]:
+    """Version -> the SQL it was applied with: None unless this migrator applied it (the
+    Supabase CLI stores a file split into statements, not comparable with the file)."""
     conn.execute(
         "create schema if not exists supabase_migrations;"
         "create table if not exists supabase_migrations.schema_migrations"
         " (version text primary key, statements text[], name text)"
     )
-    rows = conn.execute("select version from supabase_migrations.schema_migrations").fetchall()
-    return {row[0] for row in rows}
+    rows = conn.execute(
+        "select version, case when cardinality(statements) = 1 then statements[1] end"
+        " from supabase_migrations.schema_migrations"
+    ).fetchall()
+    return {row[0]: row[1] for row in rows}
 
 
 def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
@@ -78,6 +83,7 @@ def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR)
     applied = []
     for migration in discover(directory):
         if migration.version in done:
+            _warn_if_changed(migration, done[migration.version])
             continue
         try:
             with conn.transaction():
@@ -92,6 +98,18 @@ def apply_migrations(conn: psycopg.Connection, directory: Path = MIGRATIONS_DIR)
         log.info("migration.applied", version=migration.version, name=migration.name)
         applied.append(migration.version)
     return applied
+
+
+def _warn_if_changed(migration: Migration, applied_sql: str | None) -> None:
+    """An applied migration is never run again, so an edit to its file silently never reaches
+    this database (the schema drifts from a fresh one): say so, once per start."""
+    if applied_sql is not None and applied_sql != migration.sql():
+        log.warning(
+            "migration.changed_after_applied",
+            file=migration.path.name,
+            hint="this database keeps the version it applied; reset it (coachdesk stack reset)"
+            " or put the change in a new migration",
+        )
 
 
 def apply_seed(conn: psycopg.Connection, seed: Path = SEED_FILE) -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from structlog.testing import capture_logs
 
 from server.db.migrate import MigrationError, apply_migrations, discover
 from server.db.testing import with_dbname
@@ -43,6 +44,24 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path, empty_db):
         assert conn.execute("select to_regclass('public.half')").fetchone()[0] is None
         versions = conn.execute("select version from supabase_migrations.schema_migrations")
         assert [r[0] for r in versions] == ["20260101000001"]
+
+
+def test_an_applied_migration_edited_afterwards_is_reported_not_rerun(tmp_path, empty_db):
+    _write(tmp_path, "20260101000001_first.sql", "create table t (v int);")
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        apply_migrations(conn, tmp_path)
+        _write(tmp_path, "20260101000001_first.sql", "create table t (v int, w int);")
+        with capture_logs() as logs:
+            assert apply_migrations(conn, tmp_path) == []
+        assert [(e["event"], e["file"]) for e in logs] == [
+            ("migration.changed_after_applied", "20260101000001_first.sql")
+        ]
+        assert conn.execute("select count(*) from information_schema.columns"
+                            " where table_name = 't'").fetchone()[0] == 1  # fmt: skip
+        _write(tmp_path, "20260101000001_first.sql", "create table t (v int);")
+        with capture_logs() as logs:
+            apply_migrations(conn, tmp_path)
+        assert logs == []
 
 
 def test_misnamed_migration_is_an_error(tmp_path):

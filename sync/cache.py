@@ -47,15 +47,20 @@ SYNCED_COLUMNS: Mapping[str, tuple[str, ...]] = {
         "max_attempts note assigned_by created_at updated_at sync_xid",
         "scenario_attempts": "id org_id user_id assignment_id scenario_id started_at ended_at "
         "duration_seconds recording_path transcript_path transcript kpis score score_breakdown "
-        "status failure_reason scored_at device_id created_at updated_at sync_xid",
+        "status failure_reason scored_at device_id created_at updated_at sync_xid "
+        "transcript_xid",
     }.items()
 }
 # Columns too large to travel with every copy of their row: an attempt's transcript (~150 KB of
 # JSON for a ten-minute call, and immutable once scored). Pull and push leave them out of their
-# row selects; pull fetches them apart, only for rows whose version (sync_xid) it does not hold
-# yet, as JSON *text* (`::text`): parsing a page of rows then builds one string per transcript
-# instead of tens of thousands of small objects, and the text is stored as it came.
+# row selects; pull fetches them apart, only for rows whose large columns' version
+# (LARGE_VERSION) it does not hold yet, as JSON *text* (`::text`): parsing a page of rows then
+# builds one string per transcript instead of tens of thousands of small objects, and the text
+# is stored as it came.
 LARGE_COLUMNS: Mapping[str, tuple[str, ...]] = {"scenario_attempts": ("transcript",)}
+# The version of a table's large columns, which changes only when they do (a row's sync_xid also
+# changes when a score arrives): a pull fetches them for versions it does not hold.
+LARGE_VERSION: Mapping[str, str] = {"scenario_attempts": "transcript_xid"}
 # What a client may write of an attempt (the server's insert grant); status is set at push.
 _ATTEMPT_PUSH = (
     "id org_id user_id assignment_id scenario_id started_at ended_at duration_seconds "

@@ -205,6 +205,11 @@ MIGRATIONS: Sequence[str] = (
     """
     alter table uploads add column resumable_url text;  -- local only: where the bytes go
     """,
+    # 3: the version of an attempt's transcript (the server's transcript_xid), so a pull fetches
+    # a transcript only when it changed, not whenever its row did (a score arriving).
+    """
+    alter table scenario_attempts add column transcript_xid integer;
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -257,6 +257,7 @@ class ScenarioAttempts(BaseModel):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     sync_xid: int
+    transcript_xid: int | None
 
 
 class Scenarios(BaseModel):

@@ -14,10 +14,11 @@ applied together with the new cursor in one local transaction. When a table is d
 cursor moves to watermark - 1.
 
 Large columns (sync.cache.LARGE_COLUMNS: an attempt's transcript) are not in the pages. For the
-rows of a page whose version (sync_xid) the cache does not hold yet, they are fetched apart, as
-JSON text, in batches sized to about LARGE_BATCH_BYTES, before the page's transaction. So a row
-that comes back unchanged (an attempt this computer just pushed, whose answer carried its new
-sync_xid) costs a few hundred bytes instead of its whole transcript, and no single response is
+rows of a page whose large columns' version (LARGE_VERSION: `transcript_xid`, which changes only
+with the transcript) the cache does not hold yet, they are fetched apart, as JSON text, in
+batches sized to about LARGE_BATCH_BYTES, before the page's transaction. So a row that changed
+without its transcript (an attempt this computer just pushed, now scored by the server) costs a
+few hundred bytes instead of its whole transcript, and no single response is
 large enough to hold the interpreter lock for long while it is parsed: the UI's thread shares it.
 
 Visibility can change without a row changing (a trainee joins a team, a scenario goes back to
@@ -41,6 +42,7 @@ from sqlite_utils import Database
 from supabase import Client
 from sync.cache import (
     LARGE_COLUMNS,
+    LARGE_VERSION,
     SYNCED_COLUMNS,
     Cache,
     large_select,
@@ -244,8 +246,13 @@ class _Pager:
 
     def _add_large_columns(self, table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The page's rows, with their large columns for the versions not held here yet."""
+        version = LARGE_VERSION[table]
         held = _held_versions(self.db, table, [str(row["id"]) for row in rows])
-        wanted = [str(row["id"]) for row in rows if held.get(str(row["id"])) != row["sync_xid"]]
+        wanted = [
+            str(row["id"])
+            for row in rows
+            if row[version] is not None and held.get(str(row["id"])) != row[version]
+        ]
         large: dict[str, Mapping[str, Any]] = {}
         batch = LARGE_FIRST_ROWS
         seen_rows = seen_bytes = 0
@@ -307,13 +314,15 @@ class _Pager:
 
 
 def _held_versions(db: Database, table: str, ids: Sequence[str]) -> dict[str, int]:
-    """sync_xid of the rows held here with their large columns (a version to fetch no more)."""
+    """The large columns' version (LARGE_VERSION) of the rows held here with them: a version to
+    fetch no more."""
+    version = LARGE_VERSION[table]
     present = " and ".join(f"{column} is not null" for column in LARGE_COLUMNS[table])
     marks = ", ".join("?" for _ in ids)
     return {
         str(row_id): int(xid)
         for row_id, xid in db.execute(
-            f"select id, sync_xid from {table} where id in ({marks}) and sync_xid is not null "
+            f"select id, {version} from {table} where id in ({marks}) and {version} is not null "
             f"and {present}",
             list(ids),
         ).fetchall()

@@ -397,3 +397,52 @@ def test_no_scoring_function_is_executable_by_anon(admin_conn):
     ).fetchall()
     assert len(rows) == 13
     assert [r["fn"] for r in rows if r["anon_may"]] == []
+
+
+def test_the_transcript_keeps_its_version_when_the_attempt_is_scored(admin_conn, as_user):
+    """transcript_xid changes with the transcript only: a client that holds it fetches nothing
+    again when the score arrives (the row's sync_xid does change)."""
+    uploaded = admin_conn.execute(
+        "insert into public.scenario_attempts (id, org_id, user_id, scenario_id, started_at,"
+        " transcript, status) values (%s, %s, %s, %s, now(), %s::jsonb, 'uploaded')"
+        " returning id::text, transcript_xid, sync_xid",
+        (
+            str(uuid.uuid4()),
+            Seed.DEMO_ORG,
+            TRAINEE_ID,
+            Seed.SCENARIO_COLD_CALL,
+            json.dumps(rep_call("Could we book a demo?")),
+        ),
+    ).fetchone()
+    assert uploaded["transcript_xid"] == uploaded["sync_xid"]  # this transaction's
+
+    # All of this is one transaction (one xid): give the version an older transaction's first.
+    for sql in (
+        "alter table public.scenario_attempts disable trigger stamp_transcript_version",
+        "update public.scenario_attempts set transcript_xid = 42 where id = %(id)s",
+        "alter table public.scenario_attempts enable trigger stamp_transcript_version",
+    ):
+        admin_conn.execute(sql, {"id": uploaded["id"]})
+
+    def version() -> tuple[str, int]:
+        row = admin_conn.execute(
+            "select status::text, transcript_xid from public.scenario_attempts where id = %s",
+            (uploaded["id"],),
+        ).fetchone()
+        return row["status"], row["transcript_xid"]
+
+    assert score_queued(admin_conn) == 1
+    assert version() == ("scored", 42)  # scored, same transcript: the same version
+    admin_conn.execute(
+        "update public.scenario_attempts set transcript = %s::jsonb where id = %s",
+        (json.dumps(rep_call("Any questions?")), uploaded["id"]),
+    )
+    assert version()[1] == uploaded["sync_xid"]  # a new transcript: this transaction's
+
+
+def test_clients_cannot_set_the_transcript_version(as_user):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_user("trainee").execute(
+            "update public.scenario_attempts set transcript_xid = 1 where id = %s",
+            (STRONG_COLD_CALL,),
+        )

@@ -311,8 +311,10 @@ def test_transcripts_come_apart_and_only_for_versions_not_held_here(
     engine.cache.record_attempt(new)
     here.urls.clear()
     engine.run_once()
-    # The push's answer carried the row's new version, so the pull that reads it back asks for
-    # no transcript, and pages never carry one.
+    wait_for_scoring(db)
+    engine.run_once()
+    # The push's answer carried the transcript's version, so the pulls that read the row back
+    # (as uploaded, then scored) ask for no transcript, and pages never carry one.
     assert here.transcript_batches() == []
     assert all("transcript" not in select for select in here.attempt_selects())
     assert engine.cache.attempt(new.id).transcript == TRANSCRIPT
@@ -328,6 +330,7 @@ def test_transcripts_come_apart_and_only_for_versions_not_held_here(
     db.execute(
         "update scenario_attempts set transcript = %s where id = %s", (Jsonb(changed), new.id)
     )
+    wait_for_scoring(db)  # rescored: a transaction the pull would otherwise wait for
     for recorder, syncing in ((here, engine), (there, other)):
         recorder.urls.clear()
         syncing.run_once()

@@ -26,7 +26,10 @@ def test_transcribes_speech_with_progress(transcriber, speech):
 
 
 def test_cancel_stops_the_child_and_it_stays_usable(transcriber, speech):
-    long_audio = speech(" ".join([SENTENCE] * 12))
+    # Several 30-second windows after the first progress report, so the call is still going
+    # when the cancel arrives however loaded the machine (with ~36 s, the last short window
+    # sometimes finished first).
+    long_audio = speech(" ".join([SENTENCE] * 40))
     asked = threading.Event()
 
     def cancelled() -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import structlog
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -36,6 +37,8 @@ from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.kpi_card import KpiCard
 from ui.widgets.playback_bar import PlaybackBar, PlayerFactory, PlayerLike, default_player
 from ui.widgets.table import fit_rows, make_table
+
+log = structlog.get_logger(__name__)
 
 KPI_COLUMNS = 3
 
@@ -68,6 +71,12 @@ class BreakdownModel(RowTableModel[Criterion]):
 def _weight(value: object) -> str:
     weight = as_decimal(value)
     return "–" if weight is None else f"{(weight * 100).normalize():f} %"
+
+
+def _recording_of(detail: AttemptDetail) -> Path | str | None:
+    """What the player plays: the file on this computer while it is here (uploading it changes
+    nothing to listen to), else the server's copy."""
+    return detail.local_recording or detail.recording_path
 
 
 class ReviewScreen(QWidget):
@@ -168,7 +177,13 @@ class ReviewScreen(QWidget):
             on_failure=lambda error: show_error(self, error),
         )
 
-    def show_detail(self, detail: AttemptDetail) -> None:
+    def show_detail(self, detail: AttemptDetail, *, refresh: bool = False) -> None:
+        """Show `detail`. A refresh of the attempt shown (a sync brought news) changes only what
+        changed: the KPI cards are rebuilt and the recording reopened only when theirs did, so
+        a sync never interrupts playback or lays the page out again for nothing."""
+        before = self.detail if refresh and self.detail is not None else None
+        if before is not None and before.row.id != detail.row.id:
+            before = None
         self.detail = detail
         row = detail.row
         self.title.setText(row.scenario_title)
@@ -180,14 +195,24 @@ class ReviewScreen(QWidget):
         state = row.sync_state.label + (f": {detail.rejection}" if detail.rejection else "")
         self.sync_state.setText(state)
         self.transcript.set_turns(transcript_turns(detail.transcript), detail.persona_name)
-        self._show_kpis(detail)
-        self.breakdown.set_rows(list((detail.breakdown or {}).get("criteria", [])))
-        fit_rows(self.breakdown_table)
-        self._load_recording(detail)
+        if before is None or (before.kpis, before.rubric) != (detail.kpis, detail.rubric):
+            self._show_kpis(detail)
+        if before is None or before.breakdown != detail.breakdown:
+            self.breakdown.set_rows(list((detail.breakdown or {}).get("criteria", [])))
+            fit_rows(self.breakdown_table)
+        if before is None or _recording_of(before) != _recording_of(detail):
+            self._load_recording(detail)
 
     def refresh_if_showing(self, attempt_id: str) -> None:
-        if self.detail is not None and self.detail.row.id == attempt_id:
-            self.open_attempt(attempt_id)
+        """Re-read the attempt shown, quietly (no progress, no dialog: nobody asked)."""
+        if self.detail is None or self.detail.row.id != attempt_id:
+            return
+        self.ctx.call(
+            self,
+            lambda: self.ctx.backend.attempt(attempt_id),
+            lambda detail: self.show_detail(detail, refresh=True),
+            on_failure=lambda error: log.info("review refresh failed", reason=str(error)),
+        )
 
     def _show_kpis(self, detail: AttemptDetail) -> None:
         while self.kpi_grid.count():

@@ -193,3 +193,27 @@ def test_signing_out_with_unsynced_calls_asks_first(window, sign_in, qtbot, netw
     anyway.click()
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin, timeout=30_000)
     assert window.ctx.backend.account is None
+
+
+def test_a_sync_that_brings_the_score_leaves_the_recording_playing(
+    window, sign_in, qtbot, network, speech
+):
+    sign_in(window, "trainee")
+    network.offline = True
+    finished = _finished()
+    row = window.ctx.backend.save_attempt(
+        FinishedAttempt(**{**finished.__dict__, "recording": speech("Testing playback.")})
+    )
+    window.open_review(row.id)
+    review = window.review
+    qtbot.waitUntil(lambda: review.playback.player is not None, timeout=30_000)
+    player = review.playback.player
+    review.playback.toggle()  # listening when the sync lands
+    assert player.playing
+
+    network.offline = False
+    window.status.sync_button.click()
+    qtbot.waitUntil(lambda: review.detail.row.sync_state is SyncState.SCORED, timeout=30_000)
+    assert not review.score.text().endswith("(provisional)")
+    # The same recording (still on this computer): the same player, still playing.
+    assert review.playback.player is player and player.playing

@@ -30,7 +30,7 @@ from sync.rows import number as as_decimal
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
 from ui.formatting import clock, local_time, score_text
-from ui.kpi_display import readings
+from ui.kpi_display import KpiReading, readings
 from ui.models import ROW_ROLE, Column, RowTableModel, TranscriptModel, transcript_turns
 from ui.services import AttemptDetail
 from ui.widgets.headings import heading, muted, subheading
@@ -93,6 +93,7 @@ class ReviewScreen(QWidget):
         self.setObjectName("reviewScreen")
         self.detail: AttemptDetail | None = None
         self._player_factory = player_factory
+        self._readings: list[KpiReading] = []  # what the KPI cards show
 
         self.back_button = QPushButton("← &Back")
         self.back_button.setToolTip("Back (Esc)")
@@ -195,8 +196,9 @@ class ReviewScreen(QWidget):
         state = row.sync_state.label + (f": {detail.rejection}" if detail.rejection else "")
         self.sync_state.setText(state)
         self.transcript.set_turns(transcript_turns(detail.transcript), detail.persona_name)
-        if before is None or (before.kpis, before.rubric) != (detail.kpis, detail.rubric):
-            self._show_kpis(detail)
+        shown = readings(detail.kpis, detail.rubric)
+        if before is None or shown != self._readings:
+            self._show_kpis(shown)
         if before is None or before.breakdown != detail.breakdown:
             self.breakdown.set_rows(list((detail.breakdown or {}).get("criteria", [])))
             fit_rows(self.breakdown_table)
@@ -214,12 +216,15 @@ class ReviewScreen(QWidget):
             on_failure=lambda error: log.info("review refresh failed", reason=str(error)),
         )
 
-    def _show_kpis(self, detail: AttemptDetail) -> None:
+    def _show_kpis(self, shown: list[KpiReading]) -> None:
+        """One card per reading; compared as shown (Decimals), so the server's KPIs replacing
+        equal provisional ones (floats from JSON) leave the cards alone."""
+        self._readings = shown
         while self.kpi_grid.count():
             item = self.kpi_grid.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        for i, reading in enumerate(readings(detail.kpis, detail.rubric)):
+        for i, reading in enumerate(shown):
             card = KpiCard(reading, self.ctx.theme.colors)
             self.kpi_grid.addWidget(card, i // KPI_COLUMNS, i % KPI_COLUMNS)
 

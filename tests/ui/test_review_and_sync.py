@@ -210,10 +210,17 @@ def test_a_sync_that_brings_the_score_leaves_the_recording_playing(
     player = review.playback.player
     review.playback.toggle()  # listening when the sync lands
     assert player.playing
+    cards = _kpi_cards(review)
 
     network.offline = False
     window.status.sync_button.click()
     qtbot.waitUntil(lambda: review.detail.row.sync_state is SyncState.SCORED, timeout=30_000)
     assert not review.score.text().endswith("(provisional)")
-    # The same recording (still on this computer): the same player, still playing.
+    # The same recording (still on this computer): the same player, still playing; the server's
+    # KPIs equal the provisional ones, so the cards are not rebuilt either.
     assert review.playback.player is player and player.playing
+    assert _kpi_cards(review) == cards
+
+
+def _kpi_cards(review) -> list[object]:
+    return [review.kpi_grid.itemAt(i).widget() for i in range(review.kpi_grid.count())]

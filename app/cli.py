@@ -90,7 +90,8 @@ def _server_dsn(args: argparse.Namespace) -> str:
 
 
 def _worker_command(args: argparse.Namespace) -> int:
-    """Webhook dispatcher (and, given the Storage URL and service key, exports and expiry)."""
+    """Webhook dispatcher (and, given the Storage URL and service key, exports and expiry; with
+    --score, the scoring queue's consumer)."""
     import os
 
     from server.exports.job import StorageTarget
@@ -98,7 +99,9 @@ def _worker_command(args: argparse.Namespace) -> int:
 
     url, key = os.environ.get("SUPABASE_URL"), os.environ.get("SUPABASE_SERVICE_ROLE_KEY")
     storage = StorageTarget(url, key) if url and key else None
-    return serve_worker(_server_dsn(args), allow_private_targets=args.local, storage=storage)
+    return serve_worker(
+        _server_dsn(args), allow_private_targets=args.local, storage=storage, score=args.score
+    )
 
 
 def _inbound_command(args: argparse.Namespace) -> int:
@@ -184,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_option(worker)
     worker.add_argument(
         "--local", action="store_true", help="allow webhook targets on this machine or a LAN"
+    )
+    worker.add_argument(
+        "--score",
+        action="store_true",
+        help="also score uploaded attempts (where pg_cron does not; the local stack does itself)",
     )
     worker.set_defaults(handler=_worker_command)
 

@@ -1,5 +1,6 @@
 """Launchers for the integration processes beside the local stack: the webhook worker (with the
-export and storage-expiry jobs) and the inbound Stripe/Clerk receiver.
+export and storage-expiry jobs, and optionally the scoring queue's consumer) and the inbound
+Stripe/Clerk receiver.
 
 In-process (tests, `coachdesk stack`): `start_worker(...)` and `start_inbound(...)` return handles
 running in daemon threads; `.stop()` shuts each down gracefully. In the foreground (`coachdesk
@@ -23,6 +24,7 @@ import uvicorn
 
 from server.exports.job import ExportJob, StorageTarget
 from server.inbound import InboundConfig, create_app
+from server.scoring import ScoringWorker
 from server.webhooks.worker import Dispatcher, DispatcherConfig, run_until_signalled
 
 log = structlog.get_logger(__name__)
@@ -114,6 +116,9 @@ class WorkerOptions:
     exports_every_s: float = 5.0
     maintenance_every_s: float = 3600.0
     dispatcher: dict[str, Any] | None = None
+    # Score uploaded attempts too (server/scoring.py), where neither pg_cron nor the local
+    # stack does.
+    score: bool = False
 
 
 async def _every(seconds: float, stop: asyncio.Event, work: Callable[[], Awaitable[Any]]) -> None:
@@ -139,6 +144,8 @@ async def _worker_main(options: WorkerOptions, stop: asyncio.Event) -> None:
     )
     async with Dispatcher(config) as dispatcher:
         tasks = [asyncio.create_task(dispatcher.run(stop))]
+        if options.score:
+            tasks.append(asyncio.create_task(_score_until(options.database_dsn, stop)))
         if options.storage is not None:
             job = ExportJob(options.database_dsn, options.storage)
             tasks.append(asyncio.create_task(_every(options.exports_every_s, stop, job.run_async)))
@@ -146,6 +153,13 @@ async def _worker_main(options: WorkerOptions, stop: asyncio.Event) -> None:
                 asyncio.create_task(_every(options.maintenance_every_s, stop, job.maintain_async))
             )
         await asyncio.gather(*tasks)
+
+
+async def _score_until(database_dsn: str, stop: asyncio.Event) -> None:
+    scoring = ScoringWorker(database_dsn)
+    scoring.start()
+    await stop.wait()
+    await scoring.stop()
 
 
 class WorkerThread:
@@ -191,6 +205,7 @@ def worker_options(
     storage: StorageTarget | None = None,
     exports_every_s: float = 5.0,
     maintenance_every_s: float = 3600.0,
+    score: bool = False,
     **dispatcher_options: Any,
 ) -> WorkerOptions:
     """Options for the worker; `dispatcher_options` are DispatcherConfig fields."""
@@ -201,6 +216,7 @@ def worker_options(
         exports_every_s=exports_every_s,
         maintenance_every_s=maintenance_every_s,
         dispatcher=dispatcher_options,
+        score=score,
     )
 
 

@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from app.transcript import load_sample_transcript
 from server.db.testing import database_beside
+from server.integrations import start_worker
 from server.scoring import ScoringWorker, score_queued
 
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
@@ -150,3 +151,16 @@ def test_only_the_service_role_may_drain(scoring_dsn):
                 (role,),
             ).fetchone()[0]
             assert may is allowed, role
+
+
+def test_the_integrations_worker_scores_when_asked(scoring_dsn):
+    """`coachdesk worker --score`: for a server where neither pg_cron nor the stack scores."""
+    worker = start_worker(scoring_dsn, score=True)
+    try:
+        uploaded = upload(scoring_dsn, 2)
+        deadline = time.monotonic() + PATIENCE_S
+        while not all_scored(scoring_dsn, uploaded)():
+            assert time.monotonic() < deadline, "the worker did not score"
+            time.sleep(0.02)
+    finally:
+        worker.stop()

@@ -490,12 +490,13 @@ class Cache:
         return outbox.retry_rejected(self.db, seq)
 
     def awaiting_scores(self, org_id: str) -> int:
-        """This user's attempts in `org_id` that the server holds but has not scored yet (it
-        scores in the background after the upload; the score comes back by pull)."""
+        """Attempts of `org_id` held here (a trainee's own, a manager's whole org) that the
+        server holds with their transcript but has not scored yet: it scores in the background
+        after the upload, and the score comes back by pull."""
         row = self.db.execute(
             "select count(*) from scenario_attempts "
-            "where org_id = ? and user_id = ? and status = 'uploaded'",
-            [org_id, self.user_id],
+            "where org_id = ? and status = 'uploaded' and transcript_xid is not null",
+            [org_id],
         ).fetchone()
         return int(row[0]) if row else 0
 

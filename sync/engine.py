@@ -9,10 +9,11 @@ the month's leaderboard). A round that cannot reach the server backs off exponen
 jitter (Backoff); "sync now" always tries at once. An expired token found mid-round is refreshed
 and the round's step retried once.
 
-The server scores an uploaded attempt in the background, a moment after the upload. While the
-user's attempts wait for their scores, the next round comes sooner than `interval_s`: after
-SCORE_POLL_S, doubling with each round that still finds some waiting (a rubric the server
-cannot apply must not keep the client polling every second).
+The server scores an uploaded attempt in the background, a moment after the upload. While
+attempts in the cache (a trainee's own, a manager's org's) wait for their scores, the next
+round comes sooner than `interval_s`: after SCORE_POLL_S, doubling with each round that still
+finds some waiting (a rubric the server cannot apply must not keep the client polling every
+second).
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ class SyncEngine:
         )
 
     def _next_round_delay(self, identity: Identity, pushed: PushResult) -> float:
-        """`interval_s`, or sooner while the server is still scoring this user's attempts."""
+        """`interval_s`, or sooner while the server is still scoring attempts held here."""
         if pushed.rows:
             self._score_polls = 0  # new uploads: look for their scores promptly again
         if not self.cache.awaiting_scores(str(identity.org_id)):

@@ -74,6 +74,7 @@ def test_rounds_come_sooner_while_an_upload_waits_for_its_server_score(sign_in, 
         "started_at": "2026-11-24T10:00:00+00:00",
         "status": "uploaded",
         "sync_xid": 1,
+        "transcript_xid": 1,
     }
     with engine.cache.atomic() as db:
         store_server_rows(db, "scenario_attempts", [waiting])

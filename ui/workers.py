@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QWidget
 
 from ui import errors
@@ -100,11 +100,26 @@ class ProgressSink(Protocol):
 
 
 class _Relay(QObject):
-    """Lives on the GUI thread; the worker emits, Qt queues the call to the GUI thread."""
+    """Lives on the GUI thread; the worker emits, Qt queues the call to the GUI thread.
+
+    Its signals go to its own slots, which call the operation's Python callbacks: a queued
+    connection from a pool thread straight to a Python callable (a lambda, a closure) gets a
+    hidden receiver object from PySide, and deleting the relay with such receivers crashed the
+    process now and then (in ~QObject, after a cancelled operation).
+    """
 
     finished = Signal(object)
     failed = Signal(object)
     progressed = Signal(float, str)
+
+    def __init__(self, parent: QObject | None) -> None:
+        super().__init__(parent)
+        self.on_finished: Callable[[Any], None] | None = None
+        self.on_failed: Callable[[BaseException], None] | None = None
+        self.on_progress: Callable[[float, str], None] | None = None
+        self.finished.connect(self._finished)
+        self.failed.connect(self._failed)
+        self.progressed.connect(self._progressed)
 
     def emit_safely(self, signal: Any, *args: object) -> None:
         # The widget that owned the operation may be gone (window closed): drop the result.
@@ -112,6 +127,26 @@ class _Relay(QObject):
             signal.emit(*args)
         except RuntimeError:
             log.info("operation result dropped: its owner was deleted")
+
+    def forget(self) -> None:
+        """Drop the callbacks (and what they hold) and delete this relay soon."""
+        self.on_finished = self.on_failed = self.on_progress = None
+        self.deleteLater()
+
+    @Slot(object)
+    def _finished(self, result: object) -> None:
+        if self.on_finished is not None:
+            self.on_finished(result)
+
+    @Slot(object)
+    def _failed(self, error: object) -> None:
+        if self.on_failed is not None:
+            self.on_failed(error)  # type: ignore[arg-type]
+
+    @Slot(float, str)
+    def _progressed(self, fraction: float, text: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(fraction, text)
 
 
 class _Runnable(QRunnable):
@@ -182,7 +217,7 @@ class Operation(Generic[T]):
             handle.running = False
             if self._progress is not None:
                 self._progress[0].end(token)
-            relay.deleteLater()
+            relay.forget()
 
         def on_finished(result: T) -> None:
             done()
@@ -199,11 +234,11 @@ class Operation(Generic[T]):
             else:
                 errors.show_error(self._parent_widget(), error)
 
-        relay.finished.connect(on_finished)
-        relay.failed.connect(on_failed)
+        relay.on_finished = on_finished
+        relay.on_failed = on_failed
         if self._progress is not None:
             sink = self._progress[0]
-            relay.progressed.connect(lambda fraction, text: sink.update(token, fraction, text))
+            relay.on_progress = lambda fraction, text: sink.update(token, fraction, text)
         # The runnable keeps the relay alive until it has emitted; the closure keeps `self`.
         pool.start(_Runnable(lambda: self._work(task), relay))
         return handle

@@ -87,6 +87,7 @@ class AttemptSyncState(StrEnum):
     """Where an attempt is between this computer and the server."""
 
     PENDING = "pending"  # recorded here, waiting to be sent
+    HELD = "held"  # its recording and transcript stay here until the user uploads them
     REJECTED = "rejected"  # the server refused it; kept here with the reason
     UPLOADED = "uploaded"  # on the server, its score not in yet
     SCORED = "scored"  # the server's score is in
@@ -108,6 +109,9 @@ class NewAttempt:
     recording: Path | None = None
     provisional_kpis: Mapping[str, Any] | None = None
     provisional_breakdown: Mapping[str, Any] | None = None
+    # upload = "manual": the row (metadata) syncs, the recording and transcript wait for
+    # Cache.upload_attempt.
+    hold_files: bool = False
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def __post_init__(self) -> None:
@@ -364,6 +368,8 @@ class Cache:
         )
         duration = round(Decimal((new.ended_at - new.started_at).total_seconds()), 3)
         breakdown = new.provisional_breakdown
+        # Held files: the server's row points at nothing until they are uploaded.
+        sent_files = not new.hold_files
         row = {
             "id": new.id,
             "org_id": new.org_id,
@@ -373,8 +379,8 @@ class Cache:
             "started_at": iso(new.started_at),
             "ended_at": iso(new.ended_at),
             "duration_seconds": sql_number(duration),
-            "recording_path": files.recording_path,
-            "transcript_path": files.transcript_path,
+            "recording_path": files.recording_path if sent_files else None,
+            "transcript_path": files.transcript_path if sent_files else None,
             "transcript": dumps(new.transcript),
             "status": "recorded",
             "device_id": self.device_id,
@@ -385,12 +391,15 @@ class Cache:
             "local_recording": str(recording) if recording else None,
         }
         payload = {column: row[column] for column in ATTEMPT_PUSH_COLUMNS}
-        payload.update(transcript=new.transcript, status="uploaded")
+        if sent_files:
+            payload.update(transcript=new.transcript, status="uploaded")
+        else:
+            payload.update(transcript=None)  # status stays "recorded"
         with self.atomic() as db:
             if db.execute("select 1 from scenario_attempts where id = ?", [new.id]).fetchone():
                 return self._attempt_or_fail(new.id)
             _insert(db, "scenario_attempts", row)
-            uploads.add(db, files)
+            uploads.add(db, files, held=new.hold_files)
             outbox.enqueue(
                 db,
                 org_id=new.org_id,
@@ -400,6 +409,46 @@ class Cache:
                 payload=payload,
             )
         return self._attempt_or_fail(new.id)
+
+    def upload_attempt(self, attempt_id: str) -> AttemptRecord:
+        """Send an attempt's held recording and transcript with the next push, then its row
+        with their paths and the transcript (which the server then scores)."""
+        with self.atomic() as db:
+            found = list(
+                db.query(
+                    "select * from scenario_attempts where id = ? and user_id = ?",
+                    [attempt_id, self.user_id],
+                )
+            )
+            if not found:
+                raise CacheError(f"attempt {attempt_id} is not one of yours on this computer")
+            paths = uploads.release(db, attempt_id)
+            if not paths:
+                raise CacheError(f"attempt {attempt_id} has nothing waiting to be uploaded")
+            local = found[0]
+            local.update(
+                recording_path=paths.get(uploads.RECORDINGS_BUCKET),
+                transcript_path=paths.get(uploads.TRANSCRIPTS_BUCKET),
+            )
+            db.execute(
+                "update scenario_attempts set recording_path = ?, transcript_path = ? where id = ?",
+                [local["recording_path"], local["transcript_path"], attempt_id],
+            )
+            payload = {column: local[column] for column in ATTEMPT_PUSH_COLUMNS}
+            payload.update(transcript=loads(local["transcript"]), status="uploaded")
+            outbox.enqueue(
+                db,
+                org_id=local["org_id"],
+                table_name="scenario_attempts",
+                row_id=attempt_id,
+                op=Op.UPSERT,
+                payload=payload,
+            )
+        return self._attempt_or_fail(attempt_id)
+
+    def held_attempts(self) -> set[str]:
+        """Attempts whose recording and transcript wait for the user to upload them."""
+        return uploads.held_attempts(self.db)
 
     def create_assignment(
         self,
@@ -627,7 +676,8 @@ class Cache:
             f"a.ended_at, a.duration_seconds, a.status, a.score, a.score_breakdown, a.kpis, "
             f"a.recording_path, a.local_recording, a.failure_reason, a.provisional_score, "
             f"a.provisional_breakdown, a.provisional_kpis, {transcript}, "
-            f"o.state as outbox_state, o.last_error as outbox_error "
+            f"o.state as outbox_state, o.last_error as outbox_error, "
+            f"exists (select 1 from uploads u where u.attempt_id = a.id and u.held = 1) as held "
             f"from scenario_attempts a left join outbox o on o.seq = ("
             f"  select max(seq) from outbox where table_name = 'scenario_attempts' "
             f"  and row_id = a.id) "
@@ -773,6 +823,8 @@ def _attempt(row: Mapping[str, Any]) -> AttemptRecord:
     server_scored = row["status"] == "scored"
     if row["outbox_state"] == "rejected":
         state = AttemptSyncState.REJECTED
+    elif row["held"]:
+        state = AttemptSyncState.HELD
     elif row["outbox_state"] == "pending":
         state = AttemptSyncState.PENDING
     elif server_scored:

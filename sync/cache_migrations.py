@@ -210,6 +210,10 @@ MIGRATIONS: Sequence[str] = (
     """
     alter table scenario_attempts add column transcript_xid integer;
     """,
+    # 4: files kept on this computer until the user uploads them (settings: upload = "manual").
+    """
+    alter table uploads add column held integer not null default 0;  -- 1: until the user says
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -79,7 +79,9 @@ def enqueue(
     """Add a change to send; call inside the transaction that makes the change. Returns its seq.
 
     A patch for a row that already waits to be sent is folded into that entry (field by field),
-    so the server sees one write with the latest value of each field.
+    so the server sees one write with the latest value of each field. An upsert replaces the
+    row's last waiting upsert (a call uploaded before its first copy was sent): one request
+    cannot upsert the same row twice.
     """
     if not db.conn.in_transaction:
         raise OutsideTransactionError(
@@ -98,6 +100,18 @@ def enqueue(
                 [dumps(merged), now_iso(), waiting[0]],
             )
             return int(waiting[0])
+    if op is Op.UPSERT:
+        last = db.execute(
+            "select seq, op from outbox where table_name = ? and row_id = ? and state = 'pending' "
+            "order by seq desc limit 1",
+            [table_name, row_id],
+        ).fetchone()
+        if last is not None and last[1] == Op.UPSERT.value:
+            db.execute(
+                "update outbox set payload = ?, updated_at = ? where seq = ?",
+                [dumps(payload), now_iso(), last[0]],
+            )
+            return int(last[0])
     now = now_iso()
     cursor = db.execute(
         "insert into outbox (org_id, table_name, row_id, op, payload, created_at, updated_at) "

@@ -216,6 +216,7 @@ class Session:
         unless `discard_unsynced`."""
         if cache is not None and not discard_unsynced:
             pending, rejected = cache.sync_counts()
+            pending += len(cache.held_attempts())  # calls kept here until the user uploads
             if pending or rejected:
                 raise UnsyncedWorkError(pending, rejected)
         with self._lock:

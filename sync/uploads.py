@@ -8,6 +8,10 @@ Uploads use `upsert`, so re-sending a file after a crash or a lost response over
 same bytes instead of failing as a duplicate. Transcript bytes are kept in the cache (small);
 recordings are read from the file the practice screen wrote, so memory stays bounded.
 
+With `upload = "manual"` (app.config.UploadPolicy) an attempt's files are queued *held*: they
+stay on this computer, and its row goes without them (no paths, no transcript) until the user
+uploads the attempt (`release`), which queues them like any other.
+
 Files larger than RESUMABLE_THRESHOLD (6 MB) go through Storage's resumable endpoint (tus 1.0,
 `{url}/storage/v1/upload/resumable`) in chunks of exactly 6 MB, as hosted Storage requires. The
 upload's URL is kept in the file's cache row the moment the server creates it, so the next sync
@@ -155,13 +159,14 @@ def transcript_text(transcript: Mapping[str, Any]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def add(db: Database, files: AttemptFiles) -> None:
-    """Queue an attempt's files; call inside the transaction that records the attempt."""
+def add(db: Database, files: AttemptFiles, *, held: bool = False) -> None:
+    """Queue an attempt's files (`held`: until `release`); call inside the transaction that
+    records the attempt."""
     now = now_iso()
     for planned in files.uploads:
         db.execute(
             "insert into uploads (org_id, attempt_id, bucket, object_name, source_path, content, "
-            "content_type, created_at) values (?, ?, ?, ?, ?, ?, ?, ?) "
+            "content_type, created_at, held) values (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "on conflict (bucket, object_name) do nothing",
             [
                 files.org_id,
@@ -172,8 +177,38 @@ def add(db: Database, files: AttemptFiles) -> None:
                 planned.content,
                 planned.content_type,
                 now,
+                int(held),
             ],
         )
+
+
+def release(db: Database, attempt_id: str) -> dict[str, str]:
+    """Let an attempt's held files go with the next push; returns {bucket: object name} of the
+    paths its row points at (the recording, the JSON transcript). Call in a transaction."""
+    rows = db.execute(
+        "select bucket, object_name, content_type from uploads "
+        "where attempt_id = ? and held = 1 order by id",
+        [attempt_id],
+    ).fetchall()
+    db.execute("update uploads set held = 0 where attempt_id = ? and held = 1", [attempt_id])
+    # The transcript's readable .txt copy is not a path of the row.
+    return {
+        bucket: name
+        for bucket, name, content_type in rows
+        if bucket == RECORDINGS_BUCKET or content_type == "application/json"
+    }
+
+
+def held_attempts(db: Database, attempt_ids: list[str] | None = None) -> set[str]:
+    """Attempts (of these, or all) whose files wait for the user to upload them."""
+    sql = "select distinct attempt_id from uploads where held = 1"
+    params: list[str] = []
+    if attempt_ids is not None:
+        if not attempt_ids:
+            return set()
+        sql += f" and attempt_id in ({', '.join('?' for _ in attempt_ids)})"
+        params = attempt_ids
+    return {row[0] for row in db.execute(sql, params).fetchall()}
 
 
 def pending(db: Database, org_id: str) -> list[Upload]:
@@ -190,21 +225,23 @@ def pending(db: Database, org_id: str) -> list[Upload]:
         )
         for row in db.query(
             "select id, attempt_id, bucket, object_name, content_type, source_path, content, "
-            "resumable_url from uploads where state = 'pending' and org_id = ? order by id",
+            "resumable_url from uploads where state = 'pending' and held = 0 and org_id = ? "
+            "order by id",
             [org_id],
         )
     ]
 
 
 def attempts_waiting(db: Database, attempt_ids: list[str]) -> set[str]:
-    """Those of these attempts with a file still to upload (their rows must wait)."""
+    """Those of these attempts with a file still to upload (their rows must wait); held files
+    do not hold a row back: it goes without them."""
     if not attempt_ids:
         return set()
     marks = ", ".join("?" for _ in attempt_ids)
     return {
         row[0]
         for row in db.execute(
-            f"select distinct attempt_id from uploads where state = 'pending' "
+            f"select distinct attempt_id from uploads where state = 'pending' and held = 0 "
             f"and attempt_id in ({marks})",
             attempt_ids,
         ).fetchall()

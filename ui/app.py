@@ -80,7 +80,10 @@ def build_window(
     workers = Workers.create()
     settings = prefs.loaded.settings
     backend = SyncedBackend(
-        config, data_dir=settings.data_dir, playback_dir=settings.data_dir / "playback"
+        config,
+        data_dir=settings.data_dir,
+        playback_dir=settings.data_dir / "playback",
+        upload=settings.upload,
     )
     ctx = AppContext(backend=backend, workers=workers, theme=theme, preferences=prefs)
     return MainWindow(ctx), ctx

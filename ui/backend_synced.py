@@ -25,9 +25,17 @@ from typing import Any, TypeVar
 import httpx
 import structlog
 
+from app.config import UploadPolicy
 from app.kpis import compute_kpis
 from app.scoring import score as score_rubric
-from sync.cache import AttemptRecord, AttemptSyncState, Cache, NewAttempt, cache_path
+from sync.cache import (
+    AttemptRecord,
+    AttemptSyncState,
+    Cache,
+    CacheError,
+    NewAttempt,
+    cache_path,
+)
 from sync.cache import DueAssignment as CachedAssignment
 from sync.cache import Scenario as CachedScenario
 from sync.client import NotSignedInError as SyncNotSignedIn
@@ -93,6 +101,7 @@ OVERVIEW_KPIS = (
 )
 _STATES = {
     AttemptSyncState.PENDING: SyncState.LOCAL,
+    AttemptSyncState.HELD: SyncState.HELD,
     AttemptSyncState.REJECTED: SyncState.REJECTED,
     AttemptSyncState.UPLOADED: SyncState.UPLOADED,
     AttemptSyncState.SCORED: SyncState.SCORED,
@@ -152,8 +161,10 @@ class SyncedBackend:
         interval_s: float = SYNC_INTERVAL_S,
         transport: httpx.BaseTransport | None = None,
         playback_dir: Path | None = None,
+        upload: UploadPolicy = UploadPolicy.AUTO,
     ) -> None:
         self._config = config
+        self._upload = UploadPolicy(upload)
         self._data_dir = data_dir
         self._interval_s = interval_s
         self._playback_dir = playback_dir or Path(tempfile.gettempdir()) / "coachdesk-playback"
@@ -352,12 +363,22 @@ class SyncedBackend:
                     recording=finished.recording,
                     provisional_kpis=kpis,
                     provisional_breakdown=breakdown,
+                    hold_files=self._upload is UploadPolicy.MANUAL,
                     id=finished.id,
                 )
             )
         )
         log.info("attempt saved", attempt_id=record.id, org_id=account.org_id)
         self._after_local_write()
+        return self._row(record, {scenario.id: scenario}, self._names())
+
+    def upload_attempt(self, attempt_id: str) -> AttemptRow:
+        """Send a call kept here (upload = "manual"): its files and transcript go next round."""
+        cache = self._cache_required()
+        record = self._guard(lambda: cache.upload_attempt(attempt_id))
+        log.info("attempt released for upload", attempt_id=attempt_id)
+        self._after_local_write()
+        scenario = self.scenario(record.scenario_id)
         return self._row(record, {scenario.id: scenario}, self._names())
 
     def recording_for_playback(self, detail: AttemptDetail) -> Path:
@@ -549,7 +570,7 @@ class SyncedBackend:
             return call()
         except (SyncError, UnsyncedWorkError) as error:
             raise translate(error, self._config.url) from error
-        except ValueError as error:  # a local write the cache refuses (CacheError and friends)
+        except (ValueError, CacheError) as error:  # a local write the cache refuses
             raise CoachdeskError(str(error)) from error
 
     def _require_account(self) -> Account:

@@ -32,7 +32,7 @@ from ui.errors import plain_message, show_error
 from ui.formatting import clock, local_time, score_text
 from ui.kpi_display import KpiReading, readings
 from ui.models import ROW_ROLE, Column, RowTableModel, TranscriptModel, transcript_turns
-from ui.services import AttemptDetail
+from ui.services import AttemptDetail, AttemptRow, SyncState
 from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.kpi_card import KpiCard
 from ui.widgets.playback_bar import PlaybackBar, PlayerFactory, PlayerLike, default_player
@@ -107,6 +107,13 @@ class ReviewScreen(QWidget):
         self.sync_state.setObjectName("attemptSyncState")
         self.sync_state.setWordWrap(False)
         self.verdict.setWordWrap(False)
+        self.upload_button = QPushButton("&Upload")
+        self.upload_button.setObjectName("uploadAttempt")
+        self.upload_button.setToolTip(
+            "Send this call's recording and transcript to the server, which then scores it "
+            "(your organisation keeps calls on this computer until you do)"
+        )
+        self.upload_button.hide()
 
         self.transcript = TranscriptModel()
         self.transcript_view = QListView()
@@ -133,6 +140,7 @@ class ReviewScreen(QWidget):
         scores.addWidget(self.score, alignment=Qt.AlignmentFlag.AlignRight)
         scores.addWidget(self.verdict, alignment=Qt.AlignmentFlag.AlignRight)
         scores.addWidget(self.sync_state, alignment=Qt.AlignmentFlag.AlignRight)
+        scores.addWidget(self.upload_button, alignment=Qt.AlignmentFlag.AlignRight)
         header.addLayout(scores)
 
         left = QWidget()
@@ -161,6 +169,7 @@ class ReviewScreen(QWidget):
         layout.addWidget(splitter, 1)
 
         self.back_button.clicked.connect(self._leave)
+        self.upload_button.clicked.connect(self.upload)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._leave)
         QShortcut(QKeySequence("Ctrl+Space"), self, self.playback.toggle)
         self.transcript_view.clicked.connect(self.play_turn)
@@ -195,6 +204,8 @@ class ReviewScreen(QWidget):
         self.verdict.setText("" if passed is None else ("Passed" if passed else "Not passed yet"))
         state = row.sync_state.label + (f": {detail.rejection}" if detail.rejection else "")
         self.sync_state.setText(state)
+        self.upload_button.setVisible(row.sync_state is SyncState.HELD)
+        self.upload_button.setEnabled(True)
         self.transcript.set_turns(transcript_turns(detail.transcript), detail.persona_name)
         shown = readings(detail.kpis, detail.rubric)
         if before is None or shown != self._readings:
@@ -263,6 +274,29 @@ class ReviewScreen(QWidget):
         turn = index.data(ROW_ROLE)
         if turn is not None:
             self.playback.seek(turn.start, play=True)
+
+    def upload(self) -> None:
+        """Send the call kept on this computer (upload = "manual")."""
+        if self.detail is None or self.detail.row.sync_state is not SyncState.HELD:
+            return
+        attempt_id = self.detail.row.id
+        self.upload_button.setEnabled(False)
+        self.ctx.call(
+            self,
+            lambda: self.ctx.backend.upload_attempt(attempt_id),
+            self._uploaded,
+            label="Queueing the upload…",
+            on_failure=self._upload_failed,
+        )
+
+    def _uploaded(self, row: AttemptRow) -> None:
+        self.sync_state.setText(row.sync_state.label)
+        self.upload_button.setVisible(row.sync_state is SyncState.HELD)
+        self.refresh_if_showing(row.id)
+
+    def _upload_failed(self, error: BaseException) -> None:
+        self.upload_button.setEnabled(True)
+        show_error(self, error)
 
     def _follow(self, seconds: float) -> None:
         """Keep the turn being heard selected while playing."""

@@ -224,6 +224,7 @@ class SyncState(enum.StrEnum):
     """Where an attempt is between this computer and the server."""
 
     LOCAL = "local"  # recorded here, not yet sent
+    HELD = "held"  # upload = "manual": recording and transcript stay here until Upload
     UPLOADING = "uploading"
     UPLOADED = "uploaded"  # on the server, waiting for its score
     SCORED = "scored"  # the server's score is in
@@ -234,6 +235,7 @@ class SyncState(enum.StrEnum):
     def label(self) -> str:
         return {
             SyncState.LOCAL: "Saved on this computer",
+            SyncState.HELD: "Recording and transcript on this computer only: press Upload",
             SyncState.UPLOADING: "Uploading…",
             SyncState.UPLOADED: "Uploaded, waiting for the server's score",
             SyncState.SCORED: "Scored by the server",
@@ -414,6 +416,7 @@ class Backend(Protocol):
     def attempt(self, attempt_id: str) -> AttemptDetail: ...
     def save_attempt(self, finished: FinishedAttempt) -> AttemptRow: ...
     def recording_for_playback(self, detail: AttemptDetail) -> Path: ...
+    def upload_attempt(self, attempt_id: str) -> AttemptRow: ...  # upload = "manual"
 
     # everyone
     def leaderboard(self, month: date, team_id: str | None) -> list[LeaderRow]: ...

@@ -8,34 +8,14 @@ practice engine, the supabase client, storage upload and signed-URL playback.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from ui_flows import COLD_CALL_ASSIGNMENT, start_assignment
+from ui_flows import COLD_CALL_ANSWERS as ANSWERS
+from ui_flows import COLD_CALL_ASSIGNMENT, SLOW, speak_answers, start_assignment
 
 from ui.models import ROW_ROLE
 from ui.services import SyncState
-from ui.widgets.level_meter import FLOOR_DB
 
 COLD_CALL = "f0000000-0000-4000-8000-000000000001"
 TRAINEE = "a0000000-0000-4000-8000-000000000001"
-# open -> why ("calling"), why -> interest ("save"), interest -> close ("meeting"): an end node.
-ANSWERS = (
-    "Hi Dana, my name is Sam and I am calling from Coachdesk.",
-    "We help teams like yours reduce costs and save time. How do you handle onboarding today?",
-    "Could we book a short demo meeting on Thursday?",
-)
-SLOW = 60_000  # ms: model load and transcription on a busy CI machine
-
-
-def _speak_answers(qtbot, window, devices) -> None:
-    practice, microphone = window.practice, devices.recorder_factory
-    for _text in ANSWERS:
-        qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
-        recorder = microphone.recorders[-1]
-        qtbot.waitUntil(lambda r=recorder: microphone.heard(r), timeout=SLOW)
-        qtbot.waitUntil(lambda: practice.meter.peak_db > FLOOR_DB, timeout=SLOW)
-        assert practice.turn.text().startswith("Your turn")
-        assert practice.end_turn_button.isEnabled()
-        qtbot.keyClick(practice, Qt.Key.Key_Space)
-        qtbot.waitUntil(lambda: not practice.controller.recording, timeout=SLOW)
 
 
 def test_practise_review_and_the_manager_finds_the_server_score(
@@ -49,7 +29,7 @@ def test_practise_review_and_the_manager_finds_the_server_score(
     assert window.pages.currentWidget() is practice
     assert practice.persona_card.name.text() == "Dana Whitfield"
     qtbot.waitUntil(lambda: "Who is this?" in practice.persona_line.text(), timeout=SLOW)
-    _speak_answers(qtbot, window, devices)
+    speak_answers(qtbot, window, devices, ANSWERS)
 
     # The third answer leads to an end node: the call ends, is saved and synced, review opens.
     review = window.review

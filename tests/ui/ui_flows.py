@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+
 from ui.main_window import MainWindow
+from ui.widgets.level_meter import FLOOR_DB
 
 # The demo trainee's assignment of the "Cold call" scenario (supabase/seed.sql).
 COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"
+# Answers that walk the "Cold call" branching to an end node: open -> why ("calling"),
+# why -> interest ("save"), interest -> close ("meeting").
+COLD_CALL_ANSWERS = (
+    "Hi Dana, my name is Sam and I am calling from Coachdesk.",
+    "We help teams like yours reduce costs and save time. How do you handle onboarding today?",
+    "Could we book a short demo meeting on Thursday?",
+)
+SLOW = 60_000  # ms: model load and transcription on a busy CI machine
 
 
 def start_assignment(window: MainWindow, assignment_id: str = COLD_CALL_ASSIGNMENT) -> None:
@@ -14,3 +27,17 @@ def start_assignment(window: MainWindow, assignment_id: str = COLD_CALL_ASSIGNME
     assert home is not None and home.data is not None
     home.assignment_table.selectRow([a.id for a in home.data.assignments].index(assignment_id))
     home.start_button.click()
+
+
+def speak_answers(qtbot, window: MainWindow, devices, answers: Sequence[str]) -> None:
+    """Say each answer (the FileMicrophone plays its WAV) and end the turn with Space."""
+    practice, microphone = window.practice, devices.recorder_factory
+    for _text in answers:
+        qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
+        recorder = microphone.recorders[-1]
+        qtbot.waitUntil(lambda r=recorder: microphone.heard(r), timeout=SLOW)
+        qtbot.waitUntil(lambda: practice.meter.peak_db > FLOOR_DB, timeout=SLOW)
+        assert practice.turn.text().startswith("Your turn")
+        assert practice.end_turn_button.isEnabled()
+        qtbot.keyClick(practice, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: not practice.controller.recording, timeout=SLOW)

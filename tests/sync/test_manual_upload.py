@@ -1,4 +1,4 @@
-"""upload = "manual": an attempt's row syncs at once, its recording and transcript only on Upload."""
+"""upload = "manual": an attempt's row syncs at once, its recording and transcript on Upload."""
 
 from __future__ import annotations
 
@@ -26,9 +26,7 @@ def _stored_objects(db, attempt_id: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def test_held_files_stay_here_until_upload_while_the_row_syncs(
-    sign_in, engine_for, recording, db
-):
+def test_held_files_stay_here_until_upload_while_the_row_syncs(sign_in, engine_for, recording, db):
     session = sign_in("trainee")
     engine = engine_for(session)
     new = NewAttempt(**new_attempt_args(recording=recording()), hold_files=True)

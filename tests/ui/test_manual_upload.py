@@ -62,9 +62,7 @@ def test_a_call_stays_here_until_upload_then_goes_and_is_scored(
     attempt_id = review.detail.row.id
     # The engine syncs the new call's row by itself: its metadata reaches the server ...
     qtbot.waitUntil(lambda: _server_row(db, attempt_id) is not None, timeout=SLOW)
-    qtbot.waitUntil(
-        lambda: window.status.sync_label.text().startswith("All synced"), timeout=SLOW
-    )
+    qtbot.waitUntil(lambda: window.status.sync_label.text().startswith("All synced"), timeout=SLOW)
     # ... without the recording or the transcript, which nothing sends on its own.
     assert _server_row(db, attempt_id) == ("recorded", False, False)
     assert _objects(db, attempt_id) == []
@@ -72,9 +70,7 @@ def test_a_call_stays_here_until_upload_then_goes_and_is_scored(
     assert review.sync_state.text() == SyncState.HELD.label
     assert review.upload_button.isVisible() and review.upload_button.isEnabled()
     window.status.sync_button.click()  # syncing again changes nothing
-    qtbot.waitUntil(
-        lambda: window.status.sync_label.text().startswith("All synced"), timeout=SLOW
-    )
+    qtbot.waitUntil(lambda: window.status.sync_label.text().startswith("All synced"), timeout=SLOW)
     assert _objects(db, attempt_id) == []
 
     review.upload_button.click()

@@ -7,8 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Debian packages: Postgres 15 (Supabase's major) with pgTAP and pg_cron, PortAudio for capture,
-# espeak-ng and sox to make test speech, Xvfb and Qt's X/EGL libraries for UI tests/screenshots.
+# Debian packages: Postgres 15 (Supabase's major) with pgTAP and pg_cron, PortAudio for capture
+# and playback, espeak-ng (the persona's voice where Qt has no speech engine: Linux without
+# speech-dispatcher; ui/voice.py) and sox (test speech), Xvfb and Qt's X/EGL libraries for UI
+# tests/screenshots.
 APT_PACKAGES := postgresql-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron \
 	libportaudio2 libsndfile1 espeak-ng sox xvfb \
 	libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \

@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
             turn_settings=settings.practice.turn_settings(),
         )
         self.pages.setCurrentWidget(self.practice)
-        self.practice.begin(controller)
+        self.practice.begin(controller, voice.problem if voice is not None else None)
 
     def recordings_root(self) -> Path:
         settings = self.ctx.preferences.loaded.settings

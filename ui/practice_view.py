@@ -1,6 +1,9 @@
 """The practice screen: persona card, the persona's current line, whose turn it is, a live input
 level meter, elapsed time, the transcript of finished turns, and end turn / end call.
 
+Each persona line is always shown as text, beside the persona's avatar and name, voice or not;
+where the persona has no voice (no speech engine, or it failed) the screen says so.
+
 Keyboard: Space or Ctrl+Enter ends your turn (so does a pause, if the setting is on), Ctrl+E ends
 the call, Ctrl+K skips the voice.
 All work happens in PracticeController; this screen only shows its signals.
@@ -12,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -28,6 +32,7 @@ from ui.formatting import clock, score_text
 from ui.models import TranscriptModel, TranscriptTurn
 from ui.practice_controller import PracticeController
 from ui.services import AttemptRow
+from ui.widgets.avatar import Avatar
 from ui.widgets.headings import muted, subheading
 from ui.widgets.level_meter import LevelMeter
 from ui.widgets.persona_card import PersonaCard
@@ -73,6 +78,13 @@ class PracticeScreen(QWidget):
         self.persona_line.setWordWrap(True)
         self.persona_line.setAccessibleName("What the persona says")
         self.persona_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self.speaker_avatar = Avatar(40)
+        self.speaker_name = QLabel()
+        self.speaker_name.setObjectName("subheading")
+        self.voice_notice = muted()
+        self.voice_notice.setObjectName("voiceNotice")
+        self.voice_notice.setWordWrap(True)
+        self.voice_notice.hide()
         self.meter = LevelMeter(colors=ctx.theme.colors)
         self.elapsed = QLabel("0:00")
         self.elapsed.setObjectName("bigNumber")
@@ -95,7 +107,8 @@ class PracticeScreen(QWidget):
         left.addWidget(self.persona_card)
         left.addWidget(self.turn)
         self.persona_line.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        left.addWidget(self.persona_line, 1)
+        left.addWidget(self._line_bubble(), 1)
+        left.addWidget(self.voice_notice)
         meter_row = QHBoxLayout()
         meter_label = QLabel("Microphone")
         meter_label.setBuddy(self.meter)
@@ -134,15 +147,33 @@ class PracticeScreen(QWidget):
         self._ticker.timeout.connect(self._tick)
         ctx.theme.changed.connect(lambda: setattr(self.meter, "colors", ctx.theme.colors))
 
-    def begin(self, controller: PracticeController) -> None:
-        """Show a new call and start it."""
+    def _line_bubble(self) -> QFrame:
+        """Who is speaking and what they say: the middle of the screen, never empty."""
+        bubble = QFrame()
+        bubble.setObjectName("card")
+        row = QHBoxLayout(bubble)
+        row.addWidget(self.speaker_avatar, alignment=Qt.AlignmentFlag.AlignTop)
+        column = QVBoxLayout()
+        column.addWidget(self.speaker_name)
+        column.addWidget(self.persona_line, 1)
+        row.addLayout(column, 1)
+        return bubble
+
+    def begin(self, controller: PracticeController, voice_problem: str | None = None) -> None:
+        """Show a new call and start it; `voice_problem`: why the persona has no voice."""
         self.close_call()
         self.controller = controller
         controller.setParent(self)
         scenario = controller.scenario
         self.persona_card.show_scenario(scenario)
         self.transcript.set_turns([], scenario.persona.name)
-        self.persona_line.setText("")
+        name = scenario.persona.name
+        self.speaker_avatar.set_person(name)
+        self.speaker_name.setText(name)
+        self.persona_line.setText(f"{name} will answer in a moment…")
+        self._show_voice_problem(voice_problem)
+        if controller.voice is not None:
+            controller.voice.failed.connect(self._show_voice_problem)
         self.notice.setText("")
         self.meter.reset()
         self.elapsed.setText("0:00")
@@ -180,6 +211,10 @@ class PracticeScreen(QWidget):
             self.controller = None
 
     # Signals --------------------------------------------------------------------------------
+    def _show_voice_problem(self, text: str | None) -> None:
+        self.voice_notice.setText(text or "")
+        self.voice_notice.setVisible(bool(text))
+
     def _persona_speaks(self, line: PersonaLine) -> None:
         self.persona_line.setText(f"“{line.text}”")
         # Call time, as the review shows it: the persona's line starts where the last turn ended.

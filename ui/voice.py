@@ -1,39 +1,111 @@
-"""The persona's voice: QTextToSpeech when the system has a working engine, silence otherwise.
+"""The persona's voice: a system speech engine (QTextToSpeech), else espeak-ng, else none.
 
-Not every machine has speech (no speech-dispatcher on Linux, the "mock" engine in CI); then the
-practice screen shows the persona's line as text only and the call still works, with each line
-timed by an estimate of how long a voice would take (app/transcript.py).
+QTextToSpeech speaks through the platform's engine (SAPI/WinRT on Windows, AVSpeech on macOS);
+on Linux its only engine is speech-dispatcher, which many desktops do not run (then the persona
+was silent). There, and wherever the system engines fail, espeak-ng (a Debian package that
+`make run` installs) writes each line to a WAV file in its own process (QProcess: the GUI
+thread never waits for it) and the app plays it through the same audio output as the review's
+playback (audio.playback.Player). Without either, `problem` says why in words the practice
+screen shows; the call still works, every line shown as text and timed by an estimate of how
+long a voice would take (app/transcript.py).
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
 import structlog
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QProcess, Signal
 
 log = structlog.get_logger(__name__)
 
-# Qt's test engine speaks nothing; it must never stand in for a real voice.
+# Qt's test engine speaks nothing; it must never stand in for a real voice. speech-dispatcher
+# comes after espeak-ng: it reports itself ready on desktops where no daemon will speak.
 _NOT_VOICES = frozenset({"mock"})
+_LAST_RESORT = frozenset({"speechd"})
+ESPEAK = "espeak-ng"
+ESPEAK_RATE_WPM = 165
+NO_ENGINE = (
+    "No voice for the persona on this computer: its lines are shown as text only. "
+    "Install espeak-ng (Debian/Ubuntu: sudo apt-get install espeak-ng) for a voice."
+)
+
+
+class LinePlayer(Protocol):
+    """What the voice uses of audio.playback.Player."""
+
+    def play(self) -> None: ...
+    def close(self) -> None: ...
+
+
+LinePlayerFactory = Callable[[Path, Callable[[], None]], LinePlayer]
+
+
+def default_line_player(path: Path, on_finished: Callable[[], None]) -> LinePlayer:
+    from audio.playback import Player
+
+    return Player(path, on_finished=on_finished)
+
+
+def espeak_command() -> str | None:
+    return shutil.which(ESPEAK)
 
 
 class PersonaVoice(QObject):
-    """Says a line and emits `finished` when done; only use from the GUI thread."""
+    """Says a line and emits `finished` when done; only use from the GUI thread.
+
+    `failed(text)` reports a voice that stopped working mid-call (no speakers, the engine
+    crashed); `finished` still follows, so the call goes on with text only."""
 
     finished = Signal()
+    failed = Signal(str)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        engines: tuple[str, ...] | None = None,
+        espeak: str | None = "",
+        line_player: LinePlayerFactory = default_line_player,
+    ) -> None:
+        """`engines`: QTextToSpeech engines to try (None: the system's); `espeak`: the
+        espeak-ng program ("" finds it on PATH, None: do not use it)."""
         super().__init__(parent)
-        self._speech = _open_engine(self)
+        self._speech: object | None = None
+        self._espeak: _Espeak | None = None
         self._speaking = False
-        if self._speech is not None:
-            self._speech.stateChanged.connect(self._state_changed)
+        self.engine = ""
+        self.problem: str | None = None
+        program = espeak_command() if espeak == "" else espeak
+        qt_engines = _qt_engines() if engines is None else list(engines)
+        for engine in sorted(qt_engines, key=lambda e: e in _LAST_RESORT):
+            if engine in _LAST_RESORT and program:
+                break  # espeak-ng speaks for sure; speech-dispatcher may only say it would
+            if self._open_qt(engine):
+                return
+        if program:
+            self._espeak = _Espeak(self, program, line_player)
+            self._espeak.done.connect(self._espeak_done)
+            self.engine = ESPEAK
+            log.info("persona voice", engine=ESPEAK, program=program)
+            return
+        self.problem = NO_ENGINE
+        log.warning("no persona voice", engines=qt_engines)
 
     @property
     def available(self) -> bool:
-        return self._speech is not None
+        return self._speech is not None or self._espeak is not None
 
     def say(self, text: str, voice_hint: str | None = None) -> bool:
         """Start saying `text`; False (and no `finished`) when there is no voice."""
+        if self._espeak is not None:
+            self._speaking = True
+            self._espeak.say(text, voice_hint)
+            return True
         if self._speech is None:
             return False
         if voice_hint:
@@ -46,8 +118,27 @@ class PersonaVoice(QObject):
         return True
 
     def stop(self) -> None:
-        if self._speech is not None and self._speaking:
+        if not self._speaking:
+            return
+        if self._espeak is not None:
+            self._espeak.stop()
+        elif self._speech is not None:
             self._speech.stop()
+
+    # Engines ------------------------------------------------------------------------------
+    def _open_qt(self, engine: str) -> bool:
+        from PySide6.QtTextToSpeech import QTextToSpeech
+
+        speech = QTextToSpeech(engine, self)
+        if speech.state() == QTextToSpeech.State.Error:
+            log.info("text to speech engine unusable", engine=engine, error=speech.errorString())
+            speech.deleteLater()
+            return False
+        self._speech = speech
+        self.engine = engine
+        speech.stateChanged.connect(self._state_changed)
+        log.info("persona voice", engine=engine)
+        return True
 
     def _state_changed(self, state: object) -> None:
         from PySide6.QtTextToSpeech import QTextToSpeech
@@ -55,22 +146,111 @@ class PersonaVoice(QObject):
         if state == QTextToSpeech.State.Error:
             error = self._speech.errorString() if self._speech is not None else ""
             log.warning("text to speech failed", error=error)
+            self.failed.emit(f"The persona's voice failed ({error}); lines are shown as text.")
         if self._speaking and state in (QTextToSpeech.State.Ready, QTextToSpeech.State.Error):
             self._speaking = False
             self.finished.emit()
 
+    def _espeak_done(self, error: str) -> None:
+        if error:
+            self.failed.emit(f"The persona's voice failed: {error}. Lines are shown as text.")
+        if self._speaking:
+            self._speaking = False
+            self.finished.emit()
 
-def _open_engine(parent: QObject) -> object | None:
+
+def _qt_engines() -> list[str]:
     try:
         from PySide6.QtTextToSpeech import QTextToSpeech
     except ImportError:  # PySide6-Addons without the module
-        return None
-    engines = [e for e in QTextToSpeech.availableEngines() if e not in _NOT_VOICES]
-    for engine in engines:
-        speech = QTextToSpeech(engine, parent)
-        if speech.state() != QTextToSpeech.State.Error:
-            log.info("persona voice", engine=engine)
-            return speech
-        log.info("text to speech engine unusable", engine=engine, error=speech.errorString())
-        speech.deleteLater()
-    return None
+        return []
+    return [e for e in QTextToSpeech.availableEngines() if e not in _NOT_VOICES]
+
+
+class _Espeak(QObject):
+    """One line at a time: espeak-ng writes it to a WAV, a Player plays it; `done(error)`."""
+
+    done = Signal(str)  # "" when the line was said (or stopped)
+    _played = Signal()
+
+    def __init__(self, parent: QObject, program: str, line_player: LinePlayerFactory) -> None:
+        super().__init__(parent)
+        self._program = program
+        self._line_player = line_player
+        self._folder = tempfile.TemporaryDirectory(prefix="coachdesk-voice-")
+        self._process: QProcess | None = None
+        self._player: LinePlayer | None = None
+        self._lines = 0
+        self._played.connect(self._finish)  # queued: emitted on PortAudio's thread
+
+    def say(self, text: str, voice_hint: str | None) -> None:
+        self._halt()  # a new line replaces the one being said, as QTextToSpeech.say does
+        self._lines += 1
+        target = Path(self._folder.name) / f"line-{self._lines}.wav"
+        self._synthesize(text, voice_hint, target)
+
+    def stop(self) -> None:
+        if self._halt():
+            self.done.emit("")
+
+    def _halt(self) -> bool:
+        """Stop what is being made or played; True if there was something."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()  # its finished signal now finds it is no longer the current one
+            process.waitForFinished(1000)
+            process.deleteLater()
+        player, self._player = self._player, None
+        if player is not None:
+            player.close()  # stopped before the end: no on_finished
+        return process is not None or player is not None
+
+    def _synthesize(self, text: str, voice_hint: str | None, target: Path) -> None:
+        process = QProcess(self)
+        self._process = process
+        args = ["-w", str(target), "-s", str(ESPEAK_RATE_WPM)]
+        if voice_hint:
+            args += ["-v", voice_hint]
+        process.finished.connect(
+            lambda code, _status: self._synthesized(process, code, text, voice_hint, target)
+        )
+        # A program that cannot start never finishes; a crash reports both (handled once).
+        process.errorOccurred.connect(
+            lambda error: (
+                self._synthesized(process, -1, "", None, target)
+                if error == QProcess.ProcessError.FailedToStart
+                else None
+            )
+        )
+        process.start(self._program, [*args, "--", text])
+
+    def _synthesized(
+        self, process: QProcess, code: int, text: str, voice_hint: str | None, target: Path
+    ) -> None:
+        if process is not self._process:
+            return  # stopped meanwhile, or reported twice (error, then finished)
+        self._process = None
+        error = bytes(process.readAllStandardError().data()).decode(errors="replace").strip()
+        process.deleteLater()
+        if code != 0 and voice_hint:
+            # A voice espeak-ng does not have ("en-xx"): its default voice rather than none.
+            log.info("espeak-ng voice not available", voice=voice_hint, error=error)
+            self._synthesize(text, None, target)
+            return
+        if code != 0:
+            self.done.emit(f"espeak-ng could not say the line ({error or f'exit {code}'})")
+            return
+        try:
+            player = self._line_player(target, self._played.emit)
+            player.play()
+        except Exception as failure:  # no speakers (NoOutputDeviceError), an unreadable file
+            log.warning("persona voice cannot play", reason=str(failure))
+            self.done.emit(str(failure))
+            return
+        self._player = player
+
+    def _finish(self) -> None:
+        player, self._player = self._player, None
+        if player is not None:
+            player.close()
+            self.done.emit("")

@@ -561,6 +561,15 @@ class Cache:
             return self._attempt_rows("a.org_id = ?", [org_id], limit=limit)
         return self._attempt_rows("a.org_id = ? and a.user_id = ?", [org_id, user_id], limit=limit)
 
+    def previous_attempt(self, attempt: AttemptRecord) -> AttemptRecord | None:
+        """The same person's attempt of the same scenario just before this one, if held here."""
+        rows = self._attempt_rows(
+            "a.org_id = ? and a.user_id = ? and a.scenario_id = ? and a.started_at < ?",
+            [attempt.org_id, attempt.user_id, attempt.scenario_id, iso(attempt.started_at)],
+            limit=1,
+        )
+        return rows[0] if rows else None
+
     def scenarios(self, org_id: str) -> list[Scenario]:
         rows = self.db.query(
             "select * from scenarios where org_id = ? order by title, id", [org_id]

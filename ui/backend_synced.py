@@ -65,6 +65,7 @@ from ui.services import (
     OverviewMonth,
     PermissionDenied,
     Persona,
+    PreviousAttempt,
     Scenario,
     ScenarioInsight,
     ServerConfig,
@@ -332,6 +333,16 @@ class SyncedBackend:
                 "This attempt is not on this computer (it may belong to another org)."
             )
         scenario = self.scenario(record.scenario_id)
+        before = self._cache_required().previous_attempt(record)
+        previous = None
+        if before is not None:
+            previous = PreviousAttempt(
+                id=before.id,
+                started_at=before.started_at,
+                score=before.score,
+                provisional=before.provisional,
+                kpis=before.kpis or {},
+            )
         return AttemptDetail(
             row=self._row(record, {scenario.id: scenario}, self._names()),
             transcript=record.transcript or {"version": 1, "turns": []},
@@ -342,6 +353,8 @@ class SyncedBackend:
             local_recording=record.local_recording,
             rejection=record.rejection or record.failure_reason,
             persona_name=scenario.persona.name,
+            pass_score=scenario.pass_score,
+            previous=previous,
         )
 
     def save_attempt(self, finished: FinishedAttempt) -> AttemptRow:

@@ -3,7 +3,10 @@
 The ideal range of a KPI is the scenario rubric's target when the rubric scores that KPI (the
 range the call was actually scored against), else the recommended range app.kpis.IDEAL_RANGES
 holds (docs/kpis.md, "Ideal ranges and where they come from"); KPIs with no published range show
-no verdict. This module only names and formats them.
+no verdict. A KPI judged against a recommended range only is not part of the score: its card
+says so, so "above range" on a call that scored 100 is not a contradiction. Durations of a
+whole call read as m:ss, like the call's length everywhere else on screen. This module only
+names and formats them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from app.kpis import IDEAL_RANGES, IdealRange
 from sync.rows import number as as_decimal
-from ui.formatting import number
+from ui.formatting import clock, number
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class KpiInfo:
     label: str
     unit: str = ""
     as_percent: bool = False
+    as_clock: bool = False  # seconds shown as m:ss
 
     @property
     def ideal(self) -> IdealRange | None:
@@ -56,7 +60,7 @@ KPIS: tuple[KpiInfo, ...] = (
     KpiInfo("interruptions", "Interruptions"),
     KpiInfo("speaker_switches_per_minute", "Speaker switches", "/min"),
     KpiInfo("keyword_coverage", "Key points covered", as_percent=True),
-    KpiInfo("call_duration_seconds", "Call length", "s"),
+    KpiInfo("call_duration_seconds", "Call length", as_clock=True),
 )
 BY_KEY = {k.key: k for k in KPIS}
 
@@ -94,6 +98,17 @@ class KpiReading:
         return show(self.info, self.value)
 
     @property
+    def off_target(self) -> bool:
+        return self.verdict in (Verdict.BELOW, Verdict.ABOVE)
+
+    @property
+    def score_note(self) -> str:
+        """Why a KPI outside its range may not have cost the call anything."""
+        if self.off_target and not self.from_rubric:
+            return "not scored in this scenario: a recommendation only"
+        return ""
+
+    @property
     def target_text(self) -> str:
         low, high = show(self.info, self.low), show(self.info, self.high)
         if self.low is not None and self.high is not None:
@@ -110,6 +125,8 @@ class KpiReading:
 def show(info: KpiInfo, value: Decimal | None) -> str:
     if value is None:
         return "–"
+    if info.as_clock:
+        return clock(value)
     if info.as_percent:
         return f"{(value * 100).quantize(Decimal('0.1'))} %"
     return f"{number(value)} {info.unit}".strip()

@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.signin.signed_in.connect(self.enter_workspace)
         self.practice.finished.connect(self._practice_saved)
         self.review.back.connect(self.show_workspace)
+        self.review.practise_again.connect(self.start_practice)
         self.settings_action.triggered.connect(self.open_settings)
         self.about_action.triggered.connect(self.open_about)
         self.sign_out_action.triggered.connect(self.sign_out)

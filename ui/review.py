@@ -1,5 +1,11 @@
 """Review of one attempt: transcript with speakers, playback (click a turn to hear it), KPI cards
-against their ideal ranges, the rubric breakdown and score, and where the attempt is in sync.
+against their ideal ranges, the rubric breakdown and score against the pass mark, the previous
+attempt of the scenario beside this one, and where the attempt is in sync. From here the rep
+practises the scenario again, saves a copy of their recording, or (upload = "manual") uploads.
+
+One call length everywhere (header, player, the Call length card): the call's timeline as the
+transcript has it (the call_duration_seconds KPI, which the recording and the turns' times
+follow), else the attempt's start-to-end time; always m:ss.
 
 The same screen serves a trainee's own attempt (recording on this computer, or fetched) and a
 manager's review of anyone's (fetched through a signed URL from `grant_signed_url`).
@@ -7,7 +13,9 @@ manager's review of anyone's (fetched through a signed URL from `grant_signed_ur
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +24,7 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QListView,
@@ -29,10 +38,10 @@ from PySide6.QtWidgets import (
 from sync.rows import number as as_decimal
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
-from ui.formatting import clock, local_time, score_text
+from ui.formatting import clock, local_time, number, score_text
 from ui.kpi_display import KpiReading, readings
 from ui.models import ROW_ROLE, Column, RowTableModel, TranscriptModel, transcript_turns
-from ui.services import AttemptDetail, AttemptRow, SyncState
+from ui.services import AttemptDetail, AttemptRow, Scenario, SyncState
 from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.kpi_card import KpiCard
 from ui.widgets.playback_bar import PlaybackBar, PlayerFactory, PlayerLike, default_player
@@ -73,6 +82,46 @@ def _weight(value: object) -> str:
     return "–" if weight is None else f"{(weight * 100).normalize():f} %"
 
 
+def call_length(detail: AttemptDetail) -> Decimal | None:
+    """The call's length as every part of the review shows it (see the module docstring)."""
+    measured = as_decimal(detail.kpis.get("call_duration_seconds"))
+    return measured if measured is not None else detail.row.duration_seconds
+
+
+def verdict_text(detail: AttemptDetail) -> str:
+    """ "Passed · pass mark 70", "Not passed yet · pass mark 70", or the pass mark alone."""
+    breakdown = detail.breakdown or {}
+    mark = as_decimal(breakdown.get("pass_score"))
+    mark = detail.pass_score if mark is None else mark
+    parts = []
+    passed = breakdown.get("passed")
+    if passed is not None:
+        parts.append("Passed" if passed else "Not passed yet")
+    if mark is not None:
+        parts.append(f"pass mark {number(mark)}")
+    text = " · ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def previous_text(detail: AttemptDetail) -> str:
+    previous = detail.previous
+    if previous is None:
+        return "First attempt of this scenario"
+    score = score_text(previous.score, provisional=previous.provisional)
+    return f"Previous attempt ({local_time(previous.started_at)}): {score}"
+
+
+SaveDialog = Callable[[QWidget, str], Path | None]
+
+
+def ask_where_to_save(parent: QWidget, suggested: str) -> Path | None:
+    """The system's save dialog; None when the user cancels."""
+    name, _filter = QFileDialog.getSaveFileName(
+        parent, "Save a copy of the recording", suggested, "Audio (*.flac *.wav *.ogg *.mp3)"
+    )
+    return Path(name) if name else None
+
+
 def _recording_of(detail: AttemptDetail) -> Path | str | None:
     """What the player plays: the file on this computer while it is here (uploading it changes
     nothing to listen to), else the server's copy."""
@@ -81,19 +130,25 @@ def _recording_of(detail: AttemptDetail) -> Path | str | None:
 
 class ReviewScreen(QWidget):
     back = Signal()
+    practise_again = Signal(object, object)  # Scenario, assignment id or None
 
     def __init__(
         self,
         ctx: AppContext,
         parent: QWidget | None = None,
         player_factory: PlayerFactory = default_player,
+        save_dialog: SaveDialog = ask_where_to_save,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("reviewScreen")
         self.detail: AttemptDetail | None = None
         self._player_factory = player_factory
+        self._save_dialog = save_dialog
         self._readings: list[KpiReading] = []  # what the KPI cards show
+        self._previous_readings: list[KpiReading] | None = None
+        self._recording_load = 0  # the latest load: an older one finishing late is dropped
+        self._recording_file: Path | None = None  # what the player plays, to save a copy of
 
         self.back_button = QPushButton("← &Back")
         self.back_button.setToolTip("Back (Esc)")
@@ -114,6 +169,16 @@ class ReviewScreen(QWidget):
             "(your organisation keeps calls on this computer until you do)"
         )
         self.upload_button.hide()
+        self.previous = muted()
+        self.previous.setObjectName("previousAttempt")
+        self.previous.setWordWrap(False)
+        self.again_button = QPushButton("Practise &again")
+        self.again_button.setObjectName("primary")
+        self.again_button.setToolTip("Start this scenario again (the same assignment)")
+        self.again_button.hide()
+        self.save_recording_button = QPushButton("&Save recording…")
+        self.save_recording_button.setToolTip("Save a copy of this call's recording")
+        self.save_recording_button.setEnabled(False)
 
         self.transcript = TranscriptModel()
         self.transcript_view = QListView()
@@ -140,7 +205,12 @@ class ReviewScreen(QWidget):
         scores.addWidget(self.score, alignment=Qt.AlignmentFlag.AlignRight)
         scores.addWidget(self.verdict, alignment=Qt.AlignmentFlag.AlignRight)
         scores.addWidget(self.sync_state, alignment=Qt.AlignmentFlag.AlignRight)
-        scores.addWidget(self.upload_button, alignment=Qt.AlignmentFlag.AlignRight)
+        scores.addWidget(self.previous, alignment=Qt.AlignmentFlag.AlignRight)
+        actions = QHBoxLayout()
+        actions.addStretch()
+        actions.addWidget(self.upload_button)
+        actions.addWidget(self.again_button)
+        scores.addLayout(actions)
         header.addLayout(scores)
 
         left = QWidget()
@@ -148,7 +218,10 @@ class ReviewScreen(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(subheading("Transcript"))
         left_layout.addWidget(self.transcript_view, 1)
-        left_layout.addWidget(self.playback)
+        playback_row = QHBoxLayout()
+        playback_row.addWidget(self.playback, 1)
+        playback_row.addWidget(self.save_recording_button)
+        left_layout.addLayout(playback_row)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.addWidget(subheading("Rubric"))
@@ -170,6 +243,8 @@ class ReviewScreen(QWidget):
 
         self.back_button.clicked.connect(self._leave)
         self.upload_button.clicked.connect(self.upload)
+        self.again_button.clicked.connect(self.again)
+        self.save_recording_button.clicked.connect(self.save_recording)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._leave)
         QShortcut(QKeySequence("Ctrl+Space"), self, self.playback.toggle)
         self.transcript_view.clicked.connect(self.play_turn)
@@ -178,7 +253,9 @@ class ReviewScreen(QWidget):
 
     # Loading ------------------------------------------------------------------------------
     def open_attempt(self, attempt_id: str) -> None:
+        self._recording_load += 1  # whatever the last attempt was loading is not for this one
         self.playback.set_player(None, "Loading…")
+        self.save_recording_button.setEnabled(False)
         self.ctx.call(
             self,
             lambda: self.ctx.backend.attempt(attempt_id),
@@ -198,18 +275,24 @@ class ReviewScreen(QWidget):
         row = detail.row
         self.title.setText(row.scenario_title)
         who = f"{row.person} · " if row.person and row.user_id != self._my_id() else ""
-        self.meta.setText(f"{who}{local_time(row.started_at)} · {clock(row.duration_seconds)}")
+        self.meta.setText(f"{who}{local_time(row.started_at)} · {clock(call_length(detail))}")
         self.score.setText(score_text(row.score, provisional=row.provisional))
-        passed = (detail.breakdown or {}).get("passed")
-        self.verdict.setText("" if passed is None else ("Passed" if passed else "Not passed yet"))
+        self.verdict.setText(verdict_text(detail))
+        self.previous.setText(previous_text(detail))
+        self.again_button.setVisible(row.user_id == self._my_id())
         state = row.sync_state.label + (f": {detail.rejection}" if detail.rejection else "")
         self.sync_state.setText(state)
         self.upload_button.setVisible(row.sync_state is SyncState.HELD)
         self.upload_button.setEnabled(True)
         self.transcript.set_turns(transcript_turns(detail.transcript), detail.persona_name)
-        shown = readings(detail.kpis, detail.rubric)
-        if before is None or shown != self._readings:
-            self._show_kpis(shown)
+        shown = readings(self._card_kpis(detail, detail.kpis), detail.rubric)
+        earlier = (
+            readings(self._card_kpis(detail, detail.previous.kpis), detail.rubric)
+            if detail.previous is not None
+            else None
+        )
+        if before is None or shown != self._readings or earlier != self._previous_readings:
+            self._show_kpis(shown, earlier)
         if before is None or before.breakdown != detail.breakdown:
             self.breakdown.set_rows(list((detail.breakdown or {}).get("criteria", [])))
             fit_rows(self.breakdown_table)
@@ -227,47 +310,68 @@ class ReviewScreen(QWidget):
             on_failure=lambda error: log.info("review refresh failed", reason=str(error)),
         )
 
-    def _show_kpis(self, shown: list[KpiReading]) -> None:
-        """One card per reading; compared as shown (Decimals), so the server's KPIs replacing
-        equal provisional ones (floats from JSON) leave the cards alone."""
+    @staticmethod
+    def _card_kpis(detail: AttemptDetail, kpis: Mapping[str, Any]) -> Mapping[str, Any]:
+        """This attempt's Call length card shows the review's one call length."""
+        if kpis is not detail.kpis:
+            return kpis
+        return {**kpis, "call_duration_seconds": call_length(detail)}
+
+    def _show_kpis(self, shown: list[KpiReading], earlier: list[KpiReading] | None) -> None:
+        """One card per reading, with the previous attempt's beside; compared as shown
+        (Decimals), so the server's KPIs replacing equal provisional ones (floats from JSON)
+        leave the cards alone."""
         self._readings = shown
+        self._previous_readings = earlier
         while self.kpi_grid.count():
             item = self.kpi_grid.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
         for i, reading in enumerate(shown):
-            card = KpiCard(reading, self.ctx.theme.colors)
+            previous = earlier[i] if earlier is not None else None
+            card = KpiCard(reading, self.ctx.theme.colors, previous=previous)
             self.kpi_grid.addWidget(card, i // KPI_COLUMNS, i % KPI_COLUMNS)
 
     def _load_recording(self, detail: AttemptDetail) -> None:
+        self._recording_load += 1
+        load = self._recording_load
+        self._recording_file = None
+        self.save_recording_button.setEnabled(False)
         if detail.local_recording is None and detail.recording_path is None:
             self.playback.set_player(None, "No recording for this attempt.")
             return
         self.ctx.call(
             self,
             lambda: self.ctx.backend.recording_for_playback(detail),
-            self._open_player,
-            on_failure=self._recording_failed,
+            lambda path: self._open_player(load, path),
+            on_failure=lambda error: self._recording_failed(load, error),
         )
 
-    def _open_player(self, path: Path) -> None:
+    def _open_player(self, load: int, path: Path) -> None:
+        if load != self._recording_load:
+            return
+        self._recording_file = path
         self.ctx.compute(
             self,
             lambda _task: self._player_factory(path),
-            self._player_ready,
+            lambda player: self._player_ready(load, player),
             label="Preparing playback…",
             cancellable=False,
-            on_failure=self._recording_failed,
+            on_failure=lambda error: self._recording_failed(load, error),
         )
 
-    def _player_ready(self, player: PlayerLike) -> None:
-        if self.isVisible() or self.detail is not None:
-            self.playback.set_player(player)
-        else:
+    def _player_ready(self, load: int, player: PlayerLike) -> None:
+        # Another attempt opened meanwhile: this recording is not its to play.
+        if load != self._recording_load or self.detail is None:
             player.close()
+            return
+        length = call_length(self.detail)
+        self.playback.set_player(player, length=float(length) if length is not None else None)
+        self.save_recording_button.setEnabled(True)
 
-    def _recording_failed(self, error: BaseException) -> None:
-        self.playback.set_player(None, plain_message(error))
+    def _recording_failed(self, load: int, error: BaseException) -> None:
+        if load == self._recording_load:
+            self.playback.set_player(None, plain_message(error))
 
     # Interaction --------------------------------------------------------------------------
     def play_turn(self, index: QModelIndex) -> None:
@@ -287,6 +391,43 @@ class ReviewScreen(QWidget):
             self._uploaded,
             label="Queueing the upload…",
             on_failure=self._upload_failed,
+        )
+
+    def again(self) -> None:
+        """Practise the same scenario (and assignment) again, through the practice flow."""
+        if self.detail is None:
+            return
+        row = self.detail.row
+        self.ctx.call(
+            self,
+            lambda: self.ctx.backend.scenario(row.scenario_id),
+            lambda scenario: self._start_again(scenario, row.assignment_id),
+            on_failure=lambda error: show_error(self, error),
+        )
+
+    def _start_again(self, scenario: Scenario, assignment_id: str | None) -> None:
+        self.playback.close_player()
+        self.practise_again.emit(scenario, assignment_id)
+
+    def save_recording(self) -> None:
+        """Copy the recording where the rep chooses, off the GUI thread (calls are large)."""
+        source = self._recording_file
+        if self.detail is None or source is None:
+            return
+        row = self.detail.row
+        suggested = f"{row.scenario_title} {local_time(row.started_at)}{source.suffix}"
+        target = self._save_dialog(self, suggested.replace(":", "-").replace("/", "-"))
+        if target is None:
+            return
+        if not target.suffix:
+            target = target.with_suffix(source.suffix)
+        self.ctx.compute(
+            self,
+            lambda _task: Path(shutil.copyfile(source, target)),
+            lambda saved: self.playback.note(f"Saved a copy to {saved}"),
+            label="Saving a copy of the recording…",
+            cancellable=False,
+            on_failure=lambda error: show_error(self, error),
         )
 
     def _uploaded(self, row: AttemptRow) -> None:

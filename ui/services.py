@@ -39,6 +39,7 @@ __all__ = [
     "OverviewMonth",
     "PermissionDenied",
     "Persona",
+    "PreviousAttempt",
     "Scenario",
     "ScenarioInsight",
     "ServerConfig",
@@ -278,6 +279,19 @@ class AttemptDetail:
     local_recording: Path | None = None
     rejection: str | None = None
     persona_name: str = "Persona"
+    pass_score: Decimal | None = None  # the scenario's pass mark
+    previous: PreviousAttempt | None = None  # the same scenario's attempt before this one
+
+
+@dataclass(frozen=True)
+class PreviousAttempt:
+    """The attempt a review compares with: the same person's previous try of the scenario."""
+
+    id: str
+    started_at: datetime
+    score: Decimal | None
+    provisional: bool
+    kpis: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

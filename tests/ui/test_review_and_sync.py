@@ -166,7 +166,7 @@ def test_review_of_a_seed_attempt_shows_kpis_against_ranges(window, sign_in, qtb
     assert talk.reading.from_rubric and "this scenario" in talk.reading.target_text
     assert talk.verdict.text() in ("✓ within range", "above range", "below range")
     assert review.breakdown.rowCount() == 3
-    assert review.verdict.text() == "Passed"
+    assert review.verdict.text() == "Passed · pass mark 70"
 
 
 def test_signing_out_with_unsynced_calls_asks_first(window, sign_in, qtbot, network):

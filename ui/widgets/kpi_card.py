@@ -19,10 +19,17 @@ _VERDICT_COLOR = {Verdict.WITHIN: "good", Verdict.BELOW: "warn", Verdict.ABOVE: 
 
 class KpiCard(QFrame):
     def __init__(
-        self, reading: KpiReading, colors: Colors = LIGHT, parent: QWidget | None = None
+        self,
+        reading: KpiReading,
+        colors: Colors = LIGHT,
+        parent: QWidget | None = None,
+        *,
+        previous: KpiReading | None = None,
     ) -> None:
+        """`previous`: the same KPI in the previous attempt of the scenario, shown beside."""
         super().__init__(parent)
         self.reading = reading
+        self.previous = previous
         self.setObjectName("card")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
@@ -38,11 +45,20 @@ class KpiCard(QFrame):
         color = _VERDICT_COLOR.get(reading.verdict)
         if color:
             self.verdict.setStyleSheet(f"color: {getattr(colors, color)}; font-weight: 600;")
-        for widget in (title, self.value, target, self.verdict):
-            layout.addWidget(widget)
-        verdict = _VERDICT_TEXT[reading.verdict]
-        self.setAccessibleName(
-            f"{reading.info.label}: {reading.value_text}, {reading.target_text}, {verdict}"
+        # An off-target KPI the rubric does not score cost nothing: say so beside the verdict.
+        self.note = QLabel(reading.score_note)
+        self.note.setObjectName("muted")
+        self.note.setWordWrap(True)
+        self.note.setVisible(bool(reading.score_note))
+        self.previous_value = QLabel(
+            f"Previous attempt: {previous.value_text}" if previous is not None else ""
         )
+        self.previous_value.setObjectName("muted")
+        self.previous_value.setVisible(previous is not None)
+        for widget in (title, self.value, target, self.verdict, self.note, self.previous_value):
+            layout.addWidget(widget)
+        spoken = [reading.value_text, reading.target_text, _VERDICT_TEXT[reading.verdict]]
+        spoken += [text for text in (reading.score_note, self.previous_value.text()) if text]
+        self.setAccessibleName(f"{reading.info.label}: {', '.join(t for t in spoken if t)}")
         # Cards are focusable so keyboard users can step through them and hear each one.
         self.setFocusPolicy(self.focusPolicy().StrongFocus)

@@ -50,6 +50,7 @@ class PlaybackBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.player: PlayerLike | None = None
+        self._length: float | None = None
         self.play_button = QPushButton("Play")
         self.play_button.setAccessibleName("Play or pause the recording")
         self.play_button.setToolTip("Play or pause (Ctrl+Space)")
@@ -71,9 +72,15 @@ class PlaybackBar(QWidget):
         self.slider.sliderReleased.connect(lambda: self.seek(self.slider.value() / 1000))
         self.set_player(None, "Loading the recording…")
 
-    def set_player(self, player: PlayerLike | None, status: str = "") -> None:
+    def set_player(
+        self, player: PlayerLike | None, status: str = "", *, length: float | None = None
+    ) -> None:
+        """Play `player` (None: nothing to play, `status` says why; Play stays disabled).
+        `length`: the call's length to show as the total (the review shows one call length
+        everywhere); the recording's own duration when not given."""
         self.close_player()
         self.player = player
+        self._length = length
         enabled = player is not None
         for widget in (self.play_button, self.slider):
             widget.setEnabled(enabled)
@@ -81,6 +88,17 @@ class PlaybackBar(QWidget):
         self.status.setText(status)
         self.status.setVisible(bool(status))
         self._show_position(0.0)
+
+    def note(self, text: str) -> None:
+        """A line beside the controls (what just happened), the player staying as it is."""
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
+
+    @property
+    def total_seconds(self) -> float:
+        if self.player is None:
+            return 0.0
+        return self._length if self._length is not None else self.player.duration
 
     def toggle(self) -> None:
         if self.player is None:
@@ -125,10 +143,10 @@ class PlaybackBar(QWidget):
             self._sync_button()
 
     def _show_position(self, seconds: float) -> None:
-        duration = self.player.duration if self.player else 0.0
+        total = self.total_seconds
         if not self.slider.isSliderDown():
             self.slider.setValue(int(seconds * 1000))
-        self.time.setText(f"{clock(seconds)} / {clock(duration)}" if self.player else "–")
+        self.time.setText(f"{clock(seconds)} / {clock(total)}" if self.player else "–")
         self.position_changed.emit(seconds)
 
     def _sync_button(self) -> None:

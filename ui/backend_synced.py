@@ -194,6 +194,11 @@ class SyncedBackend:
     def server(self) -> ServerConfig:
         return self._config
 
+    @property
+    def upload_policy(self) -> UploadPolicy:
+        """When a finished call's recording and transcript go (the `upload` setting)."""
+        return self._upload
+
     def sign_in(self, email: str, password: str) -> Account:
         if not email.strip() or not password:
             raise SignInError("Enter your email address and password.")

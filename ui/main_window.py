@@ -263,7 +263,9 @@ class MainWindow(QMainWindow):
         settings = self.ctx.preferences.loaded.settings
         voice = None
         if self.devices.use_voice and self.ctx.preferences.speak_persona:
-            voice = self.devices.voice or PersonaVoice(self)
+            if self.devices.voice is None:
+                self.devices.voice = PersonaVoice(self)  # one for the window: engines are costly
+            voice = self.devices.voice
         controller = PracticeController(
             self.ctx,
             scenario,

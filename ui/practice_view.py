@@ -32,6 +32,7 @@ from ui.formatting import clock, score_text
 from ui.models import TranscriptModel, TranscriptTurn
 from ui.practice_controller import PracticeController
 from ui.services import AttemptRow
+from ui.voice import PersonaVoice
 from ui.widgets.avatar import Avatar
 from ui.widgets.headings import muted, subheading
 from ui.widgets.level_meter import LevelMeter
@@ -68,6 +69,7 @@ class PracticeScreen(QWidget):
         self.ctx = ctx
         self.setObjectName("practiceScreen")
         self.controller: PracticeController | None = None
+        self._voice: PersonaVoice | None = None  # the call's voice, whose failures show here
 
         self.persona_card = PersonaCard()
         self.turn = QLabel()
@@ -174,6 +176,7 @@ class PracticeScreen(QWidget):
         self._show_voice_problem(voice_problem)
         if controller.voice is not None:
             controller.voice.failed.connect(self._show_voice_problem)
+            self._voice = controller.voice
         self.notice.setText("")
         self.meter.reset()
         self.elapsed.setText("0:00")
@@ -205,6 +208,9 @@ class PracticeScreen(QWidget):
 
     def close_call(self) -> None:
         self._ticker.stop()
+        voice, self._voice = self._voice, None
+        if voice is not None:
+            voice.failed.disconnect(self._show_voice_problem)  # the voice outlives the call
         if self.controller is not None:
             self.controller.close()
             self.controller.deleteLater()

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QSettings
 from ui_flows import COLD_CALL_ANSWERS, SLOW, speak_answers, start_assignment
 
 from app.config import UploadPolicy
+from ui.app import build_window
 from ui.backend_synced import SyncedBackend
+from ui.preferences import Preferences
 from ui.services import SyncState
 
 
@@ -78,3 +81,20 @@ def test_a_call_stays_here_until_upload_then_goes_and_is_scored(
     assert not review.upload_button.isVisible()
     assert _objects(db, attempt_id) == ["recordings", "transcripts", "transcripts"]
     assert _server_row(db, attempt_id) == ("scored", True, True)
+
+
+def test_the_managed_setting_reaches_the_app_backend(qapp, qtbot, tmp_path, server):
+    """What IT writes (docs/deployment.md) is what `coachdesk` builds its backend with."""
+    managed = tmp_path / "managed.toml"
+    managed.write_text(
+        f'locked = ["upload"]\nupload = "manual"\ndata_dir = "{(tmp_path / "data").as_posix()}"\n'
+    )
+    store = QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat)
+    prefs = Preferences.load(store, tmp_path / "config.toml", managed)
+    window, ctx = build_window(qapp, prefs, server)
+    qtbot.addWidget(window)
+    try:
+        assert ctx.backend.upload_policy is UploadPolicy.MANUAL
+    finally:
+        ctx.workers.shutdown()
+        ctx.backend.close()

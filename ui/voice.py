@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 import structlog
-from PySide6.QtCore import QObject, QProcess, Signal
+from PySide6.QtCore import QObject, QProcess, Signal, Slot
 
 log = structlog.get_logger(__name__)
 
@@ -171,23 +171,26 @@ class _Espeak(QObject):
     """One line at a time: espeak-ng writes it to a WAV, a Player plays it; `done(error)`."""
 
     done = Signal(str)  # "" when the line was said (or stopped)
-    _played = Signal()
+    _played = Signal(int)  # the line whose audio ended, from PortAudio's thread (queued)
 
     def __init__(self, parent: QObject, program: str, line_player: LinePlayerFactory) -> None:
         super().__init__(parent)
         self._program = program
         self._line_player = line_player
         self._folder = tempfile.TemporaryDirectory(prefix="coachdesk-voice-")
-        self._process: QProcess | None = None
+        # One process object, restarted per line, whose signals go to this object's own slots.
+        self._process = QProcess(self)
+        self._process.finished.connect(self._synthesized)
+        self._process.errorOccurred.connect(self._process_error)
+        self._request: tuple[str, str | None, Path] | None = None  # the line being made
         self._player: LinePlayer | None = None
-        self._lines = 0
-        self._played.connect(self._finish)  # queued: emitted on PortAudio's thread
+        self._line = 0
+        self._played.connect(self._finish)
 
     def say(self, text: str, voice_hint: str | None) -> None:
         self._halt()  # a new line replaces the one being said, as QTextToSpeech.say does
-        self._lines += 1
-        target = Path(self._folder.name) / f"line-{self._lines}.wav"
-        self._synthesize(text, voice_hint, target)
+        self._line += 1
+        self._synthesize(text, voice_hint, Path(self._folder.name) / f"line-{self._line}.wav")
 
     def stop(self) -> None:
         if self._halt():
@@ -195,53 +198,47 @@ class _Espeak(QObject):
 
     def _halt(self) -> bool:
         """Stop what is being made or played; True if there was something."""
-        process, self._process = self._process, None
-        if process is not None:
-            process.kill()  # its finished signal now finds it is no longer the current one
-            process.waitForFinished(1000)
-            process.deleteLater()
+        request, self._request = self._request, None
+        if self._process.state() != QProcess.ProcessState.NotRunning:
+            self._process.kill()  # its finished signal now finds no request: ignored
+            self._process.waitForFinished(1000)
         player, self._player = self._player, None
         if player is not None:
             player.close()  # stopped before the end: no on_finished
-        return process is not None or player is not None
+        return request is not None or player is not None
 
     def _synthesize(self, text: str, voice_hint: str | None, target: Path) -> None:
-        process = QProcess(self)
-        self._process = process
+        self._request = (text, voice_hint, target)
         args = ["-w", str(target), "-s", str(ESPEAK_RATE_WPM)]
         if voice_hint:
             args += ["-v", voice_hint]
-        process.finished.connect(
-            lambda code, _status: self._synthesized(process, code, text, voice_hint, target)
-        )
-        # A program that cannot start never finishes; a crash reports both (handled once).
-        process.errorOccurred.connect(
-            lambda error: (
-                self._synthesized(process, -1, "", None, target)
-                if error == QProcess.ProcessError.FailedToStart
-                else None
-            )
-        )
-        process.start(self._program, [*args, "--", text])
+        self._process.start(self._program, [*args, "--", text])
 
-    def _synthesized(
-        self, process: QProcess, code: int, text: str, voice_hint: str | None, target: Path
-    ) -> None:
-        if process is not self._process:
-            return  # stopped meanwhile, or reported twice (error, then finished)
-        self._process = None
-        error = bytes(process.readAllStandardError().data()).decode(errors="replace").strip()
-        process.deleteLater()
+    @Slot(QProcess.ProcessError)
+    def _process_error(self, error: QProcess.ProcessError) -> None:
+        # A program that cannot start never finishes; other errors are followed by finished.
+        if error == QProcess.ProcessError.FailedToStart and self._request is not None:
+            self._request = None
+            self.done.emit(f"{self._program} could not start ({self._process.errorString()})")
+
+    @Slot(int, QProcess.ExitStatus)
+    def _synthesized(self, code: int, _status: QProcess.ExitStatus) -> None:
+        request, self._request = self._request, None
+        if request is None:
+            return  # stopped meanwhile
+        text, voice_hint, target = request
+        error = bytes(self._process.readAllStandardError().data()).decode(errors="replace")
         if code != 0 and voice_hint:
             # A voice espeak-ng does not have ("en-xx"): its default voice rather than none.
-            log.info("espeak-ng voice not available", voice=voice_hint, error=error)
+            log.info("espeak-ng voice not available", voice=voice_hint, error=error.strip())
             self._synthesize(text, None, target)
             return
         if code != 0:
-            self.done.emit(f"espeak-ng could not say the line ({error or f'exit {code}'})")
+            self.done.emit(f"espeak-ng could not say the line ({error.strip() or f'exit {code}'})")
             return
+        line = self._line
         try:
-            player = self._line_player(target, self._played.emit)
+            player = self._line_player(target, lambda: self._played.emit(line))
             player.play()
         except Exception as failure:  # no speakers (NoOutputDeviceError), an unreadable file
             log.warning("persona voice cannot play", reason=str(failure))
@@ -249,7 +246,10 @@ class _Espeak(QObject):
             return
         self._player = player
 
-    def _finish(self) -> None:
+    @Slot(int)
+    def _finish(self, line: int) -> None:
+        if line != self._line:
+            return  # a line since replaced
         player, self._player = self._player, None
         if player is not None:
             player.close()

@@ -148,3 +148,25 @@ def test_practice_with_espeak_ng_speaks_the_opening_line_then_listens(
     qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
     assert speakers.opened == 1 and len(speakers.heard()) / SAMPLE_RATE > 0.8
     practice.close_call()
+
+
+def test_skip_voice_stops_the_line_and_the_next_line_is_said(qtbot, speakers):
+    voice = PersonaVoice(engines=(), line_player=speakers.player)
+    finished: list[int] = []
+    voice.finished.connect(lambda: finished.append(1))
+    voice.say("We already have a vendor for that. Why should I spend time on this?")
+    voice.stop()  # Ctrl+K while espeak-ng is still making the line
+    assert finished == [1]
+    with qtbot.waitSignal(voice.finished, timeout=SLOW):
+        voice.say("Fine, send an invite.")
+    assert finished == [1, 1] and len(speakers.heard()) / SAMPLE_RATE > 0.5
+
+
+def test_an_engine_that_cannot_start_is_reported(qtbot, tmp_path):
+    voice = PersonaVoice(engines=(), espeak=str(tmp_path / "no-such-espeak"))
+    with (
+        qtbot.waitSignal(voice.failed, timeout=SLOW) as failed,
+        qtbot.waitSignal(voice.finished, timeout=SLOW),
+    ):
+        voice.say("Hello?")
+    assert "could not start" in failed.args[0]

@@ -54,8 +54,7 @@ DEB_PREFIX = Path("opt/coachdesk")
 # minimum version is read from the bundle itself (glibc_requirement).
 DEB_DEPENDS = ("libgl1", "libegl1", "libxcb1", "libdrm2")
 DEB_RECOMMENDS = (
-    "speech-dispatcher",  # the persona's voice (Qt's speechd plugin); without it lines are text
-    "libspeechd2",
+    "espeak-ng",  # the persona's voice (ui/voice.py); without it lines are text only
     "libwayland-client0",  # Qt's wayland platform plugin; X11 (xcb) works without these
     "libwayland-cursor0",
     "libwayland-egl1",

@@ -88,6 +88,7 @@ class AttemptSyncState(StrEnum):
 
     PENDING = "pending"  # recorded here, waiting to be sent
     HELD = "held"  # its recording and transcript stay here until the user uploads them
+    RECORDED = "recorded"  # on the server without its files: its rep has not uploaded them
     REJECTED = "rejected"  # the server refused it; kept here with the reason
     UPLOADED = "uploaded"  # on the server, its score not in yet
     SCORED = "scored"  # the server's score is in
@@ -840,6 +841,8 @@ def _attempt(row: Mapping[str, Any]) -> AttemptRecord:
         state = AttemptSyncState.SCORED
     elif row["status"] == "failed":
         state = AttemptSyncState.FAILED
+    elif row["status"] == "recorded":
+        state = AttemptSyncState.RECORDED  # upload = "manual", from another computer
     else:
         state = AttemptSyncState.UPLOADED
     use_server = server_scored or (row["provisional_score"] is None and row["score"] is not None)

@@ -103,6 +103,7 @@ OVERVIEW_KPIS = (
 _STATES = {
     AttemptSyncState.PENDING: SyncState.LOCAL,
     AttemptSyncState.HELD: SyncState.HELD,
+    AttemptSyncState.RECORDED: SyncState.NOT_UPLOADED,
     AttemptSyncState.REJECTED: SyncState.REJECTED,
     AttemptSyncState.UPLOADED: SyncState.UPLOADED,
     AttemptSyncState.SCORED: SyncState.SCORED,

@@ -226,6 +226,7 @@ class SyncState(enum.StrEnum):
 
     LOCAL = "local"  # recorded here, not yet sent
     HELD = "held"  # upload = "manual": recording and transcript stay here until Upload
+    NOT_UPLOADED = "not_uploaded"  # the same, seen from another computer (a manager's)
     UPLOADING = "uploading"
     UPLOADED = "uploaded"  # on the server, waiting for its score
     SCORED = "scored"  # the server's score is in
@@ -237,6 +238,7 @@ class SyncState(enum.StrEnum):
         return {
             SyncState.LOCAL: "Saved on this computer",
             SyncState.HELD: "Recording and transcript on this computer only: press Upload",
+            SyncState.NOT_UPLOADED: "Recording and transcript not uploaded by the rep yet",
             SyncState.UPLOADING: "Uploading…",
             SyncState.UPLOADED: "Uploaded, waiting for the server's score",
             SyncState.SCORED: "Scored by the server",

@@ -46,6 +46,11 @@ def test_held_files_stay_here_until_upload_while_the_row_syncs(sign_in, engine_f
     # Later rounds leave them alone too.
     engine.run_once()
     assert _stored_objects(db, new.id) == set()
+    # A manager sees that the call happened, and that its files are not uploaded yet.
+    manager = engine_for(sign_in("manager"))
+    assert manager.run_once().phase is Phase.IDLE
+    seen = manager.cache.attempt(new.id)
+    assert seen.sync_state is AttemptSyncState.RECORDED and seen.transcript is None
 
     released = engine.cache.upload_attempt(new.id)
     assert released.sync_state is AttemptSyncState.PENDING
@@ -66,6 +71,8 @@ def test_held_files_stay_here_until_upload_while_the_row_syncs(sign_in, engine_f
         True,
     )
     assert engine.cache.held_attempts() == set()
+    manager.run_once()
+    assert manager.cache.attempt(new.id).sync_state is AttemptSyncState.SCORED
     with pytest.raises(CacheError, match="nothing waiting to be uploaded"):
         engine.cache.upload_attempt(new.id)
 

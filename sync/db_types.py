@@ -22,6 +22,7 @@ class AttemptStatus(enum.StrEnum):
     UPLOADED = "uploaded"
     SCORED = "scored"
     FAILED = "failed"
+    INCOMPLETE = "incomplete"
 
 
 class ContentStatus(enum.StrEnum):

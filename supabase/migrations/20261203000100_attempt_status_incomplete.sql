@@ -1,0 +1,12 @@
+-- An attempt in which the rep said nothing is no practice call: status 'incomplete'.
+--
+-- The desktop keeps such a call on the computer (offered to resume or discard) and never pushes
+-- it, but a client that does (an older Coachdesk, a script against the API) must not get a 0.0
+-- that drags down the leaderboard, the averages and assignment progress: the next migration has
+-- the scoring path mark it 'incomplete' instead of scoring it. A value of its own (rather than
+-- leaving it 'uploaded') says why it has no score, and everything that reports or completes
+-- already keys on 'scored' (facts: 'scored'/'failed'), so it stays out of all of them.
+--
+-- A migration of its own: a new enum value can only be used once the transaction that added it
+-- has committed, and the migrator runs each file in one transaction.
+alter type public.attempt_status add value if not exists 'incomplete';

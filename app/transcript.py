@@ -8,6 +8,7 @@ call's start, each rep turn placed at the offset its recording started at.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,21 @@ def rep_turn(utterance: Utterance, offset: float) -> dict[str, Any] | None:
         "text": utterance.text,
         "words": words,
     }
+
+
+def has_rep_speech(transcript: Mapping[str, Any]) -> bool:
+    """Whether the rep said anything in the call: a rep turn with words in it.
+
+    A call without is no attempt (nothing to score): it stays on this computer as incomplete, and
+    the server refuses to score one too (private.has_rep_speech, the same rule).
+    """
+    turns = transcript.get("turns")
+    return isinstance(turns, list) and any(
+        isinstance(turn, Mapping)
+        and turn.get("speaker") == "rep"
+        and str(turn.get("text") or "").strip() != ""
+        for turn in turns
+    )
 
 
 def build_transcript(turns: list[dict[str, Any]]) -> dict[str, Any]:

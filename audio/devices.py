@@ -7,9 +7,10 @@ denied"); `device_error` turns them into the few cases a user can act on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -83,6 +84,24 @@ def list_input_devices() -> list[InputDevice]:
         for device in devices
         if device["max_input_channels"] > 0
     ]
+
+
+def check_input(
+    device: DeviceSpec = None, *, check_settings: Callable[..., Any] | None = None
+) -> None:
+    """Raise the AudioError a Recorder on `device` would (None: the default microphone), or
+    return if it can record as the Recorder does: 16 kHz mono 16-bit. Opens no stream.
+
+    `check_settings`: PortAudio's settings check (sounddevice.check_input_settings), which a test
+    replaces as it replaces the stream, at the hardware boundary.
+    """
+    from audio.decode import SAMPLE_RATE  # the Recorder's; lazily: decode loads faster_whisper
+
+    check = check_settings or portaudio("input").check_input_settings
+    try:
+        check(device=device, samplerate=SAMPLE_RATE, channels=1, dtype="int16")
+    except DEVICE_ERRORS as error:
+        raise device_error(error, "input", device) from error
 
 
 def device_error(error: Exception, direction: Direction, device: DeviceSpec) -> AudioError:

@@ -28,6 +28,7 @@ import structlog
 from app.config import UploadPolicy
 from app.kpis import compute_kpis
 from app.scoring import score as score_rubric
+from app.transcript import has_rep_speech
 from sync.cache import (
     AttemptRecord,
     AttemptSyncState,
@@ -365,6 +366,11 @@ class SyncedBackend:
 
     def save_attempt(self, finished: FinishedAttempt) -> AttemptRow:
         """Keep the call with its provisional score (same numbers as the server's), then sync."""
+        if not has_rep_speech(finished.transcript):
+            # Incomplete: kept as a call record by the practice screen, never an attempt.
+            raise CoachdeskError(
+                "Nothing you said was heard in this call, so it is not saved as an attempt."
+            )
         account, cache = self._require_account(), self._cache_required()
         scenario = self.scenario(finished.scenario_id)
         kpis = compute_kpis(finished.transcript, scenario.rubric)

@@ -7,6 +7,9 @@ which scenario and assignment, when it started, the persona's lines so far and w
 sits on the call's timeline. The record is written (atomically) when each rep turn starts and when
 the call ends, and removed once the attempt is saved; a folder that still has one is a call that
 never reached the attempt store, which ui/recovery.py offers to recover at the next start.
+
+A call that ended with nothing said by the rep is no attempt (nothing to score): it keeps its
+record, marked `incomplete` with the reason, and is offered the same way, to resume or discard.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ log = structlog.get_logger(__name__)
 RECORD_NAME = "call.json"
 CALL_AUDIO_NAME = "call.flac"
 RECORD_VERSION = 1
+# Why a call with no rep speech is incomplete, as its record and the recovery list say it.
+NOTHING_SAID = "nothing you said was heard"
 
 
 class CallRecordError(ValueError):
@@ -55,6 +60,9 @@ class CallRecord:
     started_at: datetime  # timezone-aware
     persona_turns: tuple[Mapping[str, Any], ...]  # transcript turns ("speaker": "persona")
     rep_turns: tuple[RecordedTurn, ...]
+    # Why the call ended without becoming an attempt ("nothing you said was heard"); None: it
+    # was interrupted (a crash or kill) before it could be saved.
+    incomplete: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +76,8 @@ class CallRecord:
             "started_at": self.started_at.isoformat(),
             "persona_turns": [dict(turn) for turn in self.persona_turns],
             "rep_turns": [{"audio": t.audio, "offset": t.offset} for t in self.rep_turns],
+            # Optional: a record without it (or read by an older Coachdesk) is an interrupted call.
+            "incomplete": self.incomplete,
         }
 
     @classmethod
@@ -91,6 +101,7 @@ class CallRecord:
                     RecordedTurn(_file_name(turn["audio"]), float(turn["offset"]))
                     for turn in data["rep_turns"]
                 ),
+                incomplete=_optional(data.get("incomplete")),
             )
         except (KeyError, TypeError, ValueError) as error:
             if isinstance(error, CallRecordError):

@@ -7,6 +7,7 @@ never constructed (and the server would refuse its queries anyway).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.practice import TranscriberLike
+from audio.devices import check_input, list_input_devices
 from ui.about_dialog import AboutDialog
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
 from ui.home import HomeScreen
 from ui.leaderboard import LeaderboardScreen
 from ui.manager import ManagerPane
+from ui.microphone_check import InputCheck, InputDevices, MicrophoneCheck, input_problem
 from ui.practice_controller import PracticeController, RecorderFactory, microphone
 from ui.practice_view import PracticeScreen
 from ui.recovery import InterruptedCall, attempt_saved, find_interrupted_calls
@@ -63,6 +66,12 @@ class Devices:
     """The hardware boundary, replaceable in tests: microphone, speakers, speech model, voice."""
 
     recorder_factory: RecorderFactory | None = None  # None: the configured microphone
+    # The microphone's recorders, for a device name (None: the system default).
+    microphone: Callable[[str | None], RecorderFactory] = microphone
+    # Whether a microphone can record (before a call starts); None: PortAudio's check, unless
+    # recorder_factory stands in for the microphone (nothing to check then).
+    input_check: InputCheck | None = None
+    input_devices: InputDevices = list_input_devices
     player_factory: PlayerFactory = default_player
     # None: the configured model in its own process (ui/transcriber_process.py), loaded on first use
     transcriber: TranscriberLike | None = None
@@ -260,6 +269,32 @@ class MainWindow(QMainWindow):
             self.home.refresh()
 
     def start_practice(self, scenario: Scenario, assignment_id: str | None) -> None:
+        """Start the call once the microphone records; if it does not, ask for one first."""
+        device = self.ctx.preferences.loaded.settings.input_device
+        check = self._input_check()
+        problem = input_problem(check, device) if check is not None else None
+        if problem is None:
+            self._begin_practice(scenario, assignment_id, device)
+            return
+        dialog = MicrophoneCheck(
+            problem,
+            device=device,
+            check=check,
+            devices=self.devices.input_devices,
+            preferences=self.ctx.preferences,
+            parent=self,
+        )
+        dialog.ready.connect(lambda works: self._begin_practice(scenario, assignment_id, works))
+        dialog.open()
+
+    def _input_check(self) -> InputCheck | None:
+        if self.devices.input_check is not None:
+            return self.devices.input_check
+        return check_input if self.devices.recorder_factory is None else None
+
+    def _begin_practice(
+        self, scenario: Scenario, assignment_id: str | None, device: str | None
+    ) -> None:
         settings = self.ctx.preferences.loaded.settings
         voice = None
         if self.devices.use_voice and self.ctx.preferences.speak_persona:
@@ -271,13 +306,25 @@ class MainWindow(QMainWindow):
             scenario,
             assignment_id,
             transcriber=self._get_transcriber(),
-            recorder_factory=self.devices.recorder_factory or microphone(settings.input_device),
+            recorder_factory=self.devices.recorder_factory or self.devices.microphone(device),
             recordings_root=self.recordings_root(),
             voice=voice,
             turn_settings=settings.practice.turn_settings(),
         )
+        controller.incomplete.connect(self._practice_incomplete)
         self.pages.setCurrentWidget(self.practice)
         self.practice.begin(controller, voice.problem if voice is not None else None)
+
+    def _practice_incomplete(self, reason: str) -> None:
+        """Nothing was said: the call is kept, unscored, and offered to resume or discard."""
+        self.practice.close_call()
+        self.show_workspace()
+        self.status.showMessage(
+            f"The call was not saved as an attempt: {reason}. It is kept on this computer as "
+            "incomplete, never scored, to recover or discard.",
+            20_000,
+        )
+        self.look_for_interrupted_calls()
 
     def recordings_root(self) -> Path:
         settings = self.ctx.preferences.loaded.settings

@@ -7,6 +7,10 @@ after a pause; the key always works), transcribes on the compute thread (progres
 the status bar),
 speaks the persona's lines when a voice exists, and when the call ends assembles the call's
 audio and hands the attempt to the backend (scored here provisionally, then synced).
+
+A call in which the rep said nothing is no attempt: it is never saved, scored or synced. Its
+record stays, marked incomplete (ui/call_files.py), with its audio, so that the recovery list
+offers it to resume or discard (ui/recovery.py), and `incomplete` is emitted instead of `saved`.
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ from app.practice import (
     TranscriptionProgress,
 )
 from app.scenarios import Scenario as PracticeScenario
+from app.transcript import has_rep_speech
 from audio.capture import BLOCK_FRAMES, Level
 from audio.decode import SAMPLE_RATE
 from audio.errors import AudioError, DeviceLostError
 from audio.turns import EndOfTurn, TurnSettings
 from ui.call_files import (
     CALL_AUDIO_NAME,
+    NOTHING_SAID,
     CallRecord,
     RecordedTurn,
     assemble_call_audio,
@@ -111,6 +117,7 @@ class PracticeController(QObject):
     level = Signal(float, float)  # rms dBFS, peak dBFS
     call_ended = Signal(object)  # PracticeResult
     saved = Signal(object)  # AttemptRow
+    incomplete = Signal(str)  # nothing was said: why the call was kept as incomplete, unsaved
     problem = Signal(str)
     _event = Signal(object)
     _level = Signal(object)
@@ -152,6 +159,7 @@ class PracticeController(QObject):
         self._answering = False
         self._voice_done_early = False
         self._hang_up_when_done = False
+        self._heard_speech = False  # in the last recording (set on its writer thread)
         self._task: Task | None = None
         self.session.subscribe(self._from_session)
         # Always queued, even from the GUI thread: handlers may call back into the session,
@@ -192,7 +200,7 @@ class PracticeController(QObject):
 
     def end_call(self) -> None:
         """Hang up; a turn being recorded is transcribed first, so the last words count."""
-        if self.session.finished or self.state in ("saving", "saved"):
+        if self.session.finished or self.state in ("saving", "saved", "incomplete"):
             return
         self._hang_up_when_done = True
         if self.voice is not None:
@@ -212,6 +220,13 @@ class PracticeController(QObject):
     @property
     def recording(self) -> bool:
         return self._recorder is not None
+
+    @property
+    def nothing_said(self) -> bool:
+        """No rep turn has words so far, and the last recording (perhaps still being recorded or
+        transcribed) heard no speech either."""
+        spoke = any(turn.text.strip() for turn in self.session.rep_turns)
+        return not spoke and not self._heard_speech
 
     # Work (compute thread) ----------------------------------------------------------------
     def _load_model(self, task: Task) -> None:
@@ -313,6 +328,7 @@ class PracticeController(QObject):
             (line.end for line in persona), ((turn.offset, turn.duration) for turn in rep)
         )
         self._keep_record(persona, rep, RecordedTurn(f"{name}.flac", offset))  # Recorder's name
+        self._heard_speech = False  # before the microphone opens: its first blocks may be speech
         try:
             recorder = self._recorder_factory(self.folder, name, self._level_listener(name))
             recorder.start()
@@ -329,6 +345,8 @@ class PracticeController(QObject):
         persona_lines: Sequence[PersonaLine],
         rep_turns: Sequence[RepTurn],
         recording: RecordedTurn | None = None,
+        *,
+        incomplete: str | None = None,
     ) -> None:
         """Write the call's record (ui/call_files.py): what a crash right now would recover."""
         account = self.ctx.backend.account
@@ -345,6 +363,7 @@ class PracticeController(QObject):
             started_at=self.started_at or utc_now(),
             persona_turns=tuple(line.turn() for line in persona_lines),
             rep_turns=turns + ((recording,) if recording is not None else ()),
+            incomplete=incomplete,
         )
         try:
             write_record(self.folder, record)
@@ -353,14 +372,19 @@ class PracticeController(QObject):
             log.warning("call record not written", attempt_id=self.attempt_id, error=str(error))
 
     def _level_listener(self, name: str) -> Callable[[Level], None]:
-        """Levels of one recording, on its writer thread: to the meter and the pause detector."""
-        detector = EndOfTurn(self.turn_settings) if self.turn_settings is not None else None
+        """Levels of one recording, on its writer thread: to the meter, the pause detector and
+        `nothing_said` (a detector with default settings, when turns end only by key)."""
+        ends_on_pause = self.turn_settings is not None
+        detector = EndOfTurn(self.turn_settings)
 
         def on_level(level: Level) -> None:
             self._level.emit(level)
-            if detector is None or detector.ended:
+            if detector.ended:
                 return  # signalled once: update() keeps answering True after the turn ended
-            if detector.update(level, BLOCK_SECONDS):
+            ended = detector.update(level, BLOCK_SECONDS)
+            if detector.speaking:
+                self._heard_speech = True
+            if ended and ends_on_pause:
                 self._paused.emit(name)
 
         return on_level
@@ -373,6 +397,9 @@ class PracticeController(QObject):
 
     def _ended(self, result: PracticeResult) -> None:
         self.result = result
+        if not has_rep_speech(result.transcript):
+            self._keep_incomplete(result)
+            return
         self._set_state("saving")
         self._keep_record(result.persona_lines, result.rep_turns)
         self.call_ended.emit(result)
@@ -388,6 +415,13 @@ class PracticeController(QObject):
             cancellable=False,
             on_failure=lambda error: self._save(result, started, None, error),
         )
+
+    def _keep_incomplete(self, result: PracticeResult) -> None:
+        """Nothing was said: no attempt. The record (marked so) and the audio stay for recovery."""
+        self._set_state("incomplete")
+        self._keep_record(result.persona_lines, result.rep_turns, incomplete=NOTHING_SAID)
+        log.info("practice kept as incomplete", attempt_id=self.attempt_id, reason=NOTHING_SAID)
+        self.incomplete.emit(NOTHING_SAID)
 
     def _save(
         self,

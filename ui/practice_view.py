@@ -34,6 +34,7 @@ from ui.practice_controller import PracticeController
 from ui.services import AttemptRow
 from ui.voice import PersonaVoice
 from ui.widgets.avatar import Avatar
+from ui.widgets.confirm import confirm_destructive
 from ui.widgets.headings import muted, subheading
 from ui.widgets.level_meter import LevelMeter
 from ui.widgets.persona_card import PersonaCard
@@ -57,6 +58,7 @@ def turn_text(state: str, persona: str, *, ends_on_pause: bool = False) -> str:
         "ended": "Call ended",
         "saving": "Call ended. Saving…",
         "saved": "Call saved",
+        "incomplete": "Call ended: nothing you said was heard (kept as incomplete, not scored)",
     }.get(state, state)
 
 
@@ -199,8 +201,22 @@ class PracticeScreen(QWidget):
             self.controller.end_turn()
 
     def end_call(self) -> None:
-        if self.controller is not None:
-            self.controller.end_call()
+        controller = self.controller
+        if controller is None:
+            return
+        if controller.session.finished or not controller.nothing_said:
+            controller.end_call()
+            return
+        # A call with nothing said is no attempt: say what ending it now means.
+        confirm_destructive(
+            self,
+            name="confirmEndCall",
+            title="End the call?",
+            text="Nothing you said has been heard in this call. If you end it now it is kept "
+            "as incomplete, not scored: you can recover or discard it later.",
+            action="End call",
+            on_confirm=controller.end_call,
+        )
 
     def skip_voice(self) -> None:
         if self.controller is not None:
@@ -235,11 +251,11 @@ class PracticeScreen(QWidget):
         self.turn.setText(turn_text(state, persona, ends_on_pause=on_pause))
         recording = state == "recording"
         self.end_turn_button.setEnabled(recording)
-        self.end_call_button.setEnabled(state not in ("ended", "saving", "saved"))
+        self.end_call_button.setEnabled(state not in ("ended", "saving", "saved", "incomplete"))
         self.skip_voice_button.setEnabled(state == "persona_speaking")
         if not recording:
             self.meter.reset()
-        if state in ("ended", "saving", "saved"):
+        if state in ("ended", "saving", "saved", "incomplete"):
             self._ticker.stop()
 
     def _rep_turn_done(self, turn: RepTurn) -> None:

@@ -8,6 +8,11 @@ saves it through the backend under the call's own attempt id, so recovering twic
 recovery) saves one attempt. Audio without a record (an older Coachdesk's journal) can only be
 finished into a FLAC: with no scenario there is nothing to score it against.
 
+A call in which the rep said nothing is no attempt: the practice screen keeps it as incomplete
+(its record says so) and so does `recover_call` when it finds no rep speech, whether the call was
+killed after some seconds of silence or its turns could not be transcribed. Such a call stays
+listed, never scored or synced, until it is recovered with speech found or discarded.
+
 Nothing here touches widgets; `recover_call` blocks (transcription) and runs on the compute
 thread, the rest on the network thread (ui/recovery_dialog.py launches them).
 """
@@ -15,7 +20,7 @@ thread, the rest on the network thread (ui/recovery_dialog.py launches them).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,13 +29,14 @@ import soundfile
 import structlog
 
 from app.practice import TranscriberLike
-from app.transcript import build_transcript, rep_turn
+from app.transcript import build_transcript, has_rep_speech, rep_turn
 from audio import capture
 from audio.capture import InterruptedRecording
 from audio.decode import SAMPLE_RATE, load_audio
 from audio.errors import AudioError, TranscriptionCancelled
 from ui.call_files import (
     CALL_AUDIO_NAME,
+    NOTHING_SAID,
     RECORD_NAME,
     CallRecord,
     CallRecordError,
@@ -40,6 +46,7 @@ from ui.call_files import (
     forget_record,
     read_record,
     timeline_position,
+    write_record,
 )
 from ui.errors import CoachdeskError
 from ui.services import AttemptRow, Backend, FinishedAttempt
@@ -72,13 +79,19 @@ class InterruptedCall:
     def scenario_title(self) -> str | None:
         return self.record.scenario_title if self.record is not None else None
 
+    @property
+    def incomplete(self) -> str | None:
+        """Why the call is incomplete (it ended with no rep speech); None: it was interrupted."""
+        return self.record.incomplete if self.record is not None else None
+
 
 @dataclass(frozen=True)
 class RecoveredCall:
     call: InterruptedCall
     audio: tuple[Path, ...]  # the call's complete audio files, kept whatever happens next
-    attempt: FinishedAttempt | None  # None: no record, so no scenario to score it against
+    attempt: FinishedAttempt | None  # None: no record, or incomplete (see `incomplete`)
     not_transcribed: tuple[str, ...] = ()  # why turns were left out of the transcript
+    incomplete: str | None = None  # no rep speech was found: why it stays an incomplete call
 
 
 def find_interrupted_calls(
@@ -186,6 +199,9 @@ def recover_call(
     audio = assemble_call_audio(
         [(path, offset) for path, offset, _ in clips], length, call.folder / CALL_AUDIO_NAME
     )
+    kept = (audio,) if audio is not None else tuple(path for path, _, _ in clips) or finished
+    if not has_rep_speech(transcript):
+        return _keep_incomplete(call, record, kept, problems)
     attempt = FinishedAttempt(
         id=record.attempt_id,
         scenario_id=record.scenario_id,
@@ -195,8 +211,19 @@ def recover_call(
         transcript=transcript,
         recording=audio,
     )
-    kept = (audio,) if audio is not None else tuple(path for path, _, _ in clips) or finished
     return RecoveredCall(call, kept, attempt, tuple(problems))
+
+
+def _keep_incomplete(
+    call: InterruptedCall, record: CallRecord, kept: tuple[Path, ...], problems: list[str]
+) -> RecoveredCall:
+    """No rep speech in the call: mark its record incomplete, so it is kept and never scored."""
+    marked = replace(record, incomplete=record.incomplete or NOTHING_SAID)
+    if marked != record:
+        write_record(call.folder, marked)
+    log.info("recovered call has no rep speech; kept as incomplete", attempt_id=record.attempt_id)
+    found = replace(call, record=marked, journals=())
+    return RecoveredCall(found, kept, None, tuple(problems), incomplete=marked.incomplete)
 
 
 Clip = tuple[Path, float, float]  # a turn's audio, its offset in the call, its length (seconds)
@@ -256,6 +283,8 @@ def save_recovered(backend: Backend, recovered: RecoveredCall) -> AttemptRow:
     """
     if recovered.attempt is None:
         raise CoachdeskError("This recording has no scenario, so it cannot be saved as an attempt.")
+    if not has_rep_speech(recovered.attempt.transcript):
+        raise CoachdeskError("Nothing you said was heard in this call, so it is not an attempt.")
     row = backend.save_attempt(recovered.attempt)
     forget_record(recovered.call.folder)
     log.info("interrupted call recovered", attempt_id=row.id)

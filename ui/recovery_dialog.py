@@ -1,4 +1,5 @@
-"""Offers the practice calls a crash or kill interrupted: recover each as an attempt, or discard it.
+"""Offers the practice calls a crash or kill interrupted, and those that ended with nothing said
+(incomplete): recover (resume) each as an attempt, or discard it.
 
 Non-blocking: the window stays usable while it is open. Recovering runs ui/recovery.py's work on
 the compute thread (transcription, progress and Cancel in the status bar) and then saves through
@@ -44,6 +45,18 @@ log = structlog.get_logger(__name__)
 
 UNKNOWN_SCENARIO = "Unknown scenario (audio only)"
 KEPT = "The recording is kept and offered again at the next start."
+NO_SPEECH_FOUND = (
+    "No speech was found in this call, so it is not scored, synced or counted anywhere. It is "
+    "kept here as incomplete: recover it again (for instance once transcription works) or "
+    "discard it."
+)
+
+
+def call_status(call: InterruptedCall) -> str:
+    """The list's status of a call as found on disk."""
+    if call.incomplete:
+        return f"Incomplete: {call.incomplete}"
+    return "Interrupted"
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,10 @@ class Entry:
     call: InterruptedCall
     status: str = "Interrupted"
     busy: bool = False
+
+    @classmethod
+    def found(cls, call: InterruptedCall) -> Entry:
+        return cls(call, call_status(call))
 
 
 COLUMNS: tuple[Column[Entry], ...] = (
@@ -92,9 +109,9 @@ class RecoveryDialog(QDialog):
         layout.addWidget(subheading("Practice calls that did not finish"))
         layout.addWidget(
             muted(
-                "Coachdesk stopped while these calls were being recorded. Nothing recorded is "
-                "lost: recover a call to transcribe, score and sync it like any attempt, or "
-                "discard it."
+                "Coachdesk stopped while these calls were being recorded, or nothing you said "
+                "was heard in them (incomplete calls, never scored). Nothing recorded is lost: "
+                "recover a call to transcribe, score and sync it like any attempt, or discard it."
             )
         )
         layout.addWidget(self.table, 1)
@@ -117,7 +134,7 @@ class RecoveryDialog(QDialog):
     def set_calls(self, calls: list[InterruptedCall]) -> None:
         """Show these calls as found now; one being recovered stays as it is until it is done."""
         busy = {entry.call.key: entry for entry in self.model.rows if entry.busy}
-        self._set_entries([busy.get(call.key, Entry(call)) for call in calls])
+        self._set_entries([busy.get(call.key, Entry.found(call)) for call in calls])
 
     def selected(self) -> Entry | None:
         index = self.table.currentIndex()
@@ -142,11 +159,15 @@ class RecoveryDialog(QDialog):
             self._audio_recovered,
             label="Recovering an interrupted call…",
             on_failure=lambda error: self._failed(call, error),
-            on_cancel=lambda: self._update(call, "Interrupted", busy=False),
+            on_cancel=lambda: self._update(call, call_status(call), busy=False),
         )
 
     def _audio_recovered(self, recovered: RecoveredCall) -> None:
         call = recovered.call
+        if recovered.incomplete is not None:
+            self._replace(Entry.found(call))
+            self.message.setText(NO_SPEECH_FOUND)
+            return
         if recovered.attempt is None:
             self._remove(call)
             files = ", ".join(str(path) for path in recovered.audio)
@@ -200,7 +221,8 @@ class RecoveryDialog(QDialog):
             self,
             name="confirmDiscard",
             title="Discard this call?",
-            text=f"Discard the interrupted call from {local_time(call.started_at)} "
+            text=f"Discard the {'incomplete' if call.incomplete else 'interrupted'} call from "
+            f"{local_time(call.started_at)} "
             f"({clock(call.seconds)} recorded)? Its recording is deleted and cannot be recovered.",
             action="Discard",
             on_confirm=lambda: self._discard(call),
@@ -214,7 +236,7 @@ class RecoveryDialog(QDialog):
             self.message.setText(plain_message(error))
             return
         self._remove(call)
-        self.message.setText("The interrupted call was discarded.")
+        self.message.setText("The call was discarded.")
 
     # Helpers --------------------------------------------------------------------------------
     def _set_entries(self, entries: list[Entry]) -> None:
@@ -233,6 +255,11 @@ class RecoveryDialog(QDialog):
                 for entry in self.model.rows
             ]
         )
+
+    def _replace(self, entry: Entry) -> None:
+        """The call as it is now (an incomplete call's record was just marked so)."""
+        key = entry.call.key
+        self._set_entries([entry if e.call.key == key else e for e in self.model.rows])
 
     def _remove(self, call: InterruptedCall) -> None:
         self._set_entries([entry for entry in self.model.rows if entry.call.key != call.key])

@@ -1,6 +1,9 @@
-"""Practice paths besides the complete call: hanging up early, and no microphone."""
+"""Practice paths besides the complete call: hanging up early, no microphone before the call
+(it does not start until one records), and a microphone lost once it runs."""
 
 from __future__ import annotations
+
+import functools
 
 import sounddevice
 from PySide6.QtCore import Qt
@@ -8,6 +11,9 @@ from PySide6.QtWidgets import QMessageBox
 from ui_flows import start_assignment
 
 from audio.capture import Recorder
+from audio.devices import InputDevice, check_input
+from ui.demo import FileMicrophone
+from ui.microphone_check import MicrophoneCheck
 from ui.services import SyncState
 
 SLOW = 60_000
@@ -51,7 +57,66 @@ def _no_microphone(**_options):
     raise sounddevice.PortAudioError("Error querying device -1", -9996)
 
 
-def test_no_microphone_is_said_in_plain_words(window, sign_in, qtbot, devices):
+class Microphones:
+    """The computer's input devices at the PortAudio boundary: none, until one is plugged in."""
+
+    def __init__(self) -> None:
+        self.plugged: list[InputDevice] = []
+
+    def plug(self, name: str) -> None:
+        self.plugged.append(InputDevice(len(self.plugged), name, "ALSA", 1, 48_000.0, False))
+
+    def check_input_settings(self, *, device, **_settings) -> None:
+        """sounddevice.check_input_settings as PortAudio answers it here (no default input)."""
+        if device is None:
+            raise sounddevice.PortAudioError("Error querying device -1", -9996)
+        if device not in [found.name for found in self.plugged]:
+            raise ValueError(f"No input device matching {device!r}")
+
+
+def test_no_microphone_the_call_waits_for_one_picked_and_retried(
+    window, sign_in, qtbot, devices, preferences, speech
+):
+    computer = Microphones()
+    heard = FileMicrophone([speech("Hi Dana, my name is Sam.")], pace=0)
+    opened: list[str | None] = []
+    devices.recorder_factory = None  # the configured microphone, as the app runs
+    devices.microphone = lambda device: opened.append(device) or heard
+    devices.input_check = functools.partial(
+        check_input, check_settings=computer.check_input_settings
+    )
+    devices.input_devices = lambda: list(computer.plugged)
+    sign_in(window, "trainee")
+    start_assignment(window)
+
+    dialog = window.findChild(MicrophoneCheck, "microphoneCheck")
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.problem.text().startswith("Cannot record: no microphone is connected.")
+    picker = dialog.picker
+    assert [picker.itemText(i) for i in range(picker.count())] == ["System default"]
+    # The call has not started: no practice screen, no timer, nothing recorded.
+    assert window.practice.controller is None and opened == []
+    assert window.pages.currentWidget() is not window.practice
+
+    computer.plug("USB Headset")
+    dialog.retry_button.click()  # the default still does not record; the headset is listed now
+    assert dialog.isVisible() and window.practice.controller is None
+    assert dialog.problem.text().startswith("Cannot record: no microphone is connected.")
+    assert [picker.itemText(i) for i in range(picker.count())] == [
+        "System default",
+        "USB Headset",
+    ]
+    picker.setCurrentIndex(1)
+    dialog.retry_button.click()
+
+    qtbot.waitUntil(lambda: window.practice.controller is not None, timeout=SLOW)
+    assert opened == ["USB Headset"]
+    assert preferences.loaded.settings.input_device == "USB Headset"  # kept for the next call
+    qtbot.waitUntil(lambda: window.practice.controller.recording, timeout=SLOW)
+    assert window.pages.currentWidget() is window.practice
+
+
+def test_a_microphone_lost_during_the_call_is_said_in_plain_words(window, sign_in, qtbot, devices):
     devices.recorder_factory = lambda root, name, on_level: Recorder(
         root, name, on_level=on_level, stream_factory=_no_microphone
     )

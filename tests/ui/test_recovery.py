@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 import soundfile
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from ui_flows import COLD_CALL_ASSIGNMENT, start_assignment
 
 from audio.transcribe import TranscriberSettings
 from ui.call_files import (
+    NOTHING_SAID,
     RECORD_NAME,
     CallRecord,
     CallRecordError,
@@ -31,9 +33,10 @@ from ui.call_files import (
     write_record,
 )
 from ui.demo import FileMicrophone
+from ui.errors import CoachdeskError
 from ui.recovery import find_interrupted_calls, recover_call
-from ui.recovery_dialog import KEPT, UNKNOWN_SCENARIO, RecoveryDialog
-from ui.services import SyncState
+from ui.recovery_dialog import KEPT, NO_SPEECH_FOUND, UNKNOWN_SCENARIO, RecoveryDialog
+from ui.services import FinishedAttempt, SyncState
 from ui.transcriber_process import ProcessTranscriber
 
 COLD_CALL = "f0000000-0000-4000-8000-000000000001"
@@ -156,6 +159,123 @@ def test_a_call_killed_mid_turn_is_recovered_as_one_synced_attempt(
     window.open_review(attempt_id)
     qtbot.waitUntil(lambda: window.review.detail is not None, timeout=SLOW)
     qtbot.waitUntil(lambda: window.review.detail.row.sync_state is SyncState.SCORED, timeout=SLOW)
+
+
+INCOMPLETE = f"Incomplete: {NOTHING_SAID}"
+
+
+def _silent_call(window, sign_in, qtbot, devices, seconds: float):
+    """Sign in and start the cold-call assignment; the rep says nothing for `seconds`."""
+    microphone = devices.recorder_factory  # no answers given: a quiet room
+    sign_in(window, "trainee")
+    start_assignment(window)
+    practice = window.practice
+    qtbot.waitUntil(lambda: practice.controller.recording, timeout=SLOW)
+    qtbot.waitUntil(lambda: microphone.recorders[-1].seconds > seconds, timeout=SLOW)
+    return practice.controller
+
+
+def _no_attempt(window, db, attempt_id: str) -> bool:
+    """Neither this computer nor the server has the attempt."""
+    try:
+        window.ctx.backend.attempt(attempt_id)
+    except CoachdeskError:
+        on_server = db.execute(
+            "select 1 from public.scenario_attempts where id = %s", (attempt_id,)
+        ).fetchone()
+        return on_server is None
+    return False
+
+
+def _question(qtbot, window, name: str) -> QMessageBox:
+    qtbot.waitUntil(
+        lambda: any(box.isVisible() for box in window.findChildren(QMessageBox, name)),
+        timeout=SLOW,
+    )
+    return next(box for box in window.findChildren(QMessageBox, name) if box.isVisible())
+
+
+def test_ending_a_call_with_nothing_said_asks_then_keeps_it_incomplete_unscored(
+    key_ends_turns, window, sign_in, qtbot, devices, db
+):
+    controller = _silent_call(window, sign_in, qtbot, devices, 2.0)
+    practice, attempt_id, folder = window.practice, controller.attempt_id, controller.folder
+    before = window.home.data
+    assert controller.nothing_said
+
+    qtbot.keyClick(practice, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    box = _question(qtbot, window, "confirmEndCall")
+    assert box.text().startswith("Nothing you said has been heard in this call.")
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert controller.recording and not controller.session.finished  # the call goes on
+    practice.end_call_button.click()
+    box = _question(qtbot, window, "confirmEndCall")
+    (end,) = [button for button in box.buttons() if button.text() == "End call"]
+    end.click()
+
+    # Back home, the call offered to recover or discard; no attempt anywhere.
+    dialog = _dialog_rows(qtbot, window, 1)
+    (entry,) = dialog.model.rows
+    assert (entry.call.record.attempt_id, entry.status) == (attempt_id, INCOMPLETE)
+    assert window.pages.currentWidget() is window.workspace
+    assert read_record(folder).incomplete == NOTHING_SAID
+    assert soundfile.info(str(folder / "turn-01.flac")).duration > 1.0  # its audio is kept
+    qtbot.waitUntil(lambda: window.home.data is not before, timeout=SLOW)  # home, refreshed
+    assert _no_attempt(window, db, attempt_id)
+    after = window.home.data
+    assert [a.id for a in after.recent_attempts] == [a.id for a in before.recent_attempts]
+    assert after.assignments == before.assignments  # progress and best score as they were
+    # Nor can anything save one: the backend refuses a transcript without rep speech.
+    with pytest.raises(CoachdeskError, match="Nothing you said was heard"):
+        window.ctx.backend.save_attempt(
+            FinishedAttempt(
+                id=attempt_id,
+                scenario_id=COLD_CALL,
+                assignment_id=COLD_CALL_ASSIGNMENT,
+                started_at=entry.call.started_at,
+                ended_at=entry.call.started_at,
+                transcript={"version": 1, "turns": list(entry.call.record.persona_turns)},
+                recording=None,
+            )
+        )
+    assert _no_attempt(window, db, attempt_id)
+
+    # Offered again at the next sign-in, until discarded.
+    dialog = _restart(window, sign_in, qtbot, window.recordings_root())
+    dialog = _dialog_rows(qtbot, window, 1)
+    assert dialog.model.rows[0].status == INCOMPLETE
+    dialog.table.selectRow(0)
+    box = dialog.discard_selected()
+    assert "Discard the incomplete call" in box.text()
+    (discard,) = [b for b in box.buttons() if b.text() == "Discard"]
+    discard.click()
+    assert dialog.model.rowCount() == 0 and not folder.exists()
+
+
+def test_a_call_killed_before_anything_was_said_is_recovered_as_incomplete_not_zero(
+    key_ends_turns, window, sign_in, qtbot, devices, db, tmp_path
+):
+    controller = _silent_call(window, sign_in, qtbot, devices, 3.0)
+    attempt_id = controller.attempt_id
+    crashed = tmp_path / "after-the-crash"
+    folder = _kill_snapshot(controller.folder, crashed)
+
+    _restart(window, sign_in, qtbot, crashed)
+    dialog = _dialog_rows(qtbot, window, 1)
+    assert dialog.model.rows[0].status == "Interrupted"
+    dialog.table.selectRow(0)
+    dialog.recover_button.click()
+    qtbot.waitUntil(lambda: dialog.message.text() == NO_SPEECH_FOUND, timeout=SLOW)
+    (entry,) = dialog.model.rows
+    assert (entry.status, entry.busy) == (INCOMPLETE, False)
+    assert read_record(folder).incomplete == NOTHING_SAID
+    assert soundfile.info(str(folder / "turn-01.flac")).duration > 2.0
+    window.sync_now()
+    assert _no_attempt(window, db, attempt_id)
+    # Still offered, as incomplete, at the next start.
+    window.look_for_interrupted_calls()
+    qtbot.waitUntil(lambda: dialog.model.rows[0].call.incomplete == NOTHING_SAID, timeout=SLOW)
+    assert dialog.model.rows[0].status == INCOMPLETE
 
 
 def read_started(record_text: str) -> datetime:

@@ -16,6 +16,7 @@ from app.scoring import score
 from app.transcript import (
     build_transcript,
     estimate_speech_seconds,
+    has_rep_speech,
     persona_turn,
     rep_turn,
     seconds,
@@ -170,3 +171,29 @@ def test_the_database_refuses_what_the_builder_refuses(admin_conn):
     with pytest.raises(psycopg.errors.CheckViolation) as remote:
         admin_conn.execute("select private.validate_transcript(%s::jsonb)", (json.dumps(bad),))
     assert str(local.value) == remote.value.diag.message_primary
+
+
+@pytest.mark.parametrize(
+    ("turns", "spoke"),
+    [
+        ([], False),
+        ([{"speaker": "persona", "start": 0, "end": 2, "text": "Dana speaking."}], False),
+        (
+            [
+                {"speaker": "persona", "start": 0, "end": 2, "text": "Dana speaking."},
+                {"speaker": "rep", "start": 3, "end": 9, "text": "  "},
+            ],
+            False,
+        ),
+        ([{"speaker": "rep", "start": 3, "end": 9, "text": "Hi Dana."}], True),
+    ],
+)
+def test_rep_speech_is_the_same_rule_here_and_on_the_server(admin_conn, turns, spoke):
+    """A call without rep speech is incomplete on both sides: never saved here, never scored
+    there (supabase/migrations/20261203000110)."""
+    transcript = {"version": 1, "turns": turns}
+    assert has_rep_speech(transcript) is spoke
+    row = admin_conn.execute(
+        "select private.has_rep_speech(%s::jsonb) as spoke", (json.dumps(transcript),)
+    ).fetchone()
+    assert row["spoke"] is spoke

@@ -27,6 +27,7 @@ from sqlite_utils import Database
 
 from sync import outbox, uploads
 from sync.cache_migrations import migrate
+from sync.db_types import AttemptStatus
 from sync.outbox import Op
 from sync.rows import dumps, iso, loads, now, number, parse_time, sql_number
 
@@ -81,6 +82,10 @@ def cache_path(data_dir: Path, user_id: str) -> Path:
 
 class CacheError(Exception):
     """A local write that cannot be done as asked; the message says why."""
+
+
+# The server's status of an attempt without rep speech: never scored, counted nowhere.
+INCOMPLETE = AttemptStatus.INCOMPLETE.value
 
 
 class AttemptSyncState(StrEnum):
@@ -557,10 +562,16 @@ class Cache:
     def recent_attempts(
         self, org_id: str, *, user_id: str | None = None, limit: int = 20
     ) -> list[AttemptRecord]:
-        """Newest first; one user's, or the whole org's (what a manager's cache holds)."""
+        """Newest first; one user's, or the whole org's (what a manager's cache holds).
+
+        Attempts the server found incomplete (no rep speech; an older Coachdesk pushed them) are
+        no practice calls and are left out, as they are of every report."""
+        counted = f"a.status <> '{INCOMPLETE}'"
         if user_id is None:
-            return self._attempt_rows("a.org_id = ?", [org_id], limit=limit)
-        return self._attempt_rows("a.org_id = ? and a.user_id = ?", [org_id, user_id], limit=limit)
+            return self._attempt_rows(f"a.org_id = ? and {counted}", [org_id], limit=limit)
+        return self._attempt_rows(
+            f"a.org_id = ? and a.user_id = ? and {counted}", [org_id, user_id], limit=limit
+        )
 
     def previous_attempt(self, attempt: AttemptRecord) -> AttemptRecord | None:
         """The same person's attempt of the same scenario just before this one, if held here."""
@@ -700,8 +711,9 @@ class Cache:
         best: dict[str, Decimal] = {}
         for row in self.db.query(
             "select scenario_id, max(coalesce(score, provisional_score)) as best "
-            "from scenario_attempts where org_id = ? and user_id = ? group by scenario_id",
-            [org_id, user_id],
+            "from scenario_attempts where org_id = ? and user_id = ? and status <> ? "
+            "group by scenario_id",
+            [org_id, user_id, INCOMPLETE],
         ):
             value = number(row["best"])
             if value is not None:

@@ -59,3 +59,37 @@ def test_attempt_goes_up_and_the_servers_score_comes_back(sign_in, engine_for, r
         ("transcripts", f"{DEMO_ORG}/{USER_IDS['trainee']}/{new.id}.json"),
         ("transcripts", f"{DEMO_ORG}/{USER_IDS['trainee']}/{new.id}.txt"),
     }
+
+
+def test_an_attempt_without_rep_speech_from_an_older_client_comes_back_incomplete(
+    sign_in, engine_for, db
+):
+    """An older Coachdesk saved calls with nothing said as attempts (provisionally 0.0) and
+    pushed them: the server marks them incomplete, and they count nowhere here either."""
+    session = sign_in("trainee")
+    engine = engine_for(session)
+    assert engine.run_once().phase is Phase.IDLE
+    org, user = DEMO_ORG, USER_IDS["trainee"]
+    before = engine.cache.due_assignments(org, user)
+    silent = {
+        "version": 1,
+        "turns": [{"speaker": "persona", "start": 0.0, "end": 2.5, "text": "Dana speaking."}],
+    }
+    scenario = engine.cache.scenario(SCENARIO_COLD_CALL)
+    kpis = compute_kpis(silent, scenario.rubric)
+    new = NewAttempt(
+        **{**new_attempt_args(), "transcript": silent},
+        provisional_kpis=kpis,
+        provisional_breakdown=score(scenario.rubric, kpis, scenario.pass_score, silent),
+    )
+    engine.cache.record_attempt(new)
+
+    assert engine.run_once().phase is Phase.IDLE
+    wait_for_scoring(db)
+    engine.run_once()
+    assert db.execute(
+        "select status::text, score from scenario_attempts where id = %s", (new.id,)
+    ).fetchone() == ("incomplete", None)
+    assert engine.cache.attempt(new.id).status == "incomplete"
+    assert new.id not in [a.id for a in engine.cache.recent_attempts(org, user_id=user)]
+    assert engine.cache.due_assignments(org, user) == before

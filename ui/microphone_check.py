@@ -99,6 +99,7 @@ class MicrophoneCheck(QDialog):
         )
         layout.addLayout(form)
         layout.addWidget(buttons)
+        self.setMinimumWidth(480)  # the problem's sentence on two lines, not five
         self.list_devices(device)
         if preferences.loaded.is_locked("input_device"):
             self.picker.setEnabled(False)

@@ -8,9 +8,11 @@ trainee writes as `authenticated` with real claims, as PostgREST would.
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,7 +20,10 @@ import pytest
 from db_support import Claims, Seed, score_queued
 from psycopg.rows import dict_row
 
+from server.db.migrate import MIGRATIONS_DIR, apply_bootstrap, apply_migrations, apply_seed
 from server.db.testing import with_dbname
+
+FIRST_NEW_MIGRATION = "20261203000100"
 
 # Said by the persona only, then a rep turn in which nothing was heard.
 NO_REP_SPEECH = {
@@ -191,3 +196,45 @@ def test_a_transcript_with_rep_speech_replacing_an_empty_one_is_scored(org, as_a
         score_queued(worker)
     row = attempt(as_api, org, silent)
     assert row["status"] == "scored" and row["score"] is not None
+
+
+def test_scores_without_rep_speech_from_before_become_incomplete(database_dsn, tmp_path):
+    """A database that scored silent calls (before these migrations) loses those scores."""
+    older = tmp_path / "migrations"
+    older.mkdir()
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        if path.name < FIRST_NEW_MIGRATION:
+            shutil.copy(path, older / path.name)
+    name = f"coachdesk_incomplete_{uuid.uuid4().hex[:10]}"
+    admin = with_dbname(database_dsn, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        # Tuple rows: the migrator reads its own bookkeeping by position.
+        with psycopg.connect(with_dbname(database_dsn, name), autocommit=True) as conn:
+            apply_bootstrap(conn)
+            apply_migrations(conn, Path(older))
+            apply_seed(conn)
+            trainee, org, _role = Seed.USERS["trainee"]
+            silent = str(uuid.uuid4())
+            conn.execute(
+                "insert into public.scenario_attempts (id, org_id, user_id, scenario_id,"
+                " started_at, transcript, status) values (%s, %s, %s, %s, now(), %s::jsonb,"
+                " 'uploaded')",
+                (silent, org, trainee, Seed.SCENARIO_COLD_CALL, json.dumps(NO_REP_SPEECH)),
+            )
+            conn.execute("select private.score_queued(100)")
+            query = "select id::text, status::text, score from public.scenario_attempts"
+            (status, score) = next(row[1:] for row in conn.execute(query) if row[0] == silent)
+            # What these migrations fix: a call with nothing said got a score (16.28 here: the
+            # rubric's "at most" criteria are met by silence).
+            assert status == "scored" and score is not None
+
+            assert apply_migrations(conn)[0] == FIRST_NEW_MIGRATION
+            by_id = {row[0]: row[1:] for row in conn.execute(query)}
+        assert by_id[silent] == ("incomplete", None)
+        # The seed's calls, all with rep speech, keep their scores.
+        assert {status for i, (status, _) in by_id.items() if i != silent} == {"scored"}
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')

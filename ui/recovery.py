@@ -201,7 +201,7 @@ def recover_call(
     )
     kept = (audio,) if audio is not None else tuple(path for path, _, _ in clips) or finished
     if not has_rep_speech(transcript):
-        return _keep_incomplete(call, record, kept, problems)
+        return _keep_incomplete(call, replace(record, rep_turns=tuple(turns)), kept, problems)
     attempt = FinishedAttempt(
         id=record.attempt_id,
         scenario_id=record.scenario_id,
@@ -217,9 +217,12 @@ def recover_call(
 def _keep_incomplete(
     call: InterruptedCall, record: CallRecord, kept: tuple[Path, ...], problems: list[str]
 ) -> RecoveredCall:
-    """No rep speech in the call: mark its record incomplete, so it is kept and never scored."""
+    """No rep speech in the call: mark its record incomplete, so it is kept and never scored.
+
+    `record` lists every turn found, those a crash kept it from listing too (offset -1: placed
+    after what was said before them when recovered again), so none is lost from a later try."""
     marked = replace(record, incomplete=record.incomplete or NOTHING_SAID)
-    if marked != record:
+    if marked != call.record:
         write_record(call.folder, marked)
     log.info("recovered call has no rep speech; kept as incomplete", attempt_id=record.attempt_id)
     found = replace(call, record=marked, journals=())

@@ -78,6 +78,15 @@ COLUMNS: tuple[Column[Entry], ...] = (
 )
 
 
+def _not_transcribed(recovered: RecoveredCall) -> str:
+    """The turns transcription could not read, said after the main message ("" if none)."""
+    count = len(recovered.not_transcribed)
+    if not count:
+        return ""
+    problems = "; ".join(recovered.not_transcribed)
+    return f" {count} turn{'s' if count != 1 else ''} could not be transcribed ({problems})."
+
+
 class RecoveryDialog(QDialog):
     recovered = Signal(object)  # the saved AttemptRow
 
@@ -166,7 +175,7 @@ class RecoveryDialog(QDialog):
         call = recovered.call
         if recovered.incomplete is not None:
             self._replace(Entry.found(call))
-            self.message.setText(NO_SPEECH_FOUND)
+            self.message.setText(NO_SPEECH_FOUND + _not_transcribed(recovered))
             return
         if recovered.attempt is None:
             self._remove(call)
@@ -192,11 +201,7 @@ class RecoveryDialog(QDialog):
             f"a provisional score of {score_text(row.score)}, and it syncs like any attempt."
         )
         if recovered.not_transcribed:
-            count = len(recovered.not_transcribed)
-            text += (
-                f" {count} turn{'s' if count != 1 else ''} could not be transcribed "
-                f"({'; '.join(recovered.not_transcribed)}); the audio is in the saved recording."
-            )
+            text += _not_transcribed(recovered) + " The audio is in the saved recording."
         self.message.setText(text)
         self.recovered.emit(row)
 

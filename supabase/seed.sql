@@ -186,32 +186,65 @@ insert into public.assignments (id, org_id, scenario_id, track_id, user_id, team
    'f0000000-0000-4000-8000-000000000011', null, 'a0000000-0000-4000-8000-000000000011', null,
    now() + interval '5 days', 'Qualify your first inbound lead.', 'a0000000-0000-4000-8000-000000000012');
 
--- Past attempts: three transcript templates (strong, average, weak) spread over the last five
--- weeks. They arrive with a transcript, so the database queues them for scoring; the seed scores
--- the queue at the end, so the demo starts with scores (and the reports built from them).
-with templates (quality, transcript) as (values
-  ('strong', '{"version": 1, "turns": [
+-- Past attempts: transcripts of strong, average and weak calls on each scenario, spread over the
+-- last five weeks; each follows its scenario's lines, so the persona speaks as herself or himself.
+-- They arrive with a transcript, so the database queues them for scoring; the seed scores the
+-- queue at the end, so the demo starts with scores (and the reports built from them).
+with templates (scenario_id, quality, transcript) as (values
+  ('f0000000-0000-4000-8000-000000000001', 'strong', '{"version": 1, "turns": [
     {"speaker": "persona", "start": 0.0, "end": 2.1, "text": "Dana speaking. Who is this?"},
-    {"speaker": "rep", "start": 2.9, "end": 7.4, "text": "Hi Dana, this is Sam from Coachdesk. Did I catch you at a bad time?"},
+    {"speaker": "rep", "start": 2.9, "end": 7.4, "text": "Hi Dana, this is Alex from Coachdesk. Did I catch you at a bad time?"},
     {"speaker": "persona", "start": 8.0, "end": 12.5, "text": "We already have a vendor for that. Why should I spend time on this?"},
     {"speaker": "rep", "start": 13.6, "end": 24.0, "text": "Fair question. Teams like yours reduce support tickets by a third and save hours every week. How do you handle onboarding today?"},
     {"speaker": "persona", "start": 24.8, "end": 28.9, "text": "Okay, that is relevant. What would a next step look like?"},
     {"speaker": "rep", "start": 30.0, "end": 36.2, "text": "Could we book a short demo meeting on Thursday? Would ten work for you?"},
     {"speaker": "persona", "start": 37.0, "end": 39.0, "text": "Fine, send an invite for Thursday."}]}'::jsonb),
-  ('average', '{"version": 1, "turns": [
+  ('f0000000-0000-4000-8000-000000000001', 'average', '{"version": 1, "turns": [
     {"speaker": "persona", "start": 0.0, "end": 2.1, "text": "Dana speaking. Who is this?"},
-    {"speaker": "rep", "start": 2.4, "end": 9.8, "text": "Hi, um, this is Sam from Coachdesk, we do, uh, training software for sales teams and stuff."},
+    {"speaker": "rep", "start": 2.4, "end": 9.8, "text": "Hi, um, this is Alex from Coachdesk, we do, uh, training software for sales teams and stuff."},
     {"speaker": "persona", "start": 10.2, "end": 14.6, "text": "We already have a vendor for that. Why should I spend time on this?"},
     {"speaker": "rep", "start": 15.0, "end": 33.5, "text": "Well, you know, we are faster and we can save you money, I mean the product is really good and our customers like it a lot and the setup is simple, um, so I think it could help."},
     {"speaker": "persona", "start": 34.0, "end": 38.1, "text": "Okay, that is relevant. What would a next step look like?"},
     {"speaker": "rep", "start": 38.5, "end": 43.0, "text": "Maybe a call next week? What do you think?"},
     {"speaker": "persona", "start": 43.6, "end": 45.6, "text": "Send me an email and I will look at it."}]}'::jsonb),
-  ('weak', '{"version": 1, "turns": [
+  ('f0000000-0000-4000-8000-000000000001', 'weak', '{"version": 1, "turns": [
     {"speaker": "persona", "start": 0.0, "end": 2.1, "text": "Dana speaking. Who is this?"},
     {"speaker": "rep", "start": 2.2, "end": 30.4, "text": "Uh, hi, um, so I am calling from Coachdesk and basically we have this platform, you know, that does a lot of things for sales teams, um, like coaching and, uh, analytics and basically everything, and I mean it is really great."},
-    {"speaker": "persona", "start": 29.9, "end": 34.0, "text": "We already have a vendor for that."},
+    {"speaker": "persona", "start": 29.9, "end": 34.0, "text": "We already have a vendor for that. Why should I spend time on this?"},
     {"speaker": "rep", "start": 34.1, "end": 52.0, "text": "Right, but, um, ours is better, you know, basically it is just better and, uh, cheaper I think, so you should really look at it."},
-    {"speaker": "persona", "start": 52.5, "end": 54.5, "text": "Send me an email and I will look at it."}]}'::jsonb)
+    {"speaker": "persona", "start": 52.5, "end": 54.5, "text": "Send me an email and I will look at it."}]}'::jsonb),
+  ('f0000000-0000-4000-8000-000000000002', 'strong', '{"version": 1, "turns": [
+    {"speaker": "persona", "start": 0.0, "end": 3.0, "text": "I have fifteen minutes. What do you want to know?"},
+    {"speaker": "rep", "start": 3.8, "end": 10.4, "text": "Thanks, Raj. How does your team run the month-end close today, and where does it hurt most?"},
+    {"speaker": "persona", "start": 11.2, "end": 15.6, "text": "Our month-end close takes nine days and overtime is killing us."},
+    {"speaker": "rep", "start": 16.6, "end": 26.0, "text": "Nine days is a lot. What does that overtime add up to over a year? And how many hours a week go into matching invoices by hand?"},
+    {"speaker": "persona", "start": 26.8, "end": 31.6, "text": "Roughly two hundred thousand a year in overtime. Can you fix that?"},
+    {"speaker": "rep", "start": 32.6, "end": 42.4, "text": "We can. Finance teams like yours close in four days, so the payback comes well inside a year. Could I show you the numbers next week?"},
+    {"speaker": "persona", "start": 43.2, "end": 45.4, "text": "Show me the numbers next week."}]}'::jsonb),
+  ('f0000000-0000-4000-8000-000000000002', 'average', '{"version": 1, "turns": [
+    {"speaker": "persona", "start": 0.0, "end": 3.0, "text": "I have fifteen minutes. What do you want to know?"},
+    {"speaker": "rep", "start": 3.5, "end": 9.9, "text": "Um, so, what, uh, what tools does your finance team use right now?"},
+    {"speaker": "persona", "start": 10.4, "end": 14.8, "text": "Our month-end close takes nine days and overtime is killing us."},
+    {"speaker": "rep", "start": 15.2, "end": 21.6, "text": "Okay, so, um, how much budget do you have for a new system, basically?"},
+    {"speaker": "persona", "start": 22.1, "end": 26.3, "text": "You are asking about my budget before you understand my problem."}]}'::jsonb),
+  ('f0000000-0000-4000-8000-000000000002', 'weak', '{"version": 1, "turns": [
+    {"speaker": "persona", "start": 0.0, "end": 3.0, "text": "I have fifteen minutes. What do you want to know?"},
+    {"speaker": "rep", "start": 3.2, "end": 19.6, "text": "Uh, hi, so basically we sell, um, finance software and it is really good and, you know, everybody likes it and I think you would like it too."},
+    {"speaker": "persona", "start": 20.1, "end": 22.3, "text": "I am not sure what you are asking me."}]}'::jsonb),
+  ('f0000000-0000-4000-8000-000000000003', 'average', '{"version": 1, "turns": [
+    {"speaker": "persona", "start": 0.0, "end": 3.2, "text": "Honestly, we are happy with our current provider."},
+    {"speaker": "rep", "start": 3.3, "end": 7.9, "text": "That makes sense, Lena. What do you like most about them?"},
+    {"speaker": "persona", "start": 8.4, "end": 11.2, "text": "Well, their support is slow, but it works."},
+    {"speaker": "rep", "start": 11.3, "end": 22.0, "text": "Right, well, um, we are, you know, just better and cheaper, basically, so you should switch."},
+    {"speaker": "persona", "start": 22.6, "end": 25.2, "text": "I do not think this is a fit. Goodbye."}]}'::jsonb),
+  ('f0000000-0000-4000-8000-000000000011', 'strong', '{"version": 1, "turns": [
+    {"speaker": "persona", "start": 0.0, "end": 2.8, "text": "I filled in your form. What happens now?"},
+    {"speaker": "rep", "start": 3.6, "end": 14.2, "text": "Thanks for reaching out, Sam. Two quick questions so I book the right demo: how big is your marketing team? And when would you like to start?"},
+    {"speaker": "persona", "start": 15.0, "end": 16.2, "text": "Sounds good."}]}'::jsonb),
+  ('f0000000-0000-4000-8000-000000000011', 'average', '{"version": 1, "turns": [
+    {"speaker": "persona", "start": 0.0, "end": 2.8, "text": "I filled in your form. What happens now?"},
+    {"speaker": "rep", "start": 3.2, "end": 9.6, "text": "Great, um, so I will send you a demo link. Does Tuesday work?"},
+    {"speaker": "persona", "start": 10.2, "end": 11.4, "text": "Sounds good."}]}'::jsonb)
 ),
 plan (n, user_id, org_id, scenario_id, assignment_id, quality, days_ago) as (values
   (1, 'a0000000-0000-4000-8000-000000000001', 'd0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-000000000001', 'weak', 34),
@@ -235,6 +268,6 @@ select md5('coachdesk-seed-attempt-' || p.n)::uuid, p.org_id::uuid, p.user_id::u
        (t.transcript #>> '{turns,-1,end}')::numeric,
        t.transcript, 'uploaded', 'seed'
 from plan p
-join templates t on t.quality = p.quality;
+join templates t on t.scenario_id = p.scenario_id and t.quality = p.quality;
 
 select private.score_queued(1000);

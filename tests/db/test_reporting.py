@@ -67,8 +67,8 @@ def seed_attempt_id(n: int) -> str:
 # Transcripts of the seed's past calls (strong, weak and average rep performances).
 TRANSCRIPTS = {
     "strong": seed_attempt_id(4),
-    "weak": seed_attempt_id(5),
-    "average": seed_attempt_id(6),
+    "weak": seed_attempt_id(1),
+    "average": seed_attempt_id(2),
 }
 
 

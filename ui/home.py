@@ -1,8 +1,12 @@
-"""The trainee's home: assignments by due date (overdue first and highlighted), track progress,
-start practice, and recent attempts with their score (provisional until the server's arrives).
+"""The trainee's home: open assignments by due date (overdue first and highlighted), completed
+ones after them, track progress, start practice, and recent attempts with their score
+(provisional until the server's arrives).
 """
 
 from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import replace
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
@@ -22,6 +26,30 @@ from ui.models import ROW_ROLE, AssignmentsModel, AttemptsModel
 from ui.services import Assignment, AttemptRow, HomeData, Scenario, utc_now
 from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.table import make_table
+
+# A thin bar reads as a gauge; at a button's height, beside the Start button, it read as one.
+PROGRESS_BAR_HEIGHT = 8
+
+
+def _content(assignment: Assignment) -> Hashable:
+    """What an assignment asks to practise: the same track given to a person and to their team
+    is one piece of work."""
+    return assignment.kind, assignment.title, assignment.scenario_ids
+
+
+def _order(assignment: Assignment) -> tuple[bool, bool, float]:
+    """Open before completed; within each, soonest due first, undated last."""
+    due = assignment.due_at
+    return assignment.done, due is None, due.timestamp() if due else 0.0
+
+
+def home_assignments(assignments: Sequence[Assignment]) -> tuple[Assignment, ...]:
+    """The assignments as the home lists them: each piece of work once (the copy due soonest
+    that is still open), open ones first."""
+    kept: dict[Hashable, Assignment] = {}
+    for assignment in sorted(assignments, key=_order):
+        kept.setdefault(_content(assignment), assignment)
+    return tuple(kept.values())
 
 
 class HomeScreen(QWidget):
@@ -45,6 +73,10 @@ class HomeScreen(QWidget):
         self.detail.setWordWrap(True)
         self.track_progress = QProgressBar()
         self.track_progress.setAccessibleName("Progress of the selected assignment")
+        self.track_progress.setTextVisible(False)
+        self.track_progress.setFixedHeight(PROGRESS_BAR_HEIGHT)
+        self.progress_text = muted()
+        self.progress_text.setObjectName("progressText")
         self.start_button = QPushButton("&Start practice")
         self.start_button.setObjectName("primary")
         self.start_button.setEnabled(False)
@@ -65,9 +97,14 @@ class HomeScreen(QWidget):
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(subheading("Assignments"))
         box.addWidget(self.assignment_table)
+        progress = QHBoxLayout()
+        progress.addWidget(self.progress_text)
+        progress.addWidget(self.track_progress, 1)
+        about_selected = QVBoxLayout()
+        about_selected.addWidget(self.detail)
+        about_selected.addLayout(progress)
         actions = QHBoxLayout()
-        actions.addWidget(self.detail, 1)
-        actions.addWidget(self.track_progress)
+        actions.addLayout(about_selected, 1)
         actions.addWidget(self.start_button)
         box.addLayout(actions)
         attempt_box = QWidget()
@@ -112,6 +149,7 @@ class HomeScreen(QWidget):
         )
 
     def show_data(self, data: HomeData) -> None:
+        data = replace(data, assignments=home_assignments(data.assignments))
         self.data = data
         self.refresh_button.setEnabled(True)
         self.assignments.set_rows(data.assignments)
@@ -124,9 +162,16 @@ class HomeScreen(QWidget):
             + (f", {overdue} overdue" if overdue else "")
             + "."
         )
-        if data.assignments:
-            self.assignment_table.selectRow(0)
+        if not self.assignment_table.currentIndex().isValid():
+            self._preselect_open()
         self._assignment_changed(self.assignment_table.currentIndex(), QModelIndex())
+
+    def _preselect_open(self) -> None:
+        """Select the first open assignment (the one to do next); none when all are done."""
+        assert self.data is not None
+        first_open = next((r for r, a in enumerate(self.data.assignments) if not a.done), None)
+        if first_open is not None:
+            self.assignment_table.selectRow(first_open)
 
     def selected_assignment(self) -> Assignment | None:
         index = self.assignment_table.currentIndex()
@@ -152,12 +197,13 @@ class HomeScreen(QWidget):
         assignment = current.data(ROW_ROLE) if current.isValid() else None
         self.start_button.setEnabled(assignment is not None)
         self.track_progress.setVisible(assignment is not None)
+        self.progress_text.setVisible(assignment is not None)
         if assignment is None:
-            self.detail.setText("No assignment selected." if self.data else "")
+            self.detail.setText(self._nothing_selected())
             return
         self.track_progress.setRange(0, max(assignment.total, 1))
         self.track_progress.setValue(assignment.completed)
-        self.track_progress.setFormat(f"{assignment.completed}/{assignment.total} passed")
+        self.progress_text.setText(f"{assignment.completed} of {assignment.total} passed")
         next_scenario = self.scenario_to_practise(assignment)
         parts = ["Completed" if assignment.done else due_text(assignment.due_at, utc_now())]
         if assignment.best_score is not None:
@@ -167,6 +213,13 @@ class HomeScreen(QWidget):
         if assignment.note:
             parts.append(f"“{assignment.note}”")
         self.detail.setText(" · ".join(parts))
+
+    def _nothing_selected(self) -> str:
+        if self.data is None:
+            return ""
+        if self.data.assignments and all(a.done for a in self.data.assignments):
+            return "All your assignments are completed. Select one to practise it again."
+        return "No assignment selected."
 
     def _start_selected(self) -> None:
         assignment = self.selected_assignment()

@@ -642,6 +642,7 @@ class SyncedBackend:
             sync_state=_STATES[record.sync_state],
             passed=record.passed,
             assignment_id=record.assignment_id,
+            kpis=record.kpis or {},
         )
 
 

@@ -199,6 +199,10 @@ class ManagerPane(QWidget):
         )
         self.count = muted()
         self.count.setObjectName("attemptCount")
+        self.no_match = QLabel()
+        self.no_match.setObjectName("noMatchingAttempts")
+        self.no_match.setWordWrap(True)
+        self.no_match.hide()
         self.review_button = QPushButton("&Open review")
         self.review_button.setEnabled(False)
         self.charts = ManagerCharts(ctx.theme.colors)
@@ -206,6 +210,7 @@ class ManagerPane(QWidget):
         attempts_tab = QWidget()
         attempts_layout = QVBoxLayout(attempts_tab)
         attempts_layout.addWidget(self.filters)
+        attempts_layout.addWidget(self.no_match)
         attempts_layout.addWidget(self.table, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.count, 1)
@@ -255,11 +260,20 @@ class ManagerPane(QWidget):
         self.refresh_button.setEnabled(True)
         self.filters.set_choices(data.members, data.teams, data.scenarios)
         self.model.set_rows(data.attempts)
+        self.charts.set_team_data(data.teams, data.attempts)
         self.apply_filters()
 
     def apply_filters(self) -> None:
         self.proxy.set_filters(**self.filters.values())
-        self.count.setText(f"{self.proxy.rowCount()} of {self.model.rowCount()} attempts shown")
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.count.setText(f"{shown} of {total} attempts shown")
+        # An empty table under filters looks like missing data; say why it is empty.
+        self.no_match.setVisible(shown == 0)
+        self.no_match.setText(
+            f"No attempts match these filters. Widen them, or use Clear filters to see all {total}."
+            if total
+            else "No attempts in this org yet: they appear here once people practise."
+        )
 
     def visible_attempts(self) -> list[AttemptRow]:
         return [self.proxy.index(r, 0).data(ROW_ROLE) for r in range(self.proxy.rowCount())]

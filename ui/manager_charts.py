@@ -1,11 +1,17 @@
 """The manager's charts (QtCharts): score trend and activity from `org_overview`
 (mv_org_overview), and a KPI's distribution per scenario from `scenario_insights`
-(mv_scenario_insights).
+(mv_scenario_insights); for one team, the same charts from the org's attempts on this computer
+(ui/team_reports.py).
+
+Axes end on round numbers with round ticks (0, 25, 50, 75, 100), ratios read in %, and a bar's
+scenario shows in full on hover (the axis shortens long titles).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from PySide6.QtCharts import (
@@ -18,11 +24,20 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QCursor, QPainter
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QToolTip,
+    QWidget,
+)
 
+from ui.formatting import number
 from ui.kpi_display import BY_KEY, KPIS
-from ui.services import OverviewMonth, ScenarioInsight
+from ui.services import AttemptRow, OverviewMonth, ScenarioInsight, Team
+from ui.team_reports import month_starts, of_team, team_insights, team_overview
 from ui.theme import Colors
 
 PERCENTILES = (
@@ -33,8 +48,54 @@ PERCENTILES = (
 )
 
 
-def _value(value: Decimal | None) -> float:
-    return float(value) if value is not None else 0.0
+# Steps an axis may tick by, per power of ten: 0, 25, 50… reads at a glance; 0, 23, 46… does not.
+NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+MAX_INTERVALS = 4
+
+
+def _value(value: Decimal | None, scale: float = 1.0) -> float:
+    return float(value) * scale if value is not None else 0.0
+
+
+def nice_axis(top: float, *, integers: bool = False) -> tuple[float, int, int]:
+    """(axis maximum, tick count, decimals) for values from 0 to `top`: a round maximum at or
+    above it, ticked by a round step. An empty chart (top 0) still gets distinct ticks."""
+    if top <= 0:
+        top = MAX_INTERVALS if integers else 1.0
+    rough = top / MAX_INTERVALS
+    magnitude = 10 ** math.floor(math.log10(rough))
+    step = next(n * magnitude for n in NICE_STEPS if n * magnitude >= rough * (1 - 1e-9))
+    if integers:
+        step = max(round(step), 1)
+    intervals = math.ceil(top / step - 1e-9)
+    decimals = 0  # as many as the step needs: 25 -> 0, 2.5 -> 1, 0.25 -> 2
+    while abs(step * 10**decimals - round(step * 10**decimals)) > 1e-9 and decimals < 6:
+        decimals += 1
+    return step * intervals, intervals + 1, decimals
+
+
+def _value_axis(top: float, *, integers: bool = False, title: str = "") -> QValueAxis:
+    maximum, ticks, decimals = nice_axis(top, integers=integers)
+    axis = QValueAxis()
+    axis.setRange(0, maximum)
+    axis.setTickCount(ticks)
+    axis.setMinorTickCount(0)
+    axis.setLabelFormat("%d" if decimals == 0 else f"%.{decimals}f")
+    axis.setTitleText(title)
+    return axis
+
+
+def _scale(kpi: str) -> tuple[float, str]:
+    """What a KPI's values are multiplied by on a chart, and the axis' unit: ratios in %."""
+    info = BY_KEY.get(kpi)
+    if info is not None and info.as_percent:
+        return 100.0, "%"
+    return 1.0, info.unit if info else ""
+
+
+def kpi_shown(insights: Sequence[ScenarioInsight], kpi: str) -> list[ScenarioInsight]:
+    """The scenarios the KPI chart has bars for, in its order."""
+    return [i for i in insights if kpi in i.kpis]
 
 
 def _chart(title: str, colors: Colors) -> QChart:
@@ -64,7 +125,7 @@ def score_trend_chart(months: Sequence[OverviewMonth], colors: Colors) -> QChart
             pass_rate.append(i, _value(month.pass_rate) * 100)
     chart.addSeries(series)
     chart.addSeries(pass_rate)
-    _month_axes(chart, months, (series, pass_rate), y_max=100)
+    _month_axes(chart, months, (series, pass_rate), _value_axis(100))
     return chart
 
 
@@ -78,51 +139,41 @@ def activity_chart(months: Sequence[OverviewMonth], colors: Colors) -> QChart:
     series.append(attempts)
     series.append(users)
     chart.addSeries(series)
-    top = max([m.attempts for m in months] + [1])
-    _month_axes(chart, months, (series,), y_max=top * 1.15, integers=True)
+    top = max([m.attempts for m in months] + [m.active_users for m in months] + [0])
+    _month_axes(chart, months, (series,), _value_axis(top, integers=True))
     return chart
 
 
 def kpi_distribution_chart(insights: Sequence[ScenarioInsight], kpi: str, colors: Colors) -> QChart:
     info = BY_KEY.get(kpi)
     label = info.label if info else kpi
-    chart = _chart(f"{label} by scenario", colors)
+    scale, unit = _scale(kpi)
+    chart = _chart(f"{label} by scenario" + (" (%)" if unit == "%" else ""), colors)
     series = QBarSeries()
-    shown = [i for i in insights if kpi in i.kpis]
+    shown = kpi_shown(insights, kpi)
     for key, name in PERCENTILES:
         bar = QBarSet(name)
         for insight in shown:
-            bar.append(_value(insight.kpis[kpi].get(key)))
+            bar.append(_value(insight.kpis[kpi].get(key), scale))
         series.append(bar)
     chart.addSeries(series)
     axis_x = QBarCategoryAxis()
     axis_x.append([_short(i.title) for i in shown] or ["no scored attempts yet"])
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     series.attachAxis(axis_x)
-    axis_y = QValueAxis()
-    values = [_value(i.kpis[kpi].get("p90")) for i in shown]
-    axis_y.setRange(0, max([*values, 0.0]) * 1.15 or 1)
-    axis_y.setTitleText(info.unit if info and info.unit else "")
+    values = [_value(i.kpis[kpi].get("p90"), scale) for i in shown]
+    axis_y = _value_axis(max([*values, 0.0]), title=unit)
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     series.attachAxis(axis_y)
     return chart
 
 
 def _month_axes(
-    chart: QChart,
-    months: Sequence[OverviewMonth],
-    series: Sequence[object],
-    *,
-    y_max: float,
-    integers: bool = False,
+    chart: QChart, months: Sequence[OverviewMonth], series: Sequence[object], axis_y: QValueAxis
 ) -> None:
     axis_x = QBarCategoryAxis()
     axis_x.append([f"{m.month_start:%b %Y}" for m in months])
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
-    axis_y = QValueAxis()
-    axis_y.setRange(0, y_max)
-    if integers:
-        axis_y.setLabelFormat("%d")
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     for s in series:
         s.attachAxis(axis_x)  # type: ignore[attr-defined]
@@ -134,16 +185,26 @@ def _short(title: str, limit: int = 24) -> str:
 
 
 class ManagerCharts(QWidget):
-    """Three charts in a grid; the KPI chooser redraws the distribution chart."""
+    """Three charts in a grid; the team chooser picks whose attempts they show (the whole org's
+    from the server's reports, or one team's from this computer's), the KPI chooser redraws the
+    distribution chart."""
 
     def __init__(self, colors: Colors, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.colors = colors
         self.months: list[OverviewMonth] = []
         self.insights: list[ScenarioInsight] = []
+        self.org_months: list[OverviewMonth] = []
+        self.org_insights: list[ScenarioInsight] = []
+        self.attempts: list[AttemptRow] = []
+        self.teams: list[Team] = []
+        self.hover_text = ""
         self.trend_view = self._view("scoreTrendChart", "Average score by month")
         self.activity_view = self._view("activityChart", "Attempts and active people by month")
         self.kpi_view = self._view("kpiDistributionChart", "KPI distribution per scenario")
+        self.team = QComboBox()
+        self.team.setAccessibleName("Team to chart")
+        self.team.addItem("Whole org", None)
         self.kpi = QComboBox()
         self.kpi.setAccessibleName("KPI to chart")
         for info in KPIS:
@@ -151,31 +212,44 @@ class ManagerCharts(QWidget):
         self.summary = QLabel()
         self.summary.setObjectName("muted")
         self.summary.setWordWrap(True)
-        chooser = QHBoxLayout()
-        label = QLabel("&KPI")
-        label.setBuddy(self.kpi)
-        chooser.addWidget(label)
-        chooser.addWidget(self.kpi)
-        chooser.addStretch()
-        kpi_box = QVBoxLayout()
-        kpi_box.addLayout(chooser)
-        kpi_box.addWidget(self.kpi_view, 1)
+        self.empty = QLabel()
+        self.empty.setObjectName("chartsEmpty")
+        self.empty.setWordWrap(True)
+        self.empty.hide()
+        choosers = QHBoxLayout()
+        for text, combo in (("T&eam", self.team), ("&KPI", self.kpi)):
+            label = QLabel(text)
+            label.setBuddy(combo)
+            choosers.addWidget(label)
+            choosers.addWidget(combo)
+        choosers.addStretch()
         grid = QGridLayout(self)
-        grid.addWidget(self.trend_view, 0, 0)
-        grid.addWidget(self.activity_view, 0, 1)
-        grid.addLayout(kpi_box, 1, 0, 1, 2)
-        grid.addWidget(self.summary, 2, 0, 1, 2)
+        grid.addLayout(choosers, 0, 0, 1, 2)
+        grid.addWidget(self.empty, 1, 0, 1, 2)
+        grid.addWidget(self.trend_view, 2, 0)
+        grid.addWidget(self.activity_view, 2, 1)
+        grid.addWidget(self.kpi_view, 3, 0, 1, 2)
+        grid.addWidget(self.summary, 4, 0, 1, 2)
         self.kpi.currentIndexChanged.connect(lambda _i: self._draw_kpis())
+        self.team.currentIndexChanged.connect(lambda _i: self._choose_data())
 
     def show_data(self, months: list[OverviewMonth], insights: list[ScenarioInsight]) -> None:
-        self.months, self.insights = months, insights
-        self.redraw()
-        total = sum(m.attempts for m in months)
-        self.summary.setText(
-            f"{total} attempts in the last {len(months)} months across "
-            f"{sum(1 for i in insights if i.attempts)} scenarios. Reports refresh every few "
-            "minutes on the server."
-        )
+        """The org's reports from the server."""
+        self.org_months, self.org_insights = months, insights
+        self._choose_data()
+
+    def set_team_data(self, teams: list[Team], attempts: list[AttemptRow]) -> None:
+        """The teams to choose from and the org's attempts a team's charts are computed from."""
+        self.teams, self.attempts = teams, attempts
+        current = self.team.currentData()
+        self.team.blockSignals(True)
+        self.team.clear()
+        self.team.addItem("Whole org", None)
+        for team in teams:
+            self.team.addItem(team.name, team.id)
+        self.team.setCurrentIndex(max(self.team.findData(current), 0))
+        self.team.blockSignals(False)
+        self._choose_data()
 
     def set_colors(self, colors: Colors) -> None:
         self.colors = colors
@@ -186,10 +260,71 @@ class ManagerCharts(QWidget):
         self.activity_view.setChart(activity_chart(self.months, self.colors))
         self._draw_kpis()
 
-    def _draw_kpis(self) -> None:
-        self.kpi_view.setChart(
-            kpi_distribution_chart(self.insights, self.kpi.currentData(), self.colors)
+    def _choose_data(self) -> None:
+        team_id = self.team.currentData()
+        if team_id is None:
+            self.months, self.insights = self.org_months, self.org_insights
+            whose = "the org"
+        else:
+            rows = of_team(self.attempts, team_id)
+            starts = [m.month_start for m in self.org_months] or month_starts(
+                datetime.now(UTC).date(), len(self.org_months) or 6
+            )
+            self.months, self.insights = team_overview(rows, starts), team_insights(rows)
+            whose = self.team.currentText()
+        self.redraw()
+        self._summarise(whose)
+
+    def _summarise(self, whose: str) -> None:
+        total = sum(m.attempts for m in self.months)
+        scenarios = sum(1 for i in self.insights if i.attempts)
+        self.empty.setVisible(total == 0 and scenarios == 0)
+        self.empty.setText(
+            f"No attempts by {whose} in the last {len(self.months)} months: "
+            "there is nothing to chart yet."
+            if self.team.currentData() is not None
+            else f"No attempts in the last {len(self.months)} months yet: the charts fill in "
+            "once people practise and the server has scored their calls."
         )
+        source = (
+            "Reports refresh every few minutes on the server."
+            if self.team.currentData() is None
+            else "Computed from the attempts on this computer."
+        )
+        self.summary.setText(
+            f"{total} attempts by {whose} in the last {len(self.months)} months across "
+            f"{scenarios} scenarios. {source}"
+        )
+
+    def _draw_kpis(self) -> None:
+        kpi = self.kpi.currentData()
+        chart = kpi_distribution_chart(self.insights, kpi, self.colors)
+        shown = kpi_shown(self.insights, kpi)
+        for series in chart.series():
+            if isinstance(series, QBarSeries):
+                series.hovered.connect(
+                    lambda hovering, index, bar: self._hovered(hovering, index, bar, shown, kpi)
+                )
+        self.kpi_view.setChart(chart)
+
+    def _hovered(
+        self,
+        hovering: bool,
+        index: int,
+        bar: QBarSet,
+        shown: Sequence[ScenarioInsight],
+        kpi: str,
+    ) -> None:
+        """A bar's full scenario title and value (the axis shortens long titles)."""
+        if not hovering or not 0 <= index < len(shown):
+            self.hover_text = ""
+            QToolTip.hideText()
+            return
+        unit = _scale(kpi)[1]
+        value = number(Decimal(repr(round(bar.at(index), 4))))
+        reading = f"{value} {unit}" if unit else value
+        self.hover_text = f"{shown[index].title}\n{bar.label()}: {reading}"
+        QToolTip.showText(QCursor.pos(), self.hover_text, self.kpi_view)
 
     @staticmethod
     def _view(name: str, accessible: str) -> QChartView:
@@ -198,4 +333,5 @@ class ManagerCharts(QWidget):
         view.setAccessibleName(accessible)
         view.setRenderHint(QPainter.RenderHint.Antialiasing)
         view.setMinimumHeight(220)
+        view.setMouseTracking(True)  # hover shows a bar's full scenario title
         return view

@@ -263,6 +263,8 @@ class AttemptRow:
     passed: bool | None = None
     team_ids: frozenset[str] = frozenset()
     assignment_id: str | None = None
+    # The call's KPIs (the server's once scored), for reports computed here (ui/team_reports.py).
+    kpis: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def provisional(self) -> bool:

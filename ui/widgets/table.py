@@ -3,7 +3,56 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractItemModel
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QProxyStyle,
+    QStyle,
+    QStyleOption,
+    QStyleOptionHeader,
+    QTableView,
+    QWidget,
+)
+
+_FLIPPED = {
+    QStyleOptionHeader.SortIndicator.SortUp: QStyleOptionHeader.SortIndicator.SortDown,
+    QStyleOptionHeader.SortIndicator.SortDown: QStyleOptionHeader.SortIndicator.SortUp,
+}
+
+
+class SortArrowStyle(QProxyStyle):
+    """Fusion as the app uses it, with the header's sort arrow pointing the common way: up for
+    ascending (smallest first), down for descending. QHeaderView asks for the opposite arrow
+    (an old KDE convention), so a table of the newest attempts first showed an up arrow.
+
+    Set on headers only: a Python style on every widget would put Python in every paint."""
+
+    def drawPrimitive(
+        self,
+        element: QStyle.PrimitiveElement,
+        option: QStyleOption,
+        painter: QPainter,
+        widget: QWidget | None = None,
+    ) -> None:
+        if element == QStyle.PrimitiveElement.PE_IndicatorHeaderArrow and isinstance(
+            option, QStyleOptionHeader
+        ):
+            flipped = QStyleOptionHeader(option)
+            flipped.sortIndicator = _FLIPPED.get(option.sortIndicator, option.sortIndicator)
+            option = flipped
+        super().drawPrimitive(element, option, painter, widget)
+
+
+_header_style: SortArrowStyle | None = None
+
+
+def header_style() -> SortArrowStyle:
+    """One style object for every table header (a style must outlive the widgets using it)."""
+    global _header_style
+    if _header_style is None:
+        _header_style = SortArrowStyle("Fusion")
+    return _header_style
 
 
 def make_table(
@@ -21,6 +70,7 @@ def make_table(
     table.setTabKeyNavigation(False)  # Tab leaves the table; the arrow keys move inside it
     table.verticalHeader().hide()
     header = table.horizontalHeader()
+    header.setStyle(header_style())
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     if stretch is None:
         header.setStretchLastSection(True)

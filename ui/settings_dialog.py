@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -22,11 +23,14 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -42,7 +46,9 @@ from ui.theme import ThemeChoice
 from ui.widgets.headings import muted
 from ui.widgets.level_meter import LevelMeter
 
-LOCKED_TIP = "Set by your administrator; it cannot be changed here."
+LOCKED_TIP = "Set by your organisation's IT; it cannot be changed here."
+LOCKED_NOTE = "Set by your organisation"
+COLUMN_SPLIT = 3  # groups in the left column
 
 
 class _LevelRelay(QObject):
@@ -69,6 +75,11 @@ class MicrophoneTest(QWidget):
         self._relay.level.connect(
             lambda level: self.meter.set_level(level.rms_dbfs, level.peak_dbfs)
         )
+        # Every part keeps its own height: with a wrapping label below, a short window once
+        # squeezed the button to a sliver (at 1366x768) instead of leaving the row alone.
+        for widget in (self.button, self.meter):
+            widget.setSizePolicy(widget.sizePolicy().horizontalPolicy(), QSizePolicy.Policy.Fixed)
+        self.message.setMinimumHeight(2 * self.message.fontMetrics().lineSpacing())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
@@ -76,6 +87,7 @@ class MicrophoneTest(QWidget):
         row.addWidget(self.meter, 1)
         layout.addLayout(row)
         layout.addWidget(self.message)
+        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetMinimumSize)
         self.button.clicked.connect(self.toggle)
 
     @property
@@ -217,20 +229,31 @@ class SettingsDialog(QDialog):
         account_box = QHBoxLayout()
         account_box.addWidget(self.account, 1)
         account_box.addWidget(self.sign_out_button)
-        layout = QVBoxLayout(self)
-        for title, inner in (
-            ("Audio and transcription", audio),
-            ("Your turn", turns),
-            ("Server", server),
-            ("Appearance", look),
-            ("Account", account_box),
+        # Two columns: one column of five groups was taller than a 1366x768 screen gives a
+        # new window (two thirds of it), and Qt took the missing height from the microphone row.
+        columns = QGridLayout()
+        for index, (title, inner) in enumerate(
+            (
+                ("Audio and transcription", audio),
+                ("Your turn", turns),
+                ("Account", account_box),
+                ("Server", server),
+                ("Appearance", look),
+            )
         ):
             group = QGroupBox(title)
             group.setLayout(inner)
-            layout.addWidget(group)
+            left = index < COLUMN_SPLIT
+            columns.addWidget(group, index if left else index - COLUMN_SPLIT, 0 if left else 1)
+        columns.setRowStretch(COLUMN_SPLIT, 1)
+        columns.setColumnStretch(0, 1)
+        columns.setColumnStretch(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(columns)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
 
+        self.locked_notes: dict[str, QLabel] = {}
         self._lock("input_device", self.device)
         self._lock("transcription.model_path", self.model_path, self.browse)
         self._lock("supabase.url", self.server_url)
@@ -283,10 +306,30 @@ class SettingsDialog(QDialog):
         self.accept()
 
     def _lock(self, key: str, *widgets: QWidget) -> None:
-        if self.ctx.preferences.loaded.is_locked(key):
-            for widget in widgets:
-                widget.setEnabled(False)
-                widget.setToolTip(LOCKED_TIP)
+        """Make an administrator's locked setting read-only, saying so in words beside it (a
+        greyed-out field alone reads as broken, and a tooltip needs a mouse)."""
+        if not self.ctx.preferences.loaded.is_locked(key):
+            return
+        for widget in widgets:
+            widget.setEnabled(False)
+            widget.setToolTip(LOCKED_TIP)
+        note = muted(LOCKED_NOTE)
+        note.setObjectName("lockedNote")
+        note.setToolTip(LOCKED_TIP)
+        self.locked_notes[key] = note
+        self._place_after(widgets[0], note)
+
+    def _place_after(self, widget: QWidget, note: QWidget) -> None:
+        for layout in self.findChildren(QLayout):
+            if isinstance(layout, QFormLayout):
+                row, _role = layout.getWidgetPosition(widget)
+                if row >= 0:
+                    layout.insertRow(row + 1, "", note)
+                    return
+            elif isinstance(layout, QBoxLayout) and (index := layout.indexOf(widget)) >= 0:
+                layout.insertWidget(index + 1, note)
+                return
+        raise AssertionError(f"{widget.objectName() or widget} is in none of the dialog's layouts")
 
     def _end_on_pause_changed(self) -> None:
         locked = self.ctx.preferences.loaded.is_locked("practice.silence_seconds")

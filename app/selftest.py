@@ -3,8 +3,13 @@
 IT runs it after deploying (and CI runs it inside the frozen bundle): it reads the settings, starts
 Qt on the offscreen platform, creates the SQLite cache in a temporary folder, loads PortAudio and
 libsndfile, and transcribes the bundled sample clip with the configured model in a worker process,
-the way the app does. Every check runs even when an earlier one fails; the report names what
+the way the app does; it has each speech engine say a (silent) phrase, and asks the configured
+server for an answer. Every check runs even when an earlier one fails; the report names what
 failed and why, and the exit status is 1 if anything did.
+
+A warning ("warn") is a part the app works without, in a reduced way: no microphone (practice
+cannot record), no speech engine (the persona's lines are shown as text only), no server
+configured yet. Warnings do not change the exit status: a build machine has no microphone.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -28,6 +33,7 @@ from app.version import __version__
 if TYPE_CHECKING:
     from app.config import LoadedSettings
     from audio.transcribe import TranscriberSettings
+    from ui.services import ServerConfig
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 # Made by build/make_selftest_clip.sh (espeak-ng); the words below are what it says.
@@ -37,6 +43,13 @@ SAMPLE_TEXT = "Testing the microphone. The speech model is working on this compu
 MIN_WORDS_HEARD = 0.8
 # A safety stop for a hung worker, far above the seconds a healthy one needs.
 TRANSCRIPTION_TIMEOUT_S = 300.0
+# How long an engine may take to start speaking, and to answer a request: generous stops, not
+# expectations (speech-dispatcher starts its daemon on first use).
+SPEECH_TIMEOUT_S = 15.0
+SERVER_TIMEOUT_S = 10.0
+SPEECH_TEST_PHRASE = "Coachdesk speech test."
+# Qt's test engine speaks nothing (as ui/voice.py).
+NOT_VOICES = frozenset({"mock"})
 
 # The platform plugins a bundle must carry: the desktop's own, and offscreen for headless runs.
 REQUIRED_PLATFORM_PLUGINS = {
@@ -50,12 +63,22 @@ class SelfTestError(Exception):
     """A check found a problem; the message says what, and where to look."""
 
 
+class SelfTestWarning(Exception):
+    """A check found a part missing that the app works without; the message says what it
+    means for a user and how to add it."""
+
+
 @dataclass(frozen=True)
 class CheckResult:
     name: str
     ok: bool
     detail: str
     seconds: float
+    warning: bool = False
+
+    @property
+    def status(self) -> str:
+        return "FAIL" if not self.ok else "warn" if self.warning else "ok"
 
 
 def words(text: str) -> list[str]:
@@ -78,9 +101,17 @@ def platform_plugin_name(file_name: str) -> str:
 class SelfTest:
     """The checks, in the order the report shows them."""
 
-    def __init__(self, *, model_path: Path | None = None, clip: Path = SAMPLE_CLIP) -> None:
+    def __init__(
+        self,
+        *,
+        model_path: Path | None = None,
+        clip: Path = SAMPLE_CLIP,
+        audio_devices: Callable[[], Sequence[Mapping[str, object]]] | None = None,
+    ) -> None:
+        """`audio_devices`: PortAudio's device list (sounddevice.query_devices) unless given."""
         self.model_path = model_path
         self.clip = clip
+        self._audio_devices = audio_devices
         self._loaded: LoadedSettings | None = None
 
     def checks(self) -> list[tuple[str, Callable[[], str]]]:
@@ -90,18 +121,23 @@ class SelfTest:
             ("cache", self.check_cache),
             ("audio", self.check_audio),
             ("transcription", self.check_transcription),
+            ("speech", self.check_speech),
+            ("server", self.check_server),
         ]
 
     def run(self) -> Iterator[CheckResult]:
         for name, check in self.checks():
             started = time.perf_counter()
+            warning = False
             try:
                 detail, ok = check(), True
+            except SelfTestWarning as caught:
+                detail, ok, warning = str(caught), True, True
             # The report must go on to the next check whatever this one raised; the error is
             # not swallowed, it is the report's line and turns the exit status to 1.
             except Exception as error:
                 detail, ok = _describe(error), False
-            yield CheckResult(name, ok, detail, time.perf_counter() - started)
+            yield CheckResult(name, ok, detail, time.perf_counter() - started, warning)
 
     # --- checks ----------------------------------------------------------------------------------
 
@@ -143,7 +179,7 @@ class SelfTest:
         return (
             f"Qt {qVersion()} (PySide6 {pyside_version}) drew a widget on the "
             f"{app.platformName()} platform; platform plugins: {', '.join(plugins)}; "
-            f"speech engines: {', '.join(engines) or 'none (persona lines shown as text)'}"
+            f"speech engines installed: {', '.join(engines) or 'none'} (see speech)"
         )
 
     def check_cache(self) -> str:
@@ -172,14 +208,21 @@ class SelfTest:
         sounddevice = portaudio("input")  # raises, in plain words, when PortAudio is missing
         portaudio_version = sounddevice.get_portaudio_version()[1]
         host_apis = ", ".join(api["name"] for api in sounddevice.query_hostapis()) or "none"
-        inputs = sum(1 for device in sounddevice.query_devices() if device["max_input_channels"])
+        devices = (self._audio_devices or sounddevice.query_devices)()
+        inputs = sum(1 for device in devices if _number(device.get("max_input_channels")) > 0)
         samples = load_audio(self.clip)
-        return (
+        detail = (
             # _libname: which PortAudio was loaded (the bundle's own, or the system's).
             f"{portaudio_version} from {sounddevice._libname}; host APIs: {host_apis}; "
             f"{inputs} input device(s); {soundfile.__libsndfile_version__} decoded "
             f"{self.clip.name} ({len(samples) / SAMPLE_RATE:.1f} s)"
         )
+        if inputs == 0:
+            raise SelfTestWarning(
+                f"no input device (microphone) found: practice calls cannot record until one is "
+                f"connected (and allowed for apps in the system's privacy settings); {detail}"
+            )
+        return detail
 
     def check_transcription(self) -> str:
         from audio.transcribe import Transcriber
@@ -201,6 +244,42 @@ class SelfTest:
             f"in a worker process, {seconds:.1f} s"
         )
 
+    def check_speech(self) -> str:
+        """Whether a speech engine really speaks: it must start saying a phrase (at volume 0)."""
+        from PySide6.QtTextToSpeech import QTextToSpeech
+
+        _qt_application()
+        engines = [e for e in QTextToSpeech.availableEngines() if e not in NOT_VOICES]
+        failures = []
+        for engine in engines:
+            problem = engine_speaks(engine)
+            if problem is None:
+                return f"the {engine} engine spoke a test phrase (engines: {', '.join(engines)})"
+            failures.append(f"{engine}: {problem}")
+        tried = "; ".join(failures) or "no speech engine is installed"
+        raise SelfTestWarning(
+            f"no speech engine speaks ({tried}): the persona's lines are shown as text only. "
+            + SPEECH_HINTS.get(sys.platform, "")
+        )
+
+    def check_server(self) -> str:
+        """The server the app will use answers a request (with its anon key)."""
+        config = self._server_config()
+        if config is None:
+            raise SelfTestWarning(
+                "no server configured (supabase.url and supabase.anon_key, or SUPABASE_URL and "
+                "SUPABASE_ANON_KEY); practice works offline, nothing syncs"
+            )
+        return server_answers(config.url, config.anon_key)
+
+    def _server_config(self) -> ServerConfig | None:
+        from ui.services import ServerConfig
+
+        supabase = self._loaded.settings.supabase if self._loaded is not None else None
+        if supabase is not None and supabase.url and supabase.anon_key:
+            return ServerConfig(str(supabase.url).rstrip("/"), supabase.anon_key)
+        return ServerConfig.resolve()
+
     def _transcriber_settings(self) -> TranscriberSettings:
         from dataclasses import replace
 
@@ -215,6 +294,92 @@ class SelfTest:
         return (
             settings if self.model_path is None else replace(settings, model_path=self.model_path)
         )
+
+
+# --- speech and server ---------------------------------------------------------------------------
+
+SPEECH_HINTS = {
+    "linux": "On Debian/Ubuntu: sudo apt install speech-dispatcher espeak-ng",
+    "win32": "Windows ships its voices; check Settings > Time & language > Speech.",
+    "darwin": "macOS ships its voices; check System Settings > Accessibility > Spoken Content.",
+}
+
+
+def _qt_application() -> object:
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication(["coachdesk", "-platform", "offscreen"])
+
+
+def engine_speaks(engine: str, timeout_s: float = SPEECH_TIMEOUT_S) -> str | None:
+    """None if the engine starts saying a test phrase; else what went wrong. Silent: volume 0."""
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtTextToSpeech import QTextToSpeech
+
+    speech = QTextToSpeech(engine)
+    try:
+        if speech.state() == QTextToSpeech.State.Error:
+            return speech.errorString() or "the engine did not start"
+        states: list[QTextToSpeech.State] = []
+        loop = QEventLoop()
+
+        def changed(state: QTextToSpeech.State) -> None:
+            states.append(state)
+            if state in (QTextToSpeech.State.Speaking, QTextToSpeech.State.Error):
+                loop.quit()
+
+        speech.stateChanged.connect(changed)
+        speech.setVolume(0.0)
+        QTimer.singleShot(round(timeout_s * 1000), loop.quit)
+        speech.say(SPEECH_TEST_PHRASE)
+        if speech.state() != QTextToSpeech.State.Speaking:
+            loop.exec()
+        if QTextToSpeech.State.Speaking in states or speech.state() == QTextToSpeech.State.Speaking:
+            speech.stop()
+            return None
+        if speech.state() == QTextToSpeech.State.Error:
+            return speech.errorString() or "the engine failed while speaking"
+        return f"it did not start speaking within {timeout_s:.0f} s"
+    finally:
+        speech.deleteLater()
+
+
+def server_answers(url: str, anon_key: str, timeout_s: float = SERVER_TIMEOUT_S) -> str:
+    """Ask the server's REST API for one public row, as the app's client does; raise
+    SelfTestError saying what failed (no answer, or an answer refusing the anon key)."""
+    import httpx
+
+    from sync.client import (
+        OfflineError,
+        RejectedError,
+        SessionExpiredError,
+        classify,
+        make_client,
+    )
+    from sync.client import ServerConfig as ClientConfig
+
+    client = make_client(
+        ClientConfig(url, anon_key), timeout=httpx.Timeout(timeout_s, connect=timeout_s / 2)
+    )
+    started = time.perf_counter()
+    try:
+        client.table("orgs").select("id").limit(1).execute()
+    except Exception as error:
+        problem = classify(error)
+        if isinstance(problem, OfflineError):
+            raise SelfTestError(f"the server at {url} does not answer: {problem}") from error
+        if isinstance(problem, SessionExpiredError):
+            raise SelfTestError(
+                f"the server at {url} answered but refused the anon key ({problem}): check "
+                "supabase.anon_key"
+            ) from error
+        if not isinstance(problem, RejectedError):  # a permission refusal is still an answer
+            raise SelfTestError(f"the server at {url} answered with an error: {problem}") from error
+    return f"the server at {url} answered in {(time.perf_counter() - started) * 1000:.0f} ms"
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 # --- transcription in a worker process ------------------------------------------------------------
@@ -303,11 +468,15 @@ def _origin() -> str:
 def report(results: Iterator[CheckResult], out: Callable[[str], None] = print) -> bool:
     """Print each result as it comes; True if all passed."""
     failed: list[str] = []
+    warned: list[str] = []
     for result in results:
         failed += [] if result.ok else [result.name]
-        status = "ok  " if result.ok else "FAIL"
-        out(f"  {status}  {result.name:<14} {result.detail}  [{result.seconds:.1f} s]")
-    out("self-test passed" if not failed else f"self-test FAILED: {', '.join(failed)}")
+        warned += [result.name] if result.warning else []
+        out(f"  {result.status:<4}  {result.name:<14} {result.detail}  [{result.seconds:.1f} s]")
+    if failed:
+        out(f"self-test FAILED: {', '.join(failed)}")
+    else:
+        out("self-test passed" + (f" with warnings: {', '.join(warned)}" if warned else ""))
     return not failed
 
 

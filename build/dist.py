@@ -38,6 +38,10 @@ BUNDLE = DIST / "coachdesk"
 RELEASE = DIST / "release"
 SPEC = BUILD / "coachdesk.spec"
 
+# The bundle's third-party licences (the spec puts the file in resources/; packages copy it).
+LICENCES_ENV = "COACHDESK_LICENSES_FILE"
+BUNDLED_LICENCES = Path("_internal/resources/THIRD-PARTY-LICENSES.txt")
+
 SUMS = "SHA256SUMS"
 SIGNATURE = SUMS + ".asc"
 PUBLIC_KEY = "coachdesk-signing-key.asc"
@@ -85,16 +89,27 @@ def debian_version(version: str) -> str:
 # --- bundle ------------------------------------------------------------------------------------
 
 
-def build_bundle(version: str) -> Path:
-    WORK.mkdir(parents=True, exist_ok=True)
-    version_file = WORK / "VERSION"
+def bundle_inputs(version: str, work: Path = WORK) -> dict[str, str]:
+    """The files the spec bakes into the bundle, written now, as the variables naming them:
+    the version from the git tag, and the third-party licences (app/licences.py) collected
+    from this build environment's packages, which a frozen app cannot read."""
+    work.mkdir(parents=True, exist_ok=True)
+    version_file = work / "VERSION"
     version_file.write_text(version + "\n", encoding="utf-8")
+    licences_file = work / BUNDLED_LICENCES.name
+    # In the build's Python, from the source tree (as PyInstaller analyses it).
+    _run([sys.executable, "-m", "app.licences", str(licences_file)], cwd=ROOT)
+    return {"COACHDESK_VERSION_FILE": str(version_file), LICENCES_ENV: str(licences_file)}
+
+
+def build_bundle(version: str) -> Path:
+    inputs = bundle_inputs(version)
     _run(
         [
             *(sys.executable, "-m", "PyInstaller", str(SPEC), "--noconfirm", "--log-level=WARN"),
             *("--distpath", str(DIST), "--workpath", str(WORK / "pyinstaller")),
         ],
-        env={**os.environ, "COACHDESK_VERSION_FILE": str(version_file)},
+        env={**os.environ, **inputs},
     )
     print(f"bundle: {BUNDLE} ({_tree_size(BUNDLE) / 2**20:.0f} MiB)")
     return BUNDLE
@@ -147,7 +162,8 @@ def make_deb(bundle: Path, version: str, out_dir: Path, work: Path = WORK) -> Pa
     _write(root / "usr/bin/coachdesk", None, link=Path("/", DEB_PREFIX, "coachdesk"))
     _write(root / "usr/share/applications/coachdesk.desktop", DESKTOP_ENTRY)
     docs = root / "usr/share/doc/coachdesk"
-    _write(docs / "copyright", "Copyright Coachdesk. All rights reserved. Proprietary.\n")
+    _write(docs / "copyright", COPYRIGHT)
+    _write(docs / BUNDLED_LICENCES.name, bundled_licences(bundle))
     _write(docs / "examples/config.toml", (BUILD / "managed-config.example.toml").read_text())
     installed_kib = (_tree_size(root) + 1023) // 1024
     _write(
@@ -178,6 +194,25 @@ def make_deb(bundle: Path, version: str, out_dir: Path, work: Path = WORK) -> Pa
         env={**os.environ, "SOURCE_DATE_EPOCH": str(source_date_epoch())},  # clamps mtimes
     )
     return path
+
+
+COPYRIGHT = """\
+Copyright Coachdesk. All rights reserved. Proprietary.
+
+Coachdesk includes third-party software under its own licences (Qt and PySide6 under the
+GNU LGPL version 3); THIRD-PARTY-LICENSES.txt in this folder lists each with its licence text.
+"""
+
+
+def bundled_licences(bundle: Path) -> str:
+    """The bundle's THIRD-PARTY-LICENSES text; a package without it must not be made."""
+    path = bundle / BUNDLED_LICENCES
+    if not path.is_file():
+        raise DistError(
+            f"{path} is missing: the bundle must ship its third-party licences "
+            "(build it with `python build/dist.py bundle`)"
+        )
+    return path.read_text(encoding="utf-8")
 
 
 DESKTOP_ENTRY = """\

@@ -91,7 +91,7 @@ def build_window(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the desktop app until its window closes; returns the process exit status."""
-    configure_logging()
+    configure_logging(to_file=True)  # no console when started from a menu: About names it
     args = parse_args(sys.argv[1:] if argv is None else argv)
     app = create_application([])
     reporter = ExceptionReporter().install()

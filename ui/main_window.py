@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_about(self) -> AboutDialog:
-        dialog = AboutDialog(self.ctx.preferences, self)
+        dialog = AboutDialog(self.ctx.preferences, self, ctx=self.ctx)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

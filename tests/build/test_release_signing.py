@@ -169,6 +169,7 @@ def bundle(tmp_path: Path) -> Path:
     (folder / "coachdesk").write_bytes(Path("/bin/true").read_bytes())
     (folder / "coachdesk").chmod(0o755)
     (folder / "_internal" / "resources" / "clip.txt").write_text("sample")
+    (folder / "_internal" / "resources" / "THIRD-PARTY-LICENSES.txt").write_text("Qt: LGPL-3.0")
     return folder
 
 
@@ -188,6 +189,7 @@ def test_tarball_is_reproducible_and_owned_by_root(dist: ModuleType, bundle, tmp
         "coachdesk-1.2.3",
         "coachdesk-1.2.3/_internal",
         "coachdesk-1.2.3/_internal/resources",
+        "coachdesk-1.2.3/_internal/resources/THIRD-PARTY-LICENSES.txt",
         "coachdesk-1.2.3/_internal/resources/clip.txt",
         "coachdesk-1.2.3/coachdesk",
     ]

@@ -3,7 +3,7 @@
 IT runs it after deploying (and CI runs it inside the frozen bundle): it reads the settings, starts
 Qt on the offscreen platform, creates the SQLite cache in a temporary folder, loads PortAudio and
 libsndfile, and transcribes the bundled sample clip with the configured model in a worker process,
-the way the app does; it has each speech engine say a (silent) phrase, and asks the configured
+the way the app does; it has the persona's voice say a (silent) phrase, and asks the configured
 server for an answer. Every check runs even when an earlier one fails; the report names what
 failed and why, and the exit status is 1 if anything did.
 
@@ -48,8 +48,10 @@ TRANSCRIPTION_TIMEOUT_S = 300.0
 SPEECH_TIMEOUT_S = 15.0
 SERVER_TIMEOUT_S = 10.0
 SPEECH_TEST_PHRASE = "Coachdesk speech test."
-# Qt's test engine speaks nothing (as ui/voice.py).
+# Qt's test engine speaks nothing; speech-dispatcher may say it is ready and never speak, so
+# the voice tries it last (as ui/voice.py).
 NOT_VOICES = frozenset({"mock"})
+LAST_RESORT = frozenset({"speechd"})
 
 # The platform plugins a bundle must carry: the desktop's own, and offscreen for headless runs.
 REQUIRED_PLATFORM_PLUGINS = {
@@ -107,11 +109,17 @@ class SelfTest:
         model_path: Path | None = None,
         clip: Path = SAMPLE_CLIP,
         audio_devices: Callable[[], Sequence[Mapping[str, object]]] | None = None,
+        voice_engines: Sequence[str] | None = None,
+        espeak: str | None = "",
     ) -> None:
-        """`audio_devices`: PortAudio's device list (sounddevice.query_devices) unless given."""
+        """`audio_devices`: PortAudio's device list (sounddevice.query_devices) unless given;
+        `voice_engines`: the QTextToSpeech engines to try (None: the system's); `espeak`: the
+        espeak-ng program ("": found on PATH, as the app does; None: none)."""
         self.model_path = model_path
         self.clip = clip
         self._audio_devices = audio_devices
+        self._voice_engines = voice_engines
+        self._espeak = espeak
         self._loaded: LoadedSettings | None = None
 
     def checks(self) -> list[tuple[str, Callable[[], str]]]:
@@ -245,18 +253,33 @@ class SelfTest:
         )
 
     def check_speech(self) -> str:
-        """Whether a speech engine really speaks: it must start saying a phrase (at volume 0)."""
+        """Whether the persona's voice really speaks, tried as ui/voice.py picks it: the system
+        engines (QTextToSpeech, at volume 0), espeak-ng (into a WAV), speech-dispatcher last."""
         from PySide6.QtTextToSpeech import QTextToSpeech
 
+        from ui.voice import espeak_command
+
         _qt_application()
-        engines = [e for e in QTextToSpeech.availableEngines() if e not in NOT_VOICES]
+        engines = (
+            [e for e in QTextToSpeech.availableEngines() if e not in NOT_VOICES]
+            if self._voice_engines is None
+            else list(self._voice_engines)
+        )
+        program = espeak_command() if self._espeak == "" else self._espeak
+        tries: list[tuple[str, Callable[[], str | None]]] = [
+            (e, lambda e=e: engine_speaks(e)) for e in engines if e not in LAST_RESORT
+        ]
+        if program:
+            tries.append(("espeak-ng", lambda: espeak_speaks(program)))
+        tries += [(e, lambda e=e: engine_speaks(e)) for e in engines if e in LAST_RESORT]
         failures = []
-        for engine in engines:
-            problem = engine_speaks(engine)
+        for name, attempt in tries:
+            problem = attempt()
             if problem is None:
-                return f"the {engine} engine spoke a test phrase (engines: {', '.join(engines)})"
-            failures.append(f"{engine}: {problem}")
-        tried = "; ".join(failures) or "no speech engine is installed"
+                tried = "".join(f"; {failure}" for failure in failures)
+                return f"the persona's voice speaks: {name} said a test phrase{tried}"
+            failures.append(f"{name}: {problem}")
+        tried = "; ".join(failures) or "no speech engine and no espeak-ng"
         raise SelfTestWarning(
             f"no speech engine speaks ({tried}): the persona's lines are shown as text only. "
             + SPEECH_HINTS.get(sys.platform, "")
@@ -299,7 +322,7 @@ class SelfTest:
 # --- speech and server ---------------------------------------------------------------------------
 
 SPEECH_HINTS = {
-    "linux": "On Debian/Ubuntu: sudo apt install speech-dispatcher espeak-ng",
+    "linux": "On Debian/Ubuntu: sudo apt-get install espeak-ng",
     "win32": "Windows ships its voices; check Settings > Time & language > Speech.",
     "darwin": "macOS ships its voices; check System Settings > Accessibility > Spoken Content.",
 }
@@ -342,6 +365,32 @@ def engine_speaks(engine: str, timeout_s: float = SPEECH_TIMEOUT_S) -> str | Non
         return f"it did not start speaking within {timeout_s:.0f} s"
     finally:
         speech.deleteLater()
+
+
+def espeak_speaks(program: str, timeout_s: float = SPEECH_TIMEOUT_S) -> str | None:
+    """None if espeak-ng writes the test phrase as audio (as the voice has it do per line)."""
+    import subprocess
+
+    import soundfile
+
+    with tempfile.TemporaryDirectory(prefix="coachdesk-selftest-voice-") as folder:
+        target = Path(folder) / "phrase.wav"
+        try:
+            done = subprocess.run(
+                [program, "-w", str(target), "--", SPEECH_TEST_PHRASE],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"{program} could not run ({error})"
+        if done.returncode != 0:
+            return f"{program} failed (exit {done.returncode}: {done.stderr.strip()})"
+        try:
+            frames = soundfile.info(target).frames
+        except (OSError, RuntimeError) as error:
+            return f"{program} wrote no readable audio ({error})"
+        return None if frames > 0 else f"{program} wrote an empty recording"
 
 
 def server_answers(url: str, anon_key: str, timeout_s: float = SERVER_TIMEOUT_S) -> str:

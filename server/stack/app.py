@@ -19,9 +19,11 @@ import psycopg
 import structlog
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.scoring import ScoringWorker
 from server.stack import auth, rest, storage
@@ -103,6 +105,46 @@ class StackState:
             return self._catalog.function(name, arg_names)
 
 
+def unexpected_error(path: str) -> JSONResponse:
+    """A 500 in the error shape of the API that `path` belongs to, saying nothing internal."""
+    message = "unexpected server error"
+    if path.startswith("/auth/"):
+        body: dict[str, Any] = {"code": 500, "error_code": "unexpected_failure", "msg": message}
+    elif path.startswith("/storage/"):
+        body = {"statusCode": "500", "error": "InternalError", "message": message}
+    else:
+        body = q.ApiError(500, "XX000", message).body()
+    return JSONResponse(body, status_code=500)
+
+
+class ErrorShapes:
+    """The last line behind every handler: an exception none of them turned into an answer is
+    logged here and answered as a 500 in the API's own shape, instead of Starlette's plain-text
+    page and a traceback in the server's output; the keep-alive connection stays usable."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("stack.unhandled_error", method=scope["method"], path=scope["path"])
+            if started:
+                raise  # half a response is out: only closing the connection is honest
+            await unexpected_error(scope["path"])(scope, receive, send)
+
+
 async def _health(request: Request) -> JSONResponse:
     state: StackState = request.app.state.stack
     return JSONResponse({"status": "ok", "url": state.config.url})
@@ -132,6 +174,6 @@ def create_app(config: StackConfig) -> Starlette:
         *auth.routes(),
         *storage.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(ErrorShapes)])
     app.state.stack = state
     return app

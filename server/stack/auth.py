@@ -20,7 +20,7 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,21 +28,27 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 import bcrypt
 import psycopg
+import structlog
 from psycopg.rows import dict_row
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.stack import jwt as stack_jwt
+from server.stack.bodies import MalformedJson, parse_json
 
 if TYPE_CHECKING:
     from server.stack.app import StackState
+
+log = structlog.get_logger(__name__)
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 # GoTrue's bcrypt cost (Go's bcrypt.DefaultCost) and password rules.
 BCRYPT_COST = 10
 MIN_PASSWORD_LENGTH = 6
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt>=5: rejects) anything longer
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No whitespace or control characters anywhere (they would reach mail headers and logs).
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 # Checked when the email is unknown, so a miss costs as much time as a wrong password.
 _DUMMY_HASH = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(BCRYPT_COST))
 _USER_COLUMNS = (
@@ -77,9 +83,9 @@ def _check_apikey(request: Request, state: StackState) -> None:
 
 async def _body(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise AuthError(400, "bad_json", "Could not parse request body as JSON") from exc
+        body = parse_json(await request.body(), empty={})
+    except MalformedJson as exc:
+        raise AuthError(400, "bad_json", f"Could not parse request body as JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise AuthError(400, "bad_json", "Request body must be a JSON object")
     return body
@@ -273,12 +279,23 @@ def _validate_password(password: Any) -> bytes:
             f"Password should be at least {MIN_PASSWORD_LENGTH} characters.",
             weak_password={"reasons": ["length"]},
         )
-    encoded = password.encode()
+    encoded = _password_bytes(password)
+    if encoded is None:
+        raise AuthError(422, "validation_failed", "Password must be text without NUL characters")
     if len(encoded) > MAX_PASSWORD_BYTES:
         raise AuthError(
             422, "validation_failed", f"Password cannot be longer than {MAX_PASSWORD_BYTES} bytes"
         )
     return encoded
+
+
+def _password_bytes(password: str) -> bytes | None:
+    """UTF-8 bytes bcrypt can take; None for a lone surrogate (JSON "\\ud800") or a NUL."""
+    try:
+        encoded = password.encode()
+    except UnicodeEncodeError:
+        return None
+    return None if b"\x00" in encoded else encoded
 
 
 async def _hash_password(password: bytes) -> str:
@@ -287,8 +304,8 @@ async def _hash_password(password: bytes) -> str:
 
 
 async def _password_matches(password: str, stored: str | None) -> bool:
-    encoded = password.encode()
-    if len(encoded) > MAX_PASSWORD_BYTES:
+    encoded = _password_bytes(password)
+    if encoded is None or len(encoded) > MAX_PASSWORD_BYTES:
         return False
     target = stored.encode() if stored else _DUMMY_HASH
     try:
@@ -527,13 +544,35 @@ async def health(request: Request) -> Response:
     return JSONResponse({"version": "coachdesk-local", "name": "GoTrue", "description": "local"})
 
 
+def _gotrue_errors(handler: Endpoint) -> Endpoint:
+    """Every failure of an endpoint in GoTrue's shape: a value the database cannot take (a NUL,
+    a lone surrogate, an invalid escape) is the request's fault, 400; anything else is a
+    logged 500 that tells the caller nothing about the database."""
+
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except AuthError as exc:
+            return exc.response()
+        except (psycopg.DataError, UnicodeEncodeError) as exc:
+            log.info("auth.unstorable_value", error=type(exc).__name__)
+            message = "Request contains a value that cannot be stored (NUL or invalid Unicode)"
+            return AuthError(400, "validation_failed", message).response()
+        except psycopg.Error as exc:
+            log.error("auth.database_error", sqlstate=exc.sqlstate)
+            return AuthError(500, "unexpected_failure", "Unexpected failure").response()
+
+    return wrapper
+
+
 def routes() -> list[Route]:
-    return [
-        Route("/auth/v1/signup", signup, methods=["POST"]),
-        Route("/auth/v1/token", token, methods=["POST"]),
-        Route("/auth/v1/user", get_user, methods=["GET"]),
-        Route("/auth/v1/user", update_user, methods=["PUT"]),
-        Route("/auth/v1/logout", logout, methods=["POST"]),
-        Route("/auth/v1/settings", settings, methods=["GET"]),
-        Route("/auth/v1/health", health, methods=["GET"]),
+    endpoints: list[tuple[str, Endpoint, str]] = [
+        ("/auth/v1/signup", signup, "POST"),
+        ("/auth/v1/token", token, "POST"),
+        ("/auth/v1/user", get_user, "GET"),
+        ("/auth/v1/user", update_user, "PUT"),
+        ("/auth/v1/logout", logout, "POST"),
+        ("/auth/v1/settings", settings, "GET"),
+        ("/auth/v1/health", health, "GET"),
     ]
+    return [Route(path, _gotrue_errors(fn), methods=[method]) for path, fn, method in endpoints]

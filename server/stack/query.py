@@ -62,6 +62,11 @@ _IS_VALUES = {"null": "null", "not_null": "not null", "true": "true", "false": "
 _IS_VALUES["unknown"] = "unknown"
 _JSON_ARROW = re.compile(r"(->>|->)")
 _OP = re.compile(r"^(?P<op>[a-z]+)(?:\((?P<mod>[^)]*)\))?$")
+# `or=(and(or(...)))` nests at most this deep: far beyond any real filter, and it keeps the
+# recursive parse (and the SQL it composes) small.
+MAX_LOGIC_DEPTH = 16
+# Counts in the URL (limit, offset, Range) are bigints: more digits is never a valid count.
+MAX_COUNT_DIGITS = 18
 # Aliases and JSON keys end up in SQL text (quoted), so they are restricted to plain names;
 # in particular no "%", which the driver would read as a placeholder.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ $-]*$")
@@ -297,7 +302,9 @@ class FieldRef:
     def sql(self) -> sql.Composable:
         expr: sql.Composable = sql.Identifier(self.column)
         for arrow, key in self.path:
-            literal = sql.Literal(int(key)) if key.lstrip("-").isdigit() else sql.Literal(key)
+            index = key.removeprefix("-")
+            is_index = is_count(index) and len(index) <= 9
+            literal = sql.Literal(int(key)) if is_index else sql.Literal(key)
             expr = sql.SQL("{} {} {}").format(expr, sql.SQL(arrow), literal)
         return expr
 
@@ -441,6 +448,18 @@ def _logic_tree(kind: str, body: str, table: Table, params: Params) -> sql.Compo
     return sql.SQL("({})").format(joiner.join(parts))
 
 
+def _check_logic_depth(key: str, value: str) -> None:
+    depth = deepest = 0
+    for char in value:
+        depth += (char == "(") - (char == ")")
+        deepest = max(deepest, depth)
+    if deepest > MAX_LOGIC_DEPTH:
+        raise parse_error(
+            f'"{key}" nests conditions {deepest} levels deep',
+            f"at most {MAX_LOGIC_DEPTH} levels of and/or are accepted",
+        )
+
+
 def _split_field(item: str) -> tuple[str, str, str]:
     """`col.op.value` → (col, '.', 'op.value'); a quoted column may contain dots."""
     if item.startswith('"'):
@@ -469,6 +488,7 @@ def where_clause(
         if key in RESERVED_KEYS:
             continue
         if key in ("or", "and", "not.or", "not.and"):
+            _check_logic_depth(key, value)
             negate = key.startswith("not.")
             tree = _logic_tree(key.removeprefix("not."), value, table, params)
             conditions.append(sql.SQL("not {}").format(tree) if negate else tree)
@@ -506,10 +526,15 @@ def order_clause(text: str | None, table: Table) -> sql.Composable | None:
     return sql.SQL(", ").join(items)
 
 
+def is_count(text: str) -> bool:
+    """ASCII digits only (`str.isdigit` also takes "²", which `int` refuses), bigint-sized."""
+    return text.isascii() and text.isdigit() and len(text) <= MAX_COUNT_DIGITS
+
+
 def non_negative_int(name: str, value: str | None) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not is_count(value):
         raise parse_error(f'"{name}" must be a non-negative integer, got "{value}"')
     return int(value)
 

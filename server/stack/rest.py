@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.stack import jwt as stack_jwt
 from server.stack import query as q
+from server.stack.bodies import MalformedJson, parse_json
 from server.stack.config import API_ROLES
 from server.stack.query import ApiError
 
@@ -122,7 +123,9 @@ _CODE_STATUS = {
 
 def database_error(exc: psycopg.Error, role: str) -> ApiError:
     """PostgREST's mapping of SQLSTATE to HTTP status, with the database's own message."""
-    code = exc.sqlstate or "XX000"
+    if exc.sqlstate is None:
+        return _client_side_error(exc)
+    code = exc.sqlstate
     if code == "42501":
         status = 401 if role == "anon" else 403
     else:
@@ -135,6 +138,16 @@ def database_error(exc: psycopg.Error, role: str) -> ApiError:
         details=diag.message_detail,
         hint=diag.message_hint,
     )
+
+
+def _client_side_error(exc: psycopg.Error) -> ApiError:
+    """A psycopg error raised before the database saw the statement (no SQLSTATE)."""
+    if isinstance(exc, psycopg.DataError):
+        # A value Postgres cannot take as text (a NUL character): the request's fault.
+        return ApiError(400, "22021", str(exc), hint="Remove NUL characters from the values.")
+    if isinstance(exc, psycopg.OperationalError):
+        return ApiError(503, "PGRST000", "Database connection error. Retrying the connection.")
+    return ApiError(500, "XX000", "unexpected database client error")
 
 
 def error_response(exc: ApiError) -> JSONResponse:
@@ -173,8 +186,8 @@ def wants_single(request: Request) -> bool:
 async def json_body(request: Request) -> tuple[Any, str]:
     raw = (await request.body()).decode("utf-8", errors="replace")
     try:
-        return json.loads(raw), raw
-    except ValueError as exc:
+        return parse_json(raw), raw
+    except MalformedJson as exc:
         raise ApiError(400, "PGRST102", "Empty or invalid json", details=str(exc)) from exc
 
 
@@ -185,7 +198,7 @@ def apply_range_header(request: Request, query: list[tuple[str, str]]) -> list[t
     if not header or "limit" in keys or "offset" in keys:
         return query
     start, dash, end = header.removeprefix("items=").partition("-")
-    if not dash or not start.isdigit() or (end and not end.isdigit()):
+    if not dash or not q.is_count(start) or (end and not q.is_count(end)):
         return query
     extra = [("offset", start)]
     if end:

@@ -46,7 +46,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.stack import rest, storage
+from server.stack import rest, storage, storage_metadata
 from server.stack.config import DEFAULT_FILE_SIZE_LIMIT
 from server.stack.storage import StorageError
 
@@ -59,7 +59,6 @@ TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination,expiration"
 BASE_PATH = "/storage/v1/upload/resumable"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
-DEFAULT_CACHE_CONTROL = "3600"  # seconds, as a normal upload without cacheControl
 
 
 @dataclass
@@ -201,26 +200,6 @@ def _parse_metadata(header: str) -> dict[str, str]:
     return pairs
 
 
-def _cache_control(value: str | None) -> str:
-    if value is None or value == "":
-        return DEFAULT_CACHE_CONTROL
-    if not value.isdigit():
-        raise StorageError(400, "InvalidRequest", "cacheControl must be a number of seconds")
-    return value
-
-
-def _user_metadata(value: str | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    try:
-        parsed = json.loads(value)
-    except ValueError as exc:
-        raise StorageError(400, "InvalidRequest", "metadata must be JSON") from exc
-    if not isinstance(parsed, dict):
-        raise StorageError(400, "InvalidRequest", "metadata must be a JSON object")
-    return parsed
-
-
 async def options(request: Request) -> Response:
     del request
     return Response(
@@ -244,9 +223,12 @@ async def create(request: Request) -> Response:
     if not bucket_id:
         raise StorageError(400, "InvalidRequest", "Upload-Metadata must name bucketName")
     name = storage.validate_key(meta.get("objectName") or "")
-    content_type = meta.get("contentType") or "application/octet-stream"
-    cache_control = _cache_control(meta.get("cacheControl"))
-    user_metadata = _user_metadata(meta.get("metadata"))
+    content_type = storage_metadata.media_type(
+        meta.get("contentType") or storage_metadata.DEFAULT_MEDIA_TYPE
+    )
+    cache_control = storage_metadata.cache_seconds(meta.get("cacheControl"))
+    raw_metadata = meta.get("metadata")
+    user_metadata = None if raw_metadata is None else storage.user_metadata(raw_metadata)
     bucket = await storage.bucket_settings(state, bucket_id)
     if length > storage.file_size_limit(bucket):
         raise storage.too_large()

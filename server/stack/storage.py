@@ -38,6 +38,8 @@ from starlette.routing import Route
 
 from server.stack import jwt as stack_jwt
 from server.stack import rest
+from server.stack import storage_metadata as meta
+from server.stack.bodies import MalformedJson, parse_json
 from server.stack.config import DEFAULT_FILE_SIZE_LIMIT
 from server.stack.query import ApiError
 
@@ -73,6 +75,8 @@ def _from_api_error(exc: ApiError) -> StorageError:
 
 
 def _from_database_error(exc: psycopg.Error) -> StorageError:
+    if exc.sqlstate is None and isinstance(exc, psycopg.DataError):
+        return unstorable()
     if exc.sqlstate == "42501":
         message = exc.diag.message_primary or "new row violates row-level security policy"
         return StorageError(403, "Unauthorized", message)
@@ -84,10 +88,19 @@ def _from_database_error(exc: psycopg.Error) -> StorageError:
     return StorageError(500, "DatabaseError", exc.diag.message_primary or "database error")
 
 
+def unstorable() -> StorageError:
+    """A value the database cannot take as text: a NUL, or a lone surrogate from JSON."""
+    return StorageError(400, "InvalidRequest", "a value contains NUL or invalid Unicode")
+
+
 def as_storage_error(exc: Exception) -> StorageError | None:
     """The Storage error a handler's failure stands for; None for a bug (let it raise)."""
     if isinstance(exc, StorageError):
         return exc
+    if isinstance(exc, meta.InvalidMetadata):
+        return StorageError(400, "InvalidRequest", str(exc))
+    if isinstance(exc, UnicodeEncodeError):
+        return unstorable()
     if isinstance(exc, ApiError):
         return _from_api_error(exc)
     if isinstance(exc, psycopg.Error):
@@ -103,7 +116,13 @@ def handled(
     async def wrapper(request: Request) -> Response:
         try:
             return await handler(request)  # type: ignore[no-any-return]
-        except (StorageError, ApiError, psycopg.Error) as exc:
+        except (
+            StorageError,
+            ApiError,
+            psycopg.Error,
+            meta.InvalidMetadata,
+            UnicodeEncodeError,
+        ) as exc:
             error = as_storage_error(exc)
             assert error is not None
             return error.response()
@@ -202,32 +221,52 @@ def too_large() -> StorageError:
 def _parse_upload(content_type: str, body: bytes) -> tuple[bytes, str, dict[str, Any] | None, str]:
     """The file, its MIME type, user metadata and cache control from a multipart or raw body."""
     if not content_type.lower().startswith("multipart/form-data"):
-        return body, content_type or "application/octet-stream", None, "3600"
+        return body, meta.media_type(content_type or meta.DEFAULT_MEDIA_TYPE), None, "3600"
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
     )
     if not message.is_multipart():
         raise StorageError(400, "InvalidRequest", "malformed multipart body")
     file_bytes: bytes | None = None
-    mimetype = "application/octet-stream"
+    mimetype = meta.DEFAULT_MEDIA_TYPE
     metadata: dict[str, Any] | None = None
-    cache_control = "3600"
+    cache_control = meta.DEFAULT_CACHE_SECONDS
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True) or b""
         if name == "file" or part.get_filename() is not None:
             file_bytes = payload
-            mimetype = part.get_content_type() if part.get("content-type") else mimetype
+            declared = part.get("content-type")
+            mimetype = meta.media_type(str(declared)) if declared else mimetype
         elif name == "cacheControl":
-            cache_control = payload.decode()
+            cache_control = meta.cache_seconds(payload.decode("ascii", errors="replace"))
         elif name == "metadata":
-            try:
-                metadata = json.loads(payload)
-            except ValueError as exc:
-                raise StorageError(400, "InvalidRequest", "metadata must be JSON") from exc
+            metadata = user_metadata(payload)
     if file_bytes is None:
         raise StorageError(400, "InvalidRequest", "multipart body has no file part")
     return file_bytes, mimetype, metadata, cache_control
+
+
+def user_metadata(raw: bytes | str) -> dict[str, Any]:
+    """The `metadata` an upload gives: one JSON object (kept apart from Storage's own keys)."""
+    try:
+        parsed = parse_json(raw)
+    except MalformedJson as exc:
+        raise StorageError(400, "InvalidRequest", f"metadata must be JSON: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise StorageError(400, "InvalidRequest", "metadata must be a JSON object")
+    return parsed
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """A request body that must be one JSON object (blank means {})."""
+    try:
+        body = parse_json(await request.body(), empty={})
+    except MalformedJson as exc:
+        raise StorageError(400, "InvalidRequest", f"body must be JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise StorageError(400, "InvalidRequest", "body must be a JSON object")
+    return body
 
 
 def stack_state(request: Request) -> StackState:
@@ -243,7 +282,7 @@ def truthy(value: str | None) -> bool:
 
 _INSERT_OBJECT = (
     "insert into storage.objects (bucket_id, name, owner, metadata, version)"
-    " values (%s, %s, %s, %s::jsonb || coalesce(%s::jsonb, '{}'), %s)"
+    " values (%s, %s, %s, coalesce(%s::jsonb, '{}') || %s::jsonb, %s)"
 )
 _UPSERT_OBJECT = _INSERT_OBJECT + (
     " on conflict (bucket_id, name) do update set owner = excluded.owner,"
@@ -253,12 +292,13 @@ _UPSERT_OBJECT = _INSERT_OBJECT + (
 
 
 def object_metadata(size: int, etag: str, mimetype: str, cache_control: str) -> dict[str, Any]:
-    """The `metadata` column Storage writes for a stored file (`cache_control` as sent)."""
+    """The `metadata` column Storage writes for a stored file; every value checked, since
+    mimetype and cacheControl become headers of every download."""
     return {
         "eTag": f'"{etag}"',
         "size": size,
-        "mimetype": mimetype,
-        "cacheControl": f"max-age={cache_control}",
+        "mimetype": meta.media_type(mimetype),
+        "cacheControl": f"max-age={meta.cache_seconds(cache_control)}",
         "lastModified": datetime.now(UTC).isoformat(),
         "contentLength": size,
         "httpStatusCode": 200,
@@ -275,7 +315,9 @@ def _object_params(
 ) -> tuple[Any, ...]:
     owner = claims.get("sub") if claims.get("role") == "authenticated" else None
     extra = json.dumps(user_metadata) if isinstance(user_metadata, dict) else None
-    return (bucket_id, name, owner, json.dumps(metadata), extra, version)
+    # Storage's own keys (mimetype, cacheControl, eTag, size) come last so an uploader's
+    # metadata can never replace the values downloads are served with.
+    return (bucket_id, name, owner, extra, json.dumps(metadata), version)
 
 
 async def check_can_write(
@@ -387,12 +429,12 @@ def _file_response(
         data = blob_path(state, version).read_bytes()
     except FileNotFoundError as exc:
         raise StorageError(404, "not_found", "Object not found") from exc
-    headers = {"Cache-Control": str(metadata.get("cacheControl", "no-cache"))}
+    headers = {"Cache-Control": meta.stored_cache_control(metadata.get("cacheControl"))}
     if download is not None:
         filename = download or name.rsplit("/", 1)[-1]
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    mimetype = str(metadata.get("mimetype") or "application/octet-stream")
-    return Response(data, media_type=mimetype, headers=headers)
+    media_type = meta.stored_media_type(metadata.get("mimetype"))
+    return Response(data, media_type=media_type, headers=headers)
 
 
 async def download(request: Request) -> Response:
@@ -455,11 +497,7 @@ async def remove(request: Request) -> Response:
     if "name" in request.path_params:
         names = [request.path_params["name"]]
     else:
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except ValueError as exc:
-            raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
-        names = body.get("prefixes") if isinstance(body, dict) else None
+        names = (await json_object(request)).get("prefixes")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise StorageError(400, "InvalidRequest", '"prefixes" must be a list of object names')
     async with rest.as_role(state, claims, "DELETE") as conn:
@@ -481,21 +519,39 @@ def _like_prefix(prefix: str) -> str:
     return escaped + "%"
 
 
+def _list_text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise StorageError(400, "InvalidRequest", f"{key} must be a string")
+    return value
+
+
+def _list_count(body: dict[str, Any], key: str, default: int) -> int:
+    value = body.get(key)
+    if value is None:
+        return default
+    # bool is an int in Python; a JSON true is not a count.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StorageError(400, "InvalidRequest", f"{key} must be a non-negative integer")
+    return value
+
+
 async def list_objects(request: Request) -> Response:
     """Direct children of `prefix`: files with their rows, folders with null ids."""
     state = stack_state(request)
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
-    prefix = str(body.get("prefix") or "").strip("/")
+    body = await json_object(request)
+    prefix = _list_text(body, "prefix").strip("/")
     base = f"{prefix}/" if prefix else ""
-    limit = int(body.get("limit") or 100)
-    offset = int(body.get("offset") or 0)
-    search = str(body.get("search") or "")
+    limit = _list_count(body, "limit", 100)
+    offset = _list_count(body, "offset", 0)
+    search = _list_text(body, "search")
     sort = body.get("sortBy") or {}
+    if not isinstance(sort, dict):
+        raise StorageError(400, "InvalidRequest", "sortBy must be an object")
     column = sort.get("column", "name")
     if column not in ("name", "created_at", "updated_at", "last_accessed_at"):
         raise StorageError(400, "InvalidRequest", f"cannot sort by {column!r}")
@@ -555,7 +611,7 @@ def _sign(state: StackState, bucket_id: str, name: str, expires_in: int) -> str:
 def _expires_in(body: Any) -> int:
     try:
         value = int(body.get("expiresIn"))
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise StorageError(400, "InvalidRequest", "expiresIn must be a number of seconds") from exc
     if value < 1:
         raise StorageError(400, "InvalidRequest", "expiresIn must be at least 1 second")
@@ -567,10 +623,7 @@ async def sign(request: Request) -> Response:
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
+    body = await json_object(request)
     expires_in = _expires_in(body)
     await _visible_object(state, claims, bucket_id, name)
     token = _sign(state, bucket_id, name, expires_in)
@@ -581,10 +634,7 @@ async def sign_many(request: Request) -> Response:
     state = stack_state(request)
     claims = rest.authenticate(request, state)
     bucket_id = request.path_params["bucket"]
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
+    body = await json_object(request)
     expires_in = _expires_in(body)
     paths = body.get("paths")
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
@@ -669,13 +719,18 @@ async def create_bucket(request: Request) -> Response:
     """Inserted as the caller: only roles the grants allow (service_role) can create buckets."""
     state = stack_state(request)
     claims = rest.authenticate(request, state)
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise StorageError(400, "InvalidRequest", "body must be JSON") from exc
+    body = await json_object(request)
     bucket_id = str(body.get("id") or body.get("name") or "")
     if not bucket_id or "/" in bucket_id or bucket_id in (".", ".."):
         raise StorageError(400, "InvalidRequest", "bucket id must be a plain name")
+    size_limit = body.get("file_size_limit")
+    if size_limit is not None and (isinstance(size_limit, bool) or not isinstance(size_limit, int)):
+        raise StorageError(400, "InvalidRequest", "file_size_limit must be a number of bytes")
+    mime_types = body.get("allowed_mime_types")
+    if mime_types is not None and (
+        not isinstance(mime_types, list) or not all(isinstance(m, str) for m in mime_types)
+    ):
+        raise StorageError(400, "InvalidRequest", "allowed_mime_types must be a list of types")
     async with rest.as_role(state, claims, "POST") as conn:
         await conn.execute(
             "insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)"
@@ -684,8 +739,8 @@ async def create_bucket(request: Request) -> Response:
                 bucket_id,
                 str(body.get("name") or bucket_id),
                 bool(body.get("public")),
-                body.get("file_size_limit"),
-                body.get("allowed_mime_types"),
+                size_limit,
+                mime_types,
             ),
         )
     return JSONResponse({"name": bucket_id})

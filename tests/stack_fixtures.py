@@ -9,6 +9,7 @@ and the rolled-back-only tests elsewhere must never see those rows.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ from psycopg.conninfo import conninfo_to_dict
 from server.db.cluster import free_port
 from server.db.testing import database_beside
 from server.stack.config import StackConfig
+from server.stack.outbox import read_outbox
+from server.stack.ratelimit import RateLimits
 from server.stack.runner import StackServer, apply_local_stack_sql
 from supabase import Client, ClientOptions, create_client
 
@@ -69,7 +72,11 @@ def stack_dsn(database_dsn: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def stack(stack_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     data_dir: Path = tmp_path_factory.mktemp("stack")
-    config = StackConfig.for_data_dir(stack_dsn, data_dir, port=free_port())
+    # Hundreds of sign-ins from 127.0.0.1 in one session: GoTrue's limits would refuse them.
+    # tests/stack/test_rate_limits.py runs a second stack with tight limits.
+    config = StackConfig.for_data_dir(
+        stack_dsn, data_dir, port=free_port(), rate_limits=RateLimits.generous()
+    )
     with StackServer(config):
         yield RunningStack(config, stack_dsn)
 
@@ -130,3 +137,21 @@ def accounts() -> dict[str, str]:
 @pytest.fixture
 def new_email() -> Callable[[], str]:
     return lambda: f"user-{uuid.uuid4().hex[:10]}@example.test"
+
+
+def mailed(stack: RunningStack, email: str) -> tuple[str, str]:
+    """The code and link of the latest mail the stack sent to `email` (its outbox)."""
+    messages = read_outbox(stack.config.outbox_dir, to=email)
+    assert messages, f"no mail to {email} in {stack.config.outbox_dir}"
+    text = messages[-1].get_content()
+    code = re.search(r"code: (\d{6})", text)
+    link = re.search(r"(http\S+/auth/v1/verify\S+)", text)
+    assert code and link, text
+    return code[1], link[1]
+
+
+def sign_up_confirmed(supabase: Client, stack: RunningStack, email: str, password: str) -> None:
+    """Sign up as a person would: the form, then the code from the confirmation mail."""
+    supabase.auth.sign_up({"email": email, "password": password})
+    code, _ = mailed(stack, email)
+    supabase.auth.verify_otp({"email": email, "token": code, "type": "signup"})

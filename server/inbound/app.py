@@ -6,9 +6,11 @@ Answers, for both providers:
 - 400 `malformed_body` (not UTF-8 JSON, not an event) or `missing_signature` (no signature
   headers); 401 `invalid_signature` or `stale_timestamp` (outside 300 s);
 - 409 `entitlement_exceeded` (the plan's seat limit) / `conflict` (e.g. an unverified email
-  that another account has); 413 `body_too_large` (over 1 MiB); 422 `malformed_event` (a field
-  we need is missing or mistyped) or `unknown_org` (Stripe customer not linked yet; Stripe
-  retries, so it applies once the checkout that links it has arrived);
+  that another account has) / `unconfirmed_account` (a verified Clerk email that an account
+  holds without having confirmed it: never linked, logged, applied by a retry once confirmed);
+- 413 `body_too_large` (over 1 MiB); 422 `malformed_event` (a field we need is missing or
+  mistyped) or `unknown_org` (Stripe customer not linked yet; Stripe retries, so it applies once
+  the checkout that links it has arrived);
 - 500 `handler_failed`: the database refused or timed out; the provider retries;
 - 503 `not_configured`: no signing secret for that provider.
 Nothing is written unless the answer is 200.

@@ -3,7 +3,9 @@
 Clerk's ids map to ours in `private.clerk_users` and `private.clerk_orgs`. A membership for an
 org we have not seen links the org named by its `public_metadata.coachdesk_org_id`, or creates a
 free org; a membership for a user we have not seen creates the user first (Svix does not order
-events). Roles "org:admin|manager|hr" map to ours; any other role becomes trainee.
+events). A Clerk user is linked to an existing account only when Clerk verified the address and
+the account confirmed it; anything else with the same address is refused, never merged.
+Roles "org:admin|manager|hr" map to ours; any other role becomes trainee.
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ log = structlog.get_logger(__name__)
 
 # Raised by the entitlement triggers (migration billing_and_entitlements).
 ENTITLEMENT_EXCEEDED = "CD402"
+# Raised by private.clerk_upsert_user: the address is held by an account that never confirmed
+# it (migration clerk_links_confirmed_accounts).
+UNCONFIRMED_ACCOUNT = "CD409"
 
 
 class InboundError(Exception):
@@ -178,6 +181,10 @@ class Receiver:
             # The plan's limit; the provider's retries succeed once the plan allows it.
             bound.warning("inbound.entitlement_exceeded", reason=message)
             return InboundError(409, "entitlement_exceeded", message).response()
+        if code == UNCONFIRMED_ACCOUNT:
+            # Linking here would hand the identity to whoever signed up with the address first.
+            bound.warning("inbound.link_refused", reason=message, account=exc.diag.message_detail)
+            return InboundError(409, "unconfirmed_account", message).response()
         if code == "23505":
             bound.warning("inbound.conflict", reason=message)
             return InboundError(409, "conflict", message).response()

@@ -29,6 +29,7 @@ from server.scoring import ScoringWorker
 from server.stack import auth, rest, storage
 from server.stack import query as q
 from server.stack.config import StackConfig
+from server.stack.ratelimit import Limiter
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,7 @@ class StackState:
         self._catalog_loaded_at = 0.0
         self._catalog_lock = asyncio.Lock()
         self.has_token_hook = False
+        self.limiter = Limiter(config.rate_limits)
 
     async def open(self) -> None:
         await self.api_pool.open(wait=True)

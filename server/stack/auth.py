@@ -1,8 +1,11 @@
 """`/auth/v1`: the GoTrue subset the supabase client uses for email + password accounts.
 
 Endpoints: POST /signup, POST /token?grant_type=password|refresh_token, GET /user, PUT /user,
-POST /logout?scope=global|local|others, GET /settings, GET /health. Sign-ups are confirmed at
-once (GoTrue's `MAILER_AUTOCONFIRM`), as there is no mail server.
+POST /logout?scope=global|local|others, GET /settings, GET /health, and the mailed flows of
+server/stack/auth_mail.py (/verify, /resend, /recover, /otp). Sign-ups stay unconfirmed until
+the mailed code or link is redeemed (GoTrue with `MAILER_AUTOCONFIRM` off; the config's
+`mailer_autoconfirm` turns it on). Sign-in, sign-up, refresh, verify and mail endpoints are rate
+limited per client address and per account (server/stack/ratelimit.py): 429 with Retry-After.
 
 Access tokens carry GoTrue's claims, then pass through `public.custom_access_token_hook` in the
 database (as `supabase_auth_admin`, like hosted GoTrue), so the migration's hook is the single
@@ -36,6 +39,7 @@ from starlette.routing import Route
 
 from server.stack import jwt as stack_jwt
 from server.stack.bodies import MalformedJson, parse_json
+from server.stack.ratelimit import RateLimited, client_ip
 
 if TYPE_CHECKING:
     from server.stack.app import StackState
@@ -326,6 +330,7 @@ async def signup(request: Request) -> Response:
     state = _state(request)
     try:
         _check_apikey(request, state)
+        limit_sign_in(request, state)
         body = await _body(request)
         if body.get("phone"):
             raise AuthError(422, "phone_provider_disabled", "Phone signups are disabled")
@@ -341,6 +346,8 @@ async def signup(request: Request) -> Response:
         if not isinstance(data, dict):
             raise AuthError(400, "validation_failed", "data must be a JSON object")
         hashed = await _hash_password(password)
+        if not state.config.mailer_autoconfirm:
+            return JSONResponse(await _sign_up_unconfirmed(request, state, email, hashed, data))
         async with _auth_tx(state) as conn:
             row = await (
                 await conn.execute(
@@ -371,8 +378,10 @@ async def token(request: Request) -> Response:
         grant = request.query_params.get("grant_type")
         body = await _body(request)
         if grant == "password":
-            return JSONResponse(await _password_grant(state, body))
+            limit_sign_in(request, state)
+            return JSONResponse(await _limited_password_grant(state, body))
         if grant == "refresh_token":
+            state.limiter.hit("token_refresh_per_ip", client_ip(request))
             return JSONResponse(await _refresh_grant(state, body))
         raise AuthError(400, "validation_failed", f"unsupported grant_type {grant!r}")
     except AuthError as exc:
@@ -532,7 +541,7 @@ async def settings(request: Request) -> Response:
         {
             "external": {"email": True, "phone": False, "anonymous_users": False},
             "disable_signup": False,
-            "mailer_autoconfirm": True,
+            "mailer_autoconfirm": _state(request).config.mailer_autoconfirm,
             "phone_autoconfirm": False,
             "sms_provider": "",
             "mfa_enabled": False,
@@ -554,6 +563,8 @@ def _gotrue_errors(handler: Endpoint) -> Endpoint:
             return await handler(request)
         except AuthError as exc:
             return exc.response()
+        except RateLimited as exc:
+            return rate_limited_response(exc)
         except (psycopg.DataError, UnicodeEncodeError) as exc:
             log.info("auth.unstorable_value", error=type(exc).__name__)
             message = "Request contains a value that cannot be stored (NUL or invalid Unicode)"
@@ -574,5 +585,79 @@ def routes() -> list[Route]:
         ("/auth/v1/logout", logout, "POST"),
         ("/auth/v1/settings", settings, "GET"),
         ("/auth/v1/health", health, "GET"),
+        *_mail_endpoints(),
     ]
     return [Route(path, _gotrue_errors(fn), methods=[method]) for path, fn, method in endpoints]
+
+
+# -- rate limits (server/stack/ratelimit.py) -------------------------------------------------------
+
+
+def limit_sign_in(request: Request, state: StackState) -> None:
+    """Password sign-ins and sign-ups share GoTrue's per-address budget."""
+    state.limiter.hit("sign_in_per_ip", client_ip(request))
+
+
+async def _limited_password_grant(state: StackState, body: dict[str, Any]) -> dict[str, Any]:
+    """The password grant, with wrong passwords counted per account: past the limit even the
+    right password waits, or guessing would simply go on."""
+    email = str(body.get("email") or "").strip().lower()
+    state.limiter.check("failures_per_account", email)
+    try:
+        return await _password_grant(state, body)
+    except AuthError as exc:
+        if exc.error_code == "invalid_credentials":
+            state.limiter.failed("failures_per_account", email)
+        raise
+
+
+def rate_limited_response(exc: RateLimited) -> JSONResponse:
+    """GoTrue's 429s: over_email_send_rate_limit for mails, over_request_rate_limit else."""
+    if exc.mail:
+        error = AuthError(
+            429,
+            "over_email_send_rate_limit",
+            f"For security purposes, you can only request this after {exc.retry_after_s} seconds.",
+        )
+    else:
+        error = AuthError(429, "over_request_rate_limit", "Request rate limit reached")
+    response = error.response()
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
+# -- confirmation mails (server/stack/auth_mail.py builds on the helpers below) ------------------
+
+USER_COLUMNS = _USER_COLUMNS
+check_apikey = _check_apikey
+json_object = _body
+auth_tx = _auth_tx
+fetch_user = _fetch_user
+check_user_can_sign_in = _check_user_can_sign_in
+start_session = _start_session
+
+
+def valid_email(email: str) -> bool:
+    return _EMAIL.match(email) is not None
+
+
+async def _sign_up_unconfirmed(
+    request: Request, state: StackState, email: str, hashed: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    from server.stack import auth_mail
+
+    redirect_to = request.query_params.get("redirect_to")
+    async with _auth_tx(state) as conn:
+        return await auth_mail.sign_up_unconfirmed(state, conn, email, hashed, data, redirect_to)
+
+
+def _mail_endpoints() -> list[tuple[str, Endpoint, str]]:
+    from server.stack import auth_mail
+
+    return [
+        ("/auth/v1/verify", auth_mail.verify, "POST"),
+        ("/auth/v1/verify", auth_mail.verify_link, "GET"),
+        ("/auth/v1/resend", auth_mail.resend, "POST"),
+        ("/auth/v1/recover", auth_mail.recover, "POST"),
+        ("/auth/v1/otp", auth_mail.otp, "POST"),
+    ]

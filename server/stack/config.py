@@ -15,6 +15,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from server.db.testing import with_dbname
 from server.stack import jwt as stack_jwt
+from server.stack.ratelimit import RateLimits
 
 # Only loopback: the stack trusts its own database socket and has no TLS.
 HOST = "127.0.0.1"
@@ -24,6 +25,8 @@ ACCESS_TOKEN_TTL_S = 3600
 DEFAULT_FILE_SIZE_LIMIT = 50 * 1024 * 1024
 # How long a resumable upload may take from creation, as hosted Storage's upload URLs (24 h).
 RESUMABLE_UPLOAD_TTL_S = 24 * 3600
+# How long a mailed confirmation, recovery or magic-link code works (hosted GoTrue's 1 h).
+MAILER_OTP_TTL_S = 3600
 # The roles a token may name; anything else is refused before touching the database.
 API_ROLES = frozenset({"anon", "authenticated", "service_role"})
 
@@ -55,6 +58,13 @@ class StackConfig:
     resumable_ttl_s: int = RESUMABLE_UPLOAD_TTL_S
     # Score uploaded attempts in the background (server/scoring.py), as pg_cron does on Supabase.
     scoring_worker: bool = True
+    # GoTrue's MAILER_AUTOCONFIRM: off, so a sign-up proves it owns its address (server/stack/
+    # auth_mail.py) before it can sign in or be linked to a Clerk account.
+    mailer_autoconfirm: bool = False
+    mailer_otp_ttl_s: int = MAILER_OTP_TTL_S
+    # GoTrue's SITE_URL: where a mail's link lands after /verify; redirect_to must start with it.
+    site_url: str | None = None
+    rate_limits: RateLimits = field(default_factory=RateLimits)
     anon_key: str = field(init=False)
     service_key: str = field(init=False)
 
@@ -71,6 +81,11 @@ class StackConfig:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the mails GoTrue would send are written (server/stack/outbox.py)."""
+        return self.data_dir / "outbox"
 
     @property
     def storage_dir(self) -> Path:

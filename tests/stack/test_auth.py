@@ -8,8 +8,10 @@ import bcrypt
 import httpx
 import jwt as pyjwt
 import pytest
+from stack_fixtures import mailed, sign_up_confirmed
 from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
+from server.stack.outbox import read_outbox
 from supabase import create_client
 
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
@@ -21,7 +23,7 @@ def _claims(token: str) -> dict:
     return pyjwt.decode(token, options={"verify_signature": False})
 
 
-def test_sign_up_returns_a_session_without_org(client, new_email):
+def test_sign_up_is_confirmed_by_mail_then_has_a_session_without_org(client, stack, new_email):
     email = new_email()
     response = client.auth.sign_up(
         {
@@ -30,21 +32,42 @@ def test_sign_up_returns_a_session_without_org(client, new_email):
             "options": {"data": {"full_name": "New Person"}},
         }
     )
-    assert response.session is not None and response.user.email == email
-    assert response.user.user_metadata == {"full_name": "New Person"}
-    claims = _claims(response.session.access_token)
+    # GoTrue with confirmations on: a user, no session, until the mailbox's owner confirms.
+    assert response.session is None and response.user.email == email
+    assert response.user.email_confirmed_at is None
+    with pytest.raises(AuthApiError) as unconfirmed:
+        client.auth.sign_in_with_password({"email": email, "password": "s3cret-pass"})
+    assert (unconfirmed.value.status, unconfirmed.value.code) == (400, "email_not_confirmed")
+
+    code, _ = mailed(stack, email)
+    confirmed = client.auth.verify_otp({"email": email, "token": code, "type": "signup"})
+    assert confirmed.user.id == response.user.id and confirmed.user.email_confirmed_at
+    assert confirmed.user.user_metadata == {"full_name": "New Person"}
+    claims = _claims(confirmed.session.access_token)
     assert claims["role"] == "authenticated" and claims["sub"] == response.user.id
     assert "org_id" not in claims  # no membership yet: RLS shows this user nothing
     assert client.auth.get_user().user.id == response.user.id
     assert client.table("scenarios").select("id").execute().data == []
+    # The code is used up; the password now works.
+    with pytest.raises(AuthApiError) as reused:
+        client.auth.verify_otp({"email": email, "token": code, "type": "signup"})
+    assert (reused.value.status, reused.value.code) == (403, "otp_expired")
+    fresh = create_client(stack.url, stack.anon_key)
+    assert fresh.auth.sign_in_with_password({"email": email, "password": "s3cret-pass"}).session
 
 
-def test_sign_up_twice_and_weak_password(client, new_email):
+def test_sign_up_twice_and_weak_password(client, stack, new_email):
     email = new_email()
-    client.auth.sign_up({"email": email, "password": "s3cret-pass"})
-    with pytest.raises(AuthApiError) as again:
-        client.auth.sign_up({"email": email, "password": "s3cret-pass"})
-    assert (again.value.status, again.value.code) == (422, "user_already_exists")
+    sign_up_confirmed(client, stack, email, "s3cret-pass")
+    real = client.auth.get_user().user.id
+    mails = len(read_outbox(stack.config.outbox_dir, to=email))
+    # GoTrue's answer for a confirmed address: a user that does not exist, no session, no mail,
+    # so sign-up cannot tell anyone which addresses have accounts.
+    again = client.auth.sign_up({"email": email, "password": "other-pass"})
+    assert again.session is None and again.user.id != real
+    assert len(read_outbox(stack.config.outbox_dir, to=email)) == mails
+    fresh = create_client(stack.url, stack.anon_key)
+    assert fresh.auth.sign_in_with_password({"email": email, "password": "s3cret-pass"}).session
     with pytest.raises(AuthWeakPasswordError):
         client.auth.sign_up({"email": new_email(), "password": "123"})
 
@@ -160,7 +183,7 @@ def test_local_sign_out_keeps_other_sessions(signed_in, client):
 
 def test_update_password_then_sign_in(client, stack, new_email):
     email = new_email()
-    client.auth.sign_up({"email": email, "password": "first-pass"})
+    sign_up_confirmed(client, stack, email, "first-pass")
     client.auth.update_user({"password": "second-pass", "data": {"team": "x"}})
     fresh = create_client(stack.url, stack.anon_key)
     user = fresh.auth.sign_in_with_password({"email": email, "password": "second-pass"}).user

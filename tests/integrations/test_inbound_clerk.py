@@ -19,6 +19,7 @@ import httpx
 import psycopg
 import pytest
 from integration_support import arrange_fixture  # noqa: F401 (fixture)
+from structlog.testing import capture_logs
 from svix.webhooks import Webhook
 
 from server.db.cluster import free_port
@@ -204,6 +205,52 @@ def test_an_unverified_email_cannot_take_over_an_account(arrange, inbound, clerk
     assert response.status_code == 409
     assert response.json()["error"] == "conflict"
     assert user_row(arrange, clerk_user) is None
+
+
+def test_a_verified_email_never_links_an_unconfirmed_account(arrange, inbound, clerk):
+    """Someone signed up with the address but never confirmed it: Clerk's verification of the
+    address is no reason to hand them the Clerk user. Refused and logged; Svix's retry links
+    the account once its owner has confirmed it."""
+    clerk_user, _ = new_ids(clerk)
+    squatter = arrange.user()
+    arrange.conn.execute(
+        "update auth.users set email_confirmed_at = null where id = %s", (squatter,)
+    )
+    email = arrange.one("select email from auth.users where id = %s", (squatter,))["email"]
+    body = clerk_event("user.created", user_data(clerk_user, email))
+    msg_id = f"msg_{uuid.uuid4().hex}"
+
+    with capture_logs() as logs:
+        refused = post(inbound, body, msg_id=msg_id)
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "unconfirmed_account"
+    assert user_row(arrange, clerk_user) is None
+    assert recorded(arrange, msg_id) == 0
+    logged = [e for e in logs if e["event"] == "inbound.link_refused"]
+    assert logged and logged[0]["account"] == f"user_id={squatter}"
+    assert logged[0]["event_id"] == msg_id
+
+    arrange.conn.execute(
+        "update auth.users set email_confirmed_at = now() where id = %s", (squatter,)
+    )
+    assert post(inbound, body, msg_id=msg_id).json() == {"status": "applied"}
+    assert user_row(arrange, clerk_user)["id"] == squatter
+
+
+def test_a_linked_user_takes_only_verified_addresses(arrange, inbound, clerk):
+    clerk_user, _ = new_ids(clerk)
+    email = f"{uuid.uuid4().hex[:8]}@example.test"
+    post(inbound, clerk_event("user.created", user_data(clerk_user, email)))
+
+    unverified = user_data(clerk_user, "unverified-" + email, updated=2, verified=False)
+    assert post(inbound, clerk_event("user.updated", unverified)).status_code == 200
+    assert user_row(arrange, clerk_user)["email"] == email  # kept: Clerk has not verified it
+
+    verified = user_data(clerk_user, "verified-" + email, updated=3)
+    assert post(inbound, clerk_event("user.updated", verified)).status_code == 200
+    row = user_row(arrange, clerk_user)
+    assert (row["email"], row["confirmed"]) == ("verified-" + email, True)
 
 
 def test_memberships_create_org_and_user_then_change_and_leave(arrange, inbound, clerk):

@@ -324,6 +324,11 @@ def test_fuzz_storage_upload_metadata(http, stack, content_type, cache_control, 
             ("POST", "/auth/v1/token?grant_type=refresh_token"),
             ("POST", "/auth/v1/token?grant_type=x"),
             ("POST", "/auth/v1/logout?scope=nope"),
+            ("POST", "/auth/v1/signup"),
+            ("POST", "/auth/v1/verify"),
+            ("POST", "/auth/v1/otp"),
+            ("POST", "/auth/v1/recover"),
+            ("POST", "/auth/v1/resend"),
         ]
     ),
     body=_RAW_BODY,
@@ -337,5 +342,14 @@ def test_fuzz_auth_bodies(http, stack, fuzz_account, endpoint, body):
         path,
         content=body.encode(),
         headers={"apikey": stack.anon_key, "Authorization": f"Bearer {fuzz_account}"},
+    )
+    assert_answered(response, http)
+
+
+@FUZZ
+@given(token=_TEXT, kind=_TEXT | st.sampled_from(["signup", "magiclink"]), redirect=_TEXT)
+def test_fuzz_verify_links(http, token, kind, redirect):
+    response = http.get(
+        "/auth/v1/verify", params={"token": token, "type": kind, "redirect_to": redirect}
     )
     assert_answered(response, http)

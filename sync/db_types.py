@@ -207,6 +207,26 @@ class FactScenarioAttempts(BaseModel):
     call_duration_seconds: decimal.Decimal | None
 
 
+class OrgInvitations(BaseModel):
+    """A row of public.org_invitations (table)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    email: str
+    role: OrgRole
+    team_ids: list[uuid.UUID]
+    token_hash: str
+    expires_at: datetime.datetime
+    invited_by: uuid.UUID | None
+    accepted_at: datetime.datetime | None
+    accepted_by: uuid.UUID | None
+    revoked_at: datetime.datetime | None
+    revoked_by: uuid.UUID | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    sync_xid: int
+
+
 class OrgMembers(BaseModel):
     """A row of public.org_members (table)."""
 
@@ -389,6 +409,7 @@ TABLES: dict[str, type[BaseModel]] = {
     "export_requests": ExportRequests,
     "fact_kpi_events": FactKpiEvents,
     "fact_scenario_attempts": FactScenarioAttempts,
+    "org_invitations": OrgInvitations,
     "org_members": OrgMembers,
     "orgs": Orgs,
     "scenario_attempts": ScenarioAttempts,

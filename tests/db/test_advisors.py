@@ -202,6 +202,8 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "private.has_org_role(org_role[])",
     "private.my_team_ids()",
     "private.assignment_is_mine(uuid)",
+    # the caller's own address, only once Auth confirmed it (invitations match on it)
+    "private.my_confirmed_email()",
     # API functions that check membership, role or visibility before acting
     "set_org_claim(uuid)",
     "set_active_org(uuid)",
@@ -213,6 +215,9 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "scenario_insights(uuid)",
     "rotate_webhook_secret(uuid)",
     "redeliver_webhook(uuid)",
+    # the invitee's consent: checks the confirmed email, expiry and revocation itself
+    "accept_invitation(uuid)",
+    "accept_invitation_token(text)",
 }
 
 

@@ -58,7 +58,8 @@ MATRIX = [
             f"insert into org_members (org_id, user_id, role) values ('{DEMO}', "
             f"'{USER['globex_trainee']}', 'trainee') returning id"
         ),
-        insert=_each("deny", admin="ok"),
+        # Membership comes from an accepted invitation (tests/db/test_membership_consent.py).
+        insert=_each("deny"),
         update_sql=(
             "update org_members set display_name = 'Renamed' "
             f"where user_id = '{USER['trainee2']}' and org_id = '{DEMO}' returning id"

@@ -990,7 +990,8 @@ def test_creating_an_assignment_enqueues_assignment_created(conn, who):
 
 def test_adding_a_member_enqueues_member_added(conn):
     add_webhook(conn, DEMO, ("member.added",))
-    act(conn, "admin")
+    # Members are added by accepting an invitation or by the service role (an identity sync).
+    act(conn, SERVICE)
     member = conn.execute(
         "insert into org_members (org_id, user_id, role) values (%s, %s, 'manager')"
         " returning id::text",

@@ -26,7 +26,20 @@ def admin_of(arrange: Arrange, as_user, entitlements: dict[str, int]):
 
 
 def add_member(conn: psycopg.Connection, org: str, user: str) -> None:
-    conn.execute("insert into org_members (org_id, user_id) values (%s, %s)", (org, user))
+    """Membership by consent: the admin invites, the invitee accepts (claims switched within the
+    transaction), and the transaction acts as the admin again."""
+    admin = conn.execute("select current_setting('request.jwt.claims') as c").fetchone()["c"]
+    invitee = json.dumps({"sub": user, "role": "authenticated"})
+    claims = "select set_config('request.jwt.claims', %s, true)"
+    conn.execute(claims, (invitee,))
+    email = conn.execute("select private.my_confirmed_email() as e").fetchone()["e"]
+    conn.execute(claims, (admin,))
+    invitation = conn.execute(
+        "select invitation_id from invite_member(%s)", (email,)
+    ).fetchone()["invitation_id"]
+    conn.execute(claims, (invitee,))
+    conn.execute("select accept_invitation(%s)", (invitation,))  # a refusal ends the transaction
+    conn.execute(claims, (admin,))
 
 
 def test_seats_stop_the_member_after_the_last_seat(arrange, as_user):
@@ -69,8 +82,8 @@ def test_changing_an_existing_member_needs_no_free_seat(arrange, as_user):
     user = arrange.user()
     add_member(conn, org, user)
     changed = conn.execute(
-        "insert into org_members (org_id, user_id, role) values (%s, %s, 'manager')"
-        " on conflict (org_id, user_id) do update set role = excluded.role returning role::text",
+        "update org_members set role = 'manager' where org_id = %s and user_id = %s"
+        " returning role::text",
         (org, user),
     ).fetchone()
     assert changed == {"role": "manager"}
@@ -159,12 +172,15 @@ def test_two_admins_racing_for_the_last_seat(arrange, database_dsn):
     first, second = arrange.user(), arrange.user()
     outcome: dict[str, BaseException | None] = {}
 
+    def add(conn: psycopg.Connection, user: str) -> None:
+        conn.execute("insert into org_members (org_id, user_id) values (%s, %s)", (org, user))
+
     with psycopg.connect(database_dsn) as a, psycopg.connect(database_dsn) as b:
-        add_member(a, org, first)  # holds the org's limit lock until commit
+        add(a, first)  # holds the org's limit lock until commit
 
         def contender() -> None:
             try:
-                add_member(b, org, second)
+                add(b, second)
                 b.commit()
                 outcome["b"] = None
             except psycopg.Error as exc:
@@ -198,15 +214,24 @@ def test_the_app_gets_the_error_over_the_api(stack, stack_arrange):
     admin = stack_arrange.member(org, role="admin", name="Ada")
     email = stack_arrange.one("select email from auth.users where id = %s", (admin,))["email"]
     newcomer = stack_arrange.user()
-    client = create_client(
-        stack.url, stack.anon_key, ClientOptions(auto_refresh_token=False, persist_session=False)
-    )
-    client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    newcomer_email = stack_arrange.one("select email from auth.users where id = %s", (newcomer,))
+    invitation = signed_in_client(stack, email).rpc(
+        "invite_member", {"email": newcomer_email["email"]}
+    ).execute().data[0]["invitation_id"]
+    client = signed_in_client(stack, newcomer_email["email"])
 
     with pytest.raises(APIError) as refused:
-        client.table("org_members").insert({"org_id": org, "user_id": newcomer}).execute()
+        client.rpc("accept_invitation", {"invitation_id": invitation}).execute()
 
     assert refused.value.code == "CD402"
     assert refused.value.message.startswith("seat limit reached: the plan of Org it-")
     assert json.loads(refused.value.details)["limit"] == 1
     assert refused.value.hint == "Remove a member or upgrade the plan to add more people."
+
+
+def signed_in_client(stack, email: str):
+    client = create_client(
+        stack.url, stack.anon_key, ClientOptions(auto_refresh_token=False, persist_session=False)
+    )
+    client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    return client

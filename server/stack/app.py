@@ -28,13 +28,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.scoring import ScoringWorker
 from server.stack import auth, rest, storage
 from server.stack import query as q
-from server.stack.config import StackConfig
+from server.stack.config import API_ROLES, StackConfig
 from server.stack.ratelimit import Limiter
 
 log = structlog.get_logger(__name__)
 
 # A miss reloads the catalog at most this often, so a flood of bad names cannot hammer it.
 CATALOG_RELOAD_INTERVAL_S = 1.0
+# The roles' own settings (ALTER ROLE ... SET, e.g. statement_timeout), role-wide first so a
+# database-specific value wins; only those a session may set (context 'user'), as PostgREST
+# applies an impersonated role's settings to each of its requests.
+ROLE_SETTINGS_SQL = """
+select r.rolname, split_part(c.cfg, '=', 1), substr(c.cfg, strpos(c.cfg, '=') + 1)
+from pg_db_role_setting s
+join pg_roles r on r.oid = s.setrole
+cross join lateral unnest(s.setconfig) as c (cfg)
+join pg_settings p on p.name = split_part(c.cfg, '=', 1) and p.context = 'user'
+where r.rolname = any (%s)
+  and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+order by r.rolname, s.setdatabase
+"""
 
 
 class StackState:
@@ -46,6 +59,14 @@ class StackState:
             config.authenticator_dsn,
             min_size=2,
             max_size=config.pool_max_size,
+            # A request waits this long for a free connection, then gets PostgREST's 504.
+            timeout=config.pool_acquire_timeout_s,
+            # A transaction this stack left open and idle (it never should) cannot pin the
+            # connection, its locks and the sync watermark (public.sync_watermark) for long.
+            kwargs={
+                "options": "-c idle_in_transaction_session_timeout="
+                f"{config.idle_in_transaction_timeout_ms}"
+            },
             open=False,
             name="stack-api",
         )
@@ -57,6 +78,8 @@ class StackState:
         self._catalog_lock = asyncio.Lock()
         self.has_token_hook = False
         self.limiter = Limiter(config.rate_limits)
+        # role -> {setting: value}, applied with SET LOCAL to each request acting as the role.
+        self.role_settings: dict[str, dict[str, str]] = {}
 
     async def open(self) -> None:
         await self.api_pool.open(wait=True)
@@ -82,6 +105,7 @@ class StackState:
         async with self._catalog_lock:
             async with self.admin_pool.connection() as conn:
                 self._catalog = await q.Catalog.load(conn)
+                self.role_settings = await _role_settings(conn)
             self._catalog_loaded_at = time.monotonic()
 
     async def _maybe_reload(self) -> bool:
@@ -105,6 +129,14 @@ class StackState:
             if not await self._maybe_reload():
                 raise
             return self._catalog.function(name, arg_names)
+
+
+async def _role_settings(conn: psycopg.AsyncConnection[Any]) -> dict[str, dict[str, str]]:
+    settings: dict[str, dict[str, str]] = {}
+    rows = await (await conn.execute(ROLE_SETTINGS_SQL, (sorted(API_ROLES),))).fetchall()
+    for role, name, value in rows:
+        settings.setdefault(role, {})[name] = value
+    return settings
 
 
 def unexpected_error(path: str) -> JSONResponse:

@@ -55,6 +55,9 @@ class StackConfig:
     host: str = HOST
     access_token_ttl_s: int = ACCESS_TOKEN_TTL_S
     pool_max_size: int = 10
+    # PostgREST's db-pool-acquisition-timeout default.
+    pool_acquire_timeout_s: float = 10.0
+    idle_in_transaction_timeout_ms: int = 60_000
     resumable_ttl_s: int = RESUMABLE_UPLOAD_TTL_S
     # Score uploaded attempts in the background (server/scoring.py), as pg_cron does on Supabase.
     scoring_worker: bool = True

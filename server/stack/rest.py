@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
+from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -76,14 +77,28 @@ def authenticate(request: Request, state: StackState) -> dict[str, Any]:
 async def as_role(
     state: StackState, claims: dict[str, Any], method: str
 ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """One transaction acting as the token's role with its claims, rolled back on any error."""
-    async with state.api_pool.connection() as conn, conn.transaction():
-        await conn.execute(
-            "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
-            " set_config('request.method', %s, true)",
-            (claims["role"], json.dumps(claims), method),
-        )
-        yield conn
+    """One transaction acting as the token's role with its claims and the role's own settings
+    (its statement_timeout above all), rolled back on any error."""
+    settings = state.role_settings.get(claims["role"], {})
+    statement = (
+        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
+        " set_config('request.method', %s, true)" + ", set_config(%s, %s, true)" * len(settings)
+    )
+    params = [claims["role"], json.dumps(claims), method]
+    for name, value in settings.items():
+        params += [name, value]
+    try:
+        conn = await state.api_pool.getconn()
+    except PoolTimeout as exc:
+        raise ApiError(
+            504, "PGRST003", "Timed out acquiring connection from connection pool."
+        ) from exc
+    try:
+        async with conn.transaction():
+            await conn.execute(statement, params)
+            yield conn
+    finally:
+        await state.api_pool.putconn(conn)
 
 
 # -- errors --------------------------------------------------------------------------------------

@@ -357,7 +357,7 @@ def test_a_membership_added_by_the_service_with_an_old_date_does_not_move_the_ac
 
 
 def test_the_chosen_org_is_kept_over_an_older_membership(api, committed):
-    user, email = new_user(committed)
+    user, _ = new_user(committed)
     committed.execute("insert into org_members (org_id, user_id) values (%s, %s)", (GLOBEX, user))
     committed.execute("insert into org_members (org_id, user_id) values (%s, %s)", (DEMO, user))
     conn = api.become(Claims(sub=user, org_id=DEMO))

@@ -34,9 +34,9 @@ def add_member(conn: psycopg.Connection, org: str, user: str) -> None:
     conn.execute(claims, (invitee,))
     email = conn.execute("select private.my_confirmed_email() as e").fetchone()["e"]
     conn.execute(claims, (admin,))
-    invitation = conn.execute(
-        "select invitation_id from invite_member(%s)", (email,)
-    ).fetchone()["invitation_id"]
+    invitation = conn.execute("select invitation_id from invite_member(%s)", (email,)).fetchone()[
+        "invitation_id"
+    ]
     conn.execute(claims, (invitee,))
     conn.execute("select accept_invitation(%s)", (invitation,))  # a refusal ends the transaction
     conn.execute(claims, (admin,))
@@ -215,9 +215,12 @@ def test_the_app_gets_the_error_over_the_api(stack, stack_arrange):
     email = stack_arrange.one("select email from auth.users where id = %s", (admin,))["email"]
     newcomer = stack_arrange.user()
     newcomer_email = stack_arrange.one("select email from auth.users where id = %s", (newcomer,))
-    invitation = signed_in_client(stack, email).rpc(
-        "invite_member", {"email": newcomer_email["email"]}
-    ).execute().data[0]["invitation_id"]
+    invitation = (
+        signed_in_client(stack, email)
+        .rpc("invite_member", {"email": newcomer_email["email"]})
+        .execute()
+        .data[0]["invitation_id"]
+    )
     client = signed_in_client(stack, newcomer_email["email"])
 
     with pytest.raises(APIError) as refused:

@@ -45,9 +45,7 @@ def probes(db: psycopg.Connection, stack: RunningStack) -> Iterator[None]:
     )
 
 
-def test_each_api_role_gets_its_hosted_statement_timeout(
-    probes, client, signed_in, service_client
-):
+def test_each_api_role_gets_its_hosted_statement_timeout(probes, client, signed_in, service_client):
     assert client.rpc("h15_statement_timeout").execute().data == "3s"
     assert signed_in("trainee").rpc("h15_statement_timeout").execute().data == "8s"
     # The service role has no setting of its own: the login role's (authenticator) applies.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+import jwt
 from postgrest.exceptions import APIError
 from storage3.exceptions import StorageApiError
 from supabase_auth import SyncMemoryStorage, SyncSupportedStorage
@@ -124,6 +125,26 @@ class RejectedError(SyncError):
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class WrongOrgError(SyncError):
+    """Changes of one org were about to be sent under a token for another: nothing was sent."""
+
+
+def token_org_id(client: Client) -> str | None:
+    """The org claim of the token the client's requests carry now (None: no org, or no user).
+
+    Unverified on purpose: the server checks the signature; here the claim only decides what
+    may be sent with it."""
+    scheme, _, token = str(client.options.headers.get("Authorization", "")).partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    org = claims.get("org_id")
+    return str(org) if org else None
 
 
 def is_rejection_code(code: str | None) -> bool:

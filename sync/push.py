@@ -14,6 +14,11 @@ written, consecutive entries of the same table and kind going in one request:
 A refused batch is split in halves until the refused entries are alone; those are parked as
 rejected with the server's message and the rest goes through. An attempt's row waits until its
 files are uploaded, so the server never marks it `uploaded` before its files exist.
+
+Nothing of one org is ever sent under a token for another (docs/security.md, "Membership by
+consent"): a push for an org the client's token is not for sends nothing and raises
+WrongOrgError, and an entry whose row names another org than the entry is parked as rejected
+(`wrong-org`) without being sent. Either way the local rows stay.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from sqlite_utils import Database
 from supabase import Client
 from sync import outbox, uploads
 from sync.cache import Cache, row_select, store_server_rows
-from sync.client import RejectedError, SyncError, classify
+from sync.client import RejectedError, SyncError, WrongOrgError, classify, token_org_id
 from sync.outbox import Op, OutboxEntry
 
 log = structlog.get_logger(__name__)
@@ -64,6 +69,13 @@ def push(
     batch_bytes: int = BATCH_BYTES,
 ) -> PushResult:
     """Send everything waiting for `org_id` (the org the session's token is for)."""
+    carried = token_org_id(client)
+    if carried != org_id:
+        raise WrongOrgError(
+            f"the session's token is for organisation {carried or '(none)'}, not {org_id} whose "
+            "changes are waiting: nothing was sent and the changes are kept here; switch to "
+            f"{org_id} to send them"
+        )
     db = cache.db
     result = PushResult()
     result.files, result.files_refused = uploads.upload_pending(client, db, org_id)
@@ -105,12 +117,30 @@ def _ready(db: Database, entries: list[OutboxEntry], result: PushResult) -> list
     refused = uploads.refused_paths(db, attempt_ids)
     ready = []
     for entry in entries:
+        if _names_another_org(db, entry, result):
+            continue
         if entry.table_name == "scenario_attempts":
             if entry.row_id in waiting:
                 continue
             entry = _without_refused_files(entry, refused)
         ready.append(entry)
     return ready
+
+
+def _names_another_org(db: Database, entry: OutboxEntry, result: PushResult) -> bool:
+    """An entry whose row belongs to another org than the entry is never sent: parked."""
+    row_org = entry.payload.get("org_id")
+    if row_org is None or str(row_org) == entry.org_id:
+        return False
+    message = (
+        f"this {entry.table_name} change belongs to organisation {row_org} but was queued for "
+        f"{entry.org_id}; it was not sent"
+    )
+    with db.atomic():
+        outbox.park(db, entry.seq, code="wrong-org", message=message)
+    result.rejected += 1
+    log.warning("change for another org held back", table=entry.table_name, row_id=entry.row_id)
+    return True
 
 
 def _without_refused_files(entry: OutboxEntry, refused: set[tuple[str, str]]) -> OutboxEntry:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from stack_fixtures import wait_for_scoring
 from sync_support import (
     DEMO_ORG,
+    GLOBEX_ORG,
     SCENARIO_COLD_CALL,
     TRANSCRIPT,
     USER_IDS,
@@ -15,10 +17,12 @@ from sync_support import (
 )
 
 from sync.cache import AttemptSyncState, NewAttempt
+from sync.client import WrongOrgError
 from sync.engine import Phase
 from sync.push import push
 
 TRAINEE2_ASSIGNMENT = "c0000000-0000-4000-8000-000000000004"
+SCENARIO_GLOBEX = "f0000000-0000-4000-8000-000000000011"
 
 
 def _server_ids(db, ids: list[str]) -> set[str]:
@@ -167,3 +171,50 @@ def test_attempts_go_in_requests_of_bounded_size_and_keep_their_transcripts(
         local = engine.cache.attempt(attempt.id)
         assert local.transcript == TRANSCRIPT
         assert local.sync_state is AttemptSyncState.SCORED
+
+
+# Rows of one org never travel under a token for another (issue 15) ------------------------------
+
+
+def test_a_push_for_another_org_than_the_tokens_sends_nothing_and_keeps_the_rows(
+    sign_in, engine_for, db
+):
+    """The consultant's token is for Demo; work recorded for Globex waits for a Globex token."""
+    session = sign_in("consultant")
+    assert session.require_identity().org_id == DEMO_ORG
+    engine = engine_for(session)
+    globex_work = NewAttempt(
+        **new_attempt_args("consultant", org_id=GLOBEX_ORG, scenario_id=SCENARIO_GLOBEX)
+    )
+    engine.cache.record_attempt(globex_work)
+
+    with pytest.raises(WrongOrgError, match=f"token is for organisation {DEMO_ORG}"):
+        push(session.client, engine.cache, GLOBEX_ORG)
+
+    assert _server_ids(db, [globex_work.id]) == set()
+    assert engine.cache.sync_counts(GLOBEX_ORG) == (1, 0)
+    status = engine.run_once()  # a round under the Demo token leaves the Globex work alone
+    assert status.phase is Phase.IDLE, status.last_error
+    assert _server_ids(db, [globex_work.id]) == set()
+    assert engine.cache.sync_counts(GLOBEX_ORG) == (1, 0)
+    assert engine.cache.attempt(globex_work.id).transcript == TRANSCRIPT
+
+
+def test_an_entry_whose_row_names_another_org_is_parked_not_sent(sign_in, engine_for, db):
+    session = sign_in("consultant")
+    engine = engine_for(session)
+    misfiled = NewAttempt(
+        **new_attempt_args("consultant", org_id=GLOBEX_ORG, scenario_id=SCENARIO_GLOBEX)
+    )
+    engine.cache.record_attempt(misfiled)
+    with engine.cache.atomic() as cache_db:  # an entry filed under Demo for a Globex row
+        cache_db.execute("update outbox set org_id = ? where row_id = ?", [DEMO_ORG, misfiled.id])
+
+    status = engine.run_once()
+
+    assert _server_ids(db, [misfiled.id]) == set()
+    refused = {e.row_id: e for e in engine.cache.rejected_changes()}
+    assert refused[misfiled.id].error_code == "wrong-org"
+    assert f"belongs to organisation {GLOBEX_ORG}" in refused[misfiled.id].last_error
+    assert status.rejected == 1
+    assert engine.cache.attempt(misfiled.id).transcript == TRANSCRIPT

@@ -176,45 +176,50 @@ def test_attempts_go_in_requests_of_bounded_size_and_keep_their_transcripts(
 # Rows of one org never travel under a token for another (issue 15) ------------------------------
 
 
+def _work_for_the_other_org(session) -> tuple[str, str, NewAttempt]:
+    """The consultant belongs to both orgs: (token's org, the other, an attempt for the other)."""
+    mine = session.require_identity().org_id
+    other, scenario = (
+        (GLOBEX_ORG, SCENARIO_GLOBEX) if mine == DEMO_ORG else (DEMO_ORG, SCENARIO_COLD_CALL)
+    )
+    attempt = NewAttempt(**new_attempt_args("consultant", org_id=other, scenario_id=scenario))
+    return mine, other, attempt
+
+
 def test_a_push_for_another_org_than_the_tokens_sends_nothing_and_keeps_the_rows(
     sign_in, engine_for, db
 ):
-    """The consultant's token is for Demo; work recorded for Globex waits for a Globex token."""
+    """Work recorded for the other org waits for a token of that org."""
     session = sign_in("consultant")
-    assert session.require_identity().org_id == DEMO_ORG
     engine = engine_for(session)
-    globex_work = NewAttempt(
-        **new_attempt_args("consultant", org_id=GLOBEX_ORG, scenario_id=SCENARIO_GLOBEX)
-    )
-    engine.cache.record_attempt(globex_work)
+    mine, other, work = _work_for_the_other_org(session)
+    engine.cache.record_attempt(work)
 
-    with pytest.raises(WrongOrgError, match=f"token is for organisation {DEMO_ORG}"):
-        push(session.client, engine.cache, GLOBEX_ORG)
+    with pytest.raises(WrongOrgError, match=f"token is for organisation {mine}"):
+        push(session.client, engine.cache, other)
 
-    assert _server_ids(db, [globex_work.id]) == set()
-    assert engine.cache.sync_counts(GLOBEX_ORG) == (1, 0)
-    status = engine.run_once()  # a round under the Demo token leaves the Globex work alone
+    assert _server_ids(db, [work.id]) == set()
+    assert engine.cache.sync_counts(other) == (1, 0)
+    status = engine.run_once()  # a round under this token leaves the other org's work alone
     assert status.phase is Phase.IDLE, status.last_error
-    assert _server_ids(db, [globex_work.id]) == set()
-    assert engine.cache.sync_counts(GLOBEX_ORG) == (1, 0)
-    assert engine.cache.attempt(globex_work.id).transcript == TRANSCRIPT
+    assert _server_ids(db, [work.id]) == set()
+    assert engine.cache.sync_counts(other) == (1, 0)
+    assert engine.cache.attempt(work.id).transcript == TRANSCRIPT
 
 
 def test_an_entry_whose_row_names_another_org_is_parked_not_sent(sign_in, engine_for, db):
     session = sign_in("consultant")
     engine = engine_for(session)
-    misfiled = NewAttempt(
-        **new_attempt_args("consultant", org_id=GLOBEX_ORG, scenario_id=SCENARIO_GLOBEX)
-    )
+    mine, other, misfiled = _work_for_the_other_org(session)
     engine.cache.record_attempt(misfiled)
-    with engine.cache.atomic() as cache_db:  # an entry filed under Demo for a Globex row
-        cache_db.execute("update outbox set org_id = ? where row_id = ?", [DEMO_ORG, misfiled.id])
+    with engine.cache.atomic() as cache_db:  # the entry filed under the token's org
+        cache_db.execute("update outbox set org_id = ? where row_id = ?", [mine, misfiled.id])
 
     status = engine.run_once()
 
     assert _server_ids(db, [misfiled.id]) == set()
     refused = {e.row_id: e for e in engine.cache.rejected_changes()}
     assert refused[misfiled.id].error_code == "wrong-org"
-    assert f"belongs to organisation {GLOBEX_ORG}" in refused[misfiled.id].last_error
+    assert f"belongs to organisation {other}" in refused[misfiled.id].last_error
     assert status.rejected == 1
     assert engine.cache.attempt(misfiled.id).transcript == TRANSCRIPT

@@ -15,6 +15,7 @@ watches for a device that stops delivering audio (unplugged mid-call).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -23,7 +24,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ import numpy as np
 import soundfile
 import structlog
 
+from app.durable import atomic_file, free_space, fsync_dir, is_disk_full
 from audio.decode import SAMPLE_RATE
 from audio.devices import (
     DEVICE_ERRORS,
@@ -42,7 +43,7 @@ from audio.devices import (
     list_input_devices,
     portaudio,
 )
-from audio.errors import AudioError, DeviceLostError
+from audio.errors import AudioError, DeviceLostError, DiskFullError, RecordingStoppedError
 
 __all__ = [
     "InputDevice",
@@ -198,6 +199,8 @@ class Recorder:
         self._frames = 0
         self._synced_frames = 0
         self._overflows = 0
+        # Set when the journal cannot take more (disk full): blocks are dropped, not queued up.
+        self._halted = False
 
     @property
     def level(self) -> Level:
@@ -274,13 +277,15 @@ class Recorder:
         try:
             path = _journal_to_flac(self.journal, self.final_path)
         except OSError as error:
+            if is_disk_full(error):
+                raise DiskFullError(self._disk_full_message(flac_saved=False)) from error
             raise AudioError(
                 f"Cannot save the recording as {self.final_path}: {error}. What was recorded is "
                 "kept and will be offered for recovery at the next start."
             ) from error
         log.info("recording finished", name=self.name, seconds=round(self.seconds, 2))
-        if isinstance(self._error, DeviceLostError):
-            raise DeviceLostError(str(self._error), path=path)
+        if isinstance(self._error, RecordingStoppedError):
+            raise type(self._error)(str(self._error), path=path)
         if self._error is not None:
             raise self._error
         return path
@@ -298,6 +303,8 @@ class Recorder:
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         # PortAudio's real-time thread: copy and go. Blocking or allocating much here drops audio.
+        if self._halted:
+            return
         if status and status.input_overflow:
             self._overflows += 1
         self._queue.put(indata.copy())
@@ -327,9 +334,15 @@ class Recorder:
                     last_sync = now
             self._sync(pcm)
         except OSError as error:
-            self._fail(AudioError(f"Cannot save the recording to {self.journal}: {error}."))
+            self._halted = True
+            self._fail(self._write_error(error))
+            with contextlib.suppress(OSError):
+                self._sync(pcm)  # whatever of the last block still fits
         finally:
-            pcm.close()
+            try:
+                pcm.close()
+            except OSError as error:  # the buffer's last bytes did not fit; the file is closed
+                log.warning("journal closed with a write error", name=self.name, error=str(error))
             if self._overflows:
                 log.warning("input overflowed", name=self.name, blocks=self._overflows)
 
@@ -339,6 +352,26 @@ class Recorder:
         self._frames += len(mono)
         self._level = block_level(mono)
         _notify(self._on_level, self._level)
+
+    def _write_error(self, error: OSError) -> AudioError:
+        if is_disk_full(error):
+            return DiskFullError(self._disk_full_message(flac_saved=True))
+        return AudioError(f"Cannot save the recording to {self.journal}: {error}.")
+
+    def _disk_full_message(self, *, flac_saved: bool) -> str:
+        """`flac_saved` False: not even the FLAC fits, so the journal stays for recovery."""
+        space = free_space(self.root)
+        where = f" ({space})" if space else ""
+        saved = (
+            "Everything recorded up to then is kept."
+            if flac_saved
+            else "Everything recorded up to then is kept on disk and will be offered for "
+            "recovery at the next start, once some space is free."
+        )
+        return (
+            f"The disk is full{where}: the recording stopped at {_clock(self.seconds)}. {saved} "
+            "Free some disk space before the next call."
+        )
 
     def _sync(self, pcm: BinaryIO) -> None:
         pcm.flush()
@@ -507,30 +540,3 @@ def _journal_to_flac(journal: Path, final: Path) -> Path:
     # The FLAC is complete and on disk before its source goes.
     discard(journal)
     return final
-
-
-@contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """A file that appears at `path` complete and fsynced, or not at all."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or new file in `directory` durable (POSIX; Windows has no directory fsync)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

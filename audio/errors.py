@@ -33,15 +33,24 @@ class DevicePermissionError(AudioError):
     """The operating system refused access to the microphone."""
 
 
-class DeviceLostError(AudioError):
-    """The microphone stopped delivering audio mid-recording (unplugged, driver error).
+class RecordingStoppedError(AudioError):
+    """A recording that stopped before the rep ended it; what was captured is kept.
 
-    `path` is the recording of everything captured up to then, when it could be saved.
+    `path` is the recording of everything captured up to then, when it could be saved (else its
+    journal stays, offered for recovery at the next start).
     """
 
     def __init__(self, message: str, path: Path | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class DeviceLostError(RecordingStoppedError):
+    """The microphone stopped delivering audio mid-recording (unplugged, driver error)."""
+
+
+class DiskFullError(RecordingStoppedError):
+    """The disk filled up while recording: recording stopped, the audio written so far kept."""
 
 
 class ModelLoadError(AudioError):

@@ -23,13 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+import structlog
 from sqlite_utils import Database
 
-from sync import outbox, uploads
+from sync import cache_copies, cache_repair, outbox, uploads
 from sync.cache_migrations import migrate
+from sync.cache_repair import CacheDamagedError, CacheRepair
 from sync.db_types import AttemptStatus
 from sync.outbox import Op
 from sync.rows import dumps, iso, loads, now, number, parse_time, sql_number
+
+log = structlog.get_logger(__name__)
 
 APP_NAME = "Coachdesk"
 
@@ -266,22 +270,42 @@ class _Database(Database):
 
 
 class Cache:
-    """One user's cache file; safe to use from several threads (one connection each)."""
+    """One user's cache file; safe to use from several threads (one connection each).
 
-    def __init__(self, path: Path, user_id: str) -> None:
+    Opening checks the file first (sync/cache_repair.py). A damaged one is set aside and a new
+    cache started; `repair` then says what happened, for the user. Either way, attempts whose
+    copy is kept beside the cache (sync/cache_copies.py) but which the cache lacks are recorded
+    again, so a cache file lost, emptied or damaged loses no practice call not yet synced.
+    """
+
+    def __init__(self, path: Path, user_id: str, *, repair: bool = True) -> None:
+        """`repair` False: raise CacheDamagedError instead of setting a damaged file aside."""
         self.path = path
         self.user_id = str(uuid.UUID(user_id))
+        self.copies = cache_copies.copies_dir(path)
         self._local = threading.local()
         self._closed = False
+        self.repair: CacheRepair | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
+        damage: tuple[str, Path] | None = None
+        try:
+            cache_repair.check(path)
+        except CacheDamagedError as error:
+            if not repair:
+                raise
+            damage = (error.reason, cache_repair.set_aside(path))
         db = self.db
         migrate(db.conn)
         db.enable_wal()
         self.device_id = self._device_id()
+        recovered = self._restore_copies()
+        if damage is not None:
+            self.repair = CacheRepair(*damage, recovered)
+            log.warning("cache rebuilt", path=str(path), recovered=recovered)
 
     @classmethod
-    def open(cls, data_dir: Path, user_id: str) -> Cache:
-        return cls(cache_path(data_dir, user_id), user_id)
+    def open(cls, data_dir: Path, user_id: str, *, repair: bool = True) -> Cache:
+        return cls(cache_path(data_dir, user_id), user_id, repair=repair)
 
     @property
     def db(self) -> Database:
@@ -324,6 +348,9 @@ class Cache:
         self.close()
         for suffix in ("", "-wal", "-shm"):
             _unlink_when_released(Path(f"{self.path}{suffix}"))
+        cache_copies.forget(self.copies, cache_copies.ids(self.copies))
+        with contextlib.suppress(OSError):
+            self.copies.rmdir()
 
     # Meta ---------------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -401,6 +428,9 @@ class Cache:
             payload.update(transcript=new.transcript, status="uploaded")
         else:
             payload.update(transcript=None)  # status stays "recorded"
+        if not self._has_attempt(new.id):
+            # Before the row: a cache file lost right after this commit still has the copy.
+            cache_copies.keep(self.copies, new.id, _copy_of(new, recording))
         with self.atomic() as db:
             if db.execute("select 1 from scenario_attempts where id = ?", [new.id]).fetchone():
                 return self._attempt_or_fail(new.id)
@@ -455,6 +485,48 @@ class Cache:
     def held_attempts(self) -> set[str]:
         """Attempts whose recording and transcript wait for the user to upload them."""
         return uploads.held_attempts(self.db)
+    def forget_synced_copies(self) -> int:
+        """Drop the copies of attempts the server has (pushed: no outbox entry left); how many.
+
+        An attempt the cache lacks keeps its copy: that is the one a rebuild records again.
+        """
+        waiting = cache_copies.ids(self.copies)
+        synced: list[str] = []
+        for start in range(0, len(waiting), 500):
+            chunk = waiting[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            synced += [
+                str(row[0])
+                for row in self.db.execute(
+                    f"select a.id from scenario_attempts a where a.id in ({marks}) and not "
+                    f"exists (select 1 from outbox o where o.table_name = 'scenario_attempts' "
+                    f"and o.row_id = a.id)",
+                    chunk,
+                )
+            ]
+        cache_copies.forget(self.copies, synced)
+        return len(synced)
+
+    def _restore_copies(self) -> int:
+        """Record again every attempt with a copy but no row here (a lost or rebuilt cache)."""
+        restored = 0
+        for attempt_id, copy in cache_copies.stored(self.copies):
+            if self._has_attempt(attempt_id):
+                continue
+            try:
+                new = _attempt_from_copy(attempt_id, copy)
+                self.record_attempt(new)
+            except (CacheError, KeyError, TypeError, ValueError) as error:
+                log.warning("attempt copy not restored", attempt_id=attempt_id, error=str(error))
+                continue
+            restored += 1
+            log.warning("unsynced attempt restored from its copy", attempt_id=attempt_id)
+        self.forget_synced_copies()
+        return restored
+
+    def _has_attempt(self, attempt_id: str) -> bool:
+        found = self.db.execute("select 1 from scenario_attempts where id = ?", [attempt_id])
+        return found.fetchone() is not None
 
     def create_assignment(
         self,
@@ -839,6 +911,50 @@ def _org_of(db: Database, table: str, row_id: str) -> str:
     if found is None:
         raise CacheError(f"no {table} row {row_id} in the cache")
     return str(found[0])
+
+
+def _copy_of(new: NewAttempt, recording: Path | None) -> dict[str, Any]:
+    """What a rebuilt cache needs to record the attempt again (sync/cache_copies.py)."""
+    return {
+        "org_id": new.org_id,
+        "user_id": new.user_id,
+        "scenario_id": new.scenario_id,
+        "assignment_id": new.assignment_id,
+        "started_at": iso(new.started_at),
+        "ended_at": iso(new.ended_at),
+        "transcript": new.transcript,
+        "recording": str(recording) if recording is not None else None,
+        "provisional_kpis": new.provisional_kpis,
+        "provisional_breakdown": new.provisional_breakdown,
+    }
+
+
+def _attempt_from_copy(attempt_id: str, copy: Mapping[str, Any]) -> NewAttempt:
+    recording = Path(copy["recording"]) if copy.get("recording") else None
+    if recording is not None and not recording.is_file():
+        # The transcript and score are the attempt; a recording deleted since stays lost.
+        log.warning("restored attempt's recording is gone", attempt_id=attempt_id)
+        recording = None
+    return NewAttempt(
+        id=attempt_id,
+        org_id=str(copy["org_id"]),
+        user_id=str(copy["user_id"]),
+        scenario_id=str(copy["scenario_id"]),
+        assignment_id=copy.get("assignment_id"),
+        started_at=_aware(copy["started_at"]),
+        ended_at=_aware(copy["ended_at"]),
+        transcript=copy["transcript"],
+        recording=recording,
+        provisional_kpis=copy.get("provisional_kpis"),
+        provisional_breakdown=copy.get("provisional_breakdown"),
+    )
+
+
+def _aware(value: Any) -> datetime:
+    parsed = parse_time(value)
+    if parsed is None:
+        raise ValueError(f"not a time: {value!r}")
+    return parsed
 
 
 def _attempt(row: Mapping[str, Any]) -> AttemptRecord:

@@ -3,13 +3,22 @@
 Append a new version for every change; never edit a released one, since caches made by older app
 versions are upgraded in place (they hold the outbox: unsynced work that must survive upgrades).
 Synced tables keep the server's names and columns (a subset), so pull and push map rows 1:1;
-local-only columns and tables are marked.
+local-only columns and tables are marked. Before an existing cache is upgraded, it is copied
+beside itself (`backup`), so no upgrade can cost the work it holds.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from app.durable import fsync_dir
+
+log = structlog.get_logger(__name__)
 
 MIGRATIONS: Sequence[str] = (
     # 1: the server's rows, the outbox, uploads, cursors, leaderboard snapshots.
@@ -232,6 +241,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"{version}, this version knows {LATEST_VERSION}). Update Coachdesk; the cache is "
             "kept as it is, because it may hold practice calls that are not synced yet."
         )
+    if 0 < version < LATEST_VERSION:
+        backup(conn, version)
     for number in range(version + 1, LATEST_VERSION + 1):
         # user_version lives in the file header, so it commits (or not) with the schema change.
         script = (
@@ -244,6 +255,35 @@ def migrate(conn: sqlite3.Connection) -> int:
                 conn.execute("rollback")
             raise
     return LATEST_VERSION
+
+
+def backup_path(cache_file: Path, version: int) -> Path:
+    """Where the copy of a cache taken before it left schema `version` is kept."""
+    return cache_file.with_name(f"{cache_file.name}.schema-{version}.bak")
+
+
+def backup(conn: sqlite3.Connection, version: int) -> Path | None:
+    """Copy the cache, as it is, beside itself before its schema changes (None: in memory).
+
+    A migration that goes wrong, or a new version that misbehaves, must not cost the unsynced
+    work the cache holds: the copy is a complete SQLite file at the old schema, which the older
+    Coachdesk opens as it was (restore: quit Coachdesk, copy it over the cache file). It is
+    written whole, fsynced and renamed into place, so a crash leaves no half a backup.
+    """
+    file = _file_of(conn)
+    if file == "(in memory)":
+        return None
+    target = backup_path(Path(file), version)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    # VACUUM INTO: a consistent snapshot (WAL content included) without holding a write lock.
+    conn.execute("vacuum into ?", [str(temporary)])
+    with open(temporary, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    fsync_dir(target.parent)
+    log.info("cache backed up before its schema changes", version=version, path=str(target))
+    return target
 
 
 def _file_of(conn: sqlite3.Connection) -> str:

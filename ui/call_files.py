@@ -25,7 +25,7 @@ import numpy as np
 import soundfile
 import structlog
 
-from audio.capture import atomic_file
+from app.durable import atomic_file
 from audio.decode import SAMPLE_RATE
 
 log = structlog.get_logger(__name__)

@@ -522,21 +522,44 @@ def _journal_samples(journal: Path) -> Iterator[np.ndarray]:
             remaining -= count
 
 
+class _KeepsWriteErrors:
+    """The FLAC's file for soundfile's virtual I/O, keeping the first write error.
+
+    soundfile drops exceptions raised in its I/O callbacks (libsndfile only sees a short write),
+    and a full disk must fail the FLAC, not leave a short one under the final name.
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._handle.write(data)
+        except OSError as error:
+            self.error = self.error or error
+            return 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
 def _journal_to_flac(journal: Path, final: Path) -> Path:
     manifest = _read_manifest(journal)
-    with (
-        atomic_file(final) as handle,
-        soundfile.SoundFile(
-            handle,
+    with atomic_file(final) as handle:
+        target = _KeepsWriteErrors(handle)
+        with soundfile.SoundFile(
+            target,
             "w",
             samplerate=manifest.sample_rate,
             channels=CHANNELS,
             format="FLAC",
             subtype="PCM_16",
-        ) as flac,
-    ):
-        for block in _journal_samples(journal):
-            flac.write(block)
+        ) as flac:
+            for block in _journal_samples(journal):
+                flac.write(block)
+        if target.error is not None:
+            raise target.error  # inside atomic_file: no short FLAC takes the final name
     # The FLAC is complete and on disk before its source goes.
     discard(journal)
     return final

@@ -1,11 +1,12 @@
 """Recorder: the real journal, writer thread and FLAC, with the microphone replaced by a file.
 
-Also a real kill -9 of a recording process, and the real PortAudio on a machine whose devices
-are whatever they are (tests pick names that match nothing).
+Also a full disk, a real kill -9 of a recording process, and the real PortAudio on a machine
+whose devices are whatever they are (tests pick names that match nothing).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -13,8 +14,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
@@ -23,8 +26,10 @@ import soundfile
 from audio_fakes import FileInputStream, factory
 from audio_speech import sox
 
+from audio import capture
 from audio.capture import (
     BLOCK_FRAMES,
+    SAMPLE_BYTES,
     SILENCE_DBFS,
     InterruptedRecording,
     Level,
@@ -36,7 +41,13 @@ from audio.capture import (
     recover_interrupted,
 )
 from audio.decode import SAMPLE_RATE
-from audio.errors import AudioError, DeviceLostError, DevicePermissionError, NoInputDeviceError
+from audio.errors import (
+    AudioError,
+    DeviceLostError,
+    DevicePermissionError,
+    DiskFullError,
+    NoInputDeviceError,
+)
 
 HERE = Path(__file__).parent
 
@@ -307,3 +318,110 @@ def test_open_errors_in_plain_words(
     with pytest.raises(expected, match=words):
         recorder.start()
     assert not recorder.journal.exists()
+
+
+# A disk that fills up mid-recording: once at the file boundary (the journal's writes fail with
+# ENOSPC, as the OS reports it), once on a real tiny tmpfs where even the FLAC no longer fits.
+ROOM_BLOCKS = 30  # the journal's audio that fits before the disk is full
+
+
+class _FillingDisk:
+    """The journal's audio file on a disk with room for `room` more bytes (then ENOSPC)."""
+
+    def __init__(self, pcm: BinaryIO, room: int) -> None:
+        self._pcm = pcm
+        self._room = room
+
+    def write(self, data: bytes) -> int:
+        fits = data[: self._room]
+        self._pcm.write(fits)
+        self._room -= len(fits)
+        if len(fits) < len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return len(fits)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pcm, name)
+
+
+def _start(root: Path, samples: np.ndarray, errors: list[AudioError]) -> Recorder:
+    recorder = Recorder(
+        root,
+        "turn-01",
+        stream_factory=factory(FileInputStream, samples),
+        on_error=errors.append,
+        fsync_interval=0.0,
+    )
+    recorder.start()
+    return recorder
+
+
+def test_a_full_disk_stops_the_recording_and_keeps_the_audio_so_far(
+    tmp_path: Path, voice: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_journal = capture._create_journal
+
+    def journal_on_a_filling_disk(journal: Path, manifest: capture.Manifest) -> BinaryIO:
+        return _FillingDisk(real_journal(journal, manifest), ROOM_BLOCKS * BLOCK_FRAMES * 2)  # type: ignore[return-value]
+
+    monkeypatch.setattr(capture, "_create_journal", journal_on_a_filling_disk)
+    samples = int16_samples(voice)
+    errors: list[AudioError] = []
+    recorder = _start(tmp_path, samples, errors)
+    wait_until(lambda: bool(errors))
+
+    [error] = errors  # said once, while recording, for the screen to stop the call
+    assert isinstance(error, DiskFullError)
+    assert str(error).startswith("The disk is full (")
+    assert f"free in {tmp_path}" in str(error)
+    assert "the recording stopped at 0:01. Everything recorded up to then is kept." in str(error)
+    with pytest.raises(DiskFullError) as finished:
+        recorder.finish()  # stops cleanly: the FLAC of what was written, journal gone
+    assert finished.value.path == tmp_path / "turn-01.flac"
+    kept = int16_samples(finished.value.path)
+    assert np.array_equal(kept, samples[: ROOM_BLOCKS * BLOCK_FRAMES])
+    assert not recorder.journal.exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 512 KB file system (tmpfs; mounting needs root), unmounted afterwards."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", f"coachdesk-test-{uuid.uuid4().hex[:8]}", disk],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", disk], check=True)
+
+
+def test_on_a_really_full_disk_the_journal_stays_and_recovers_once_there_is_room(
+    tiny_disk: Path, voice: Path
+) -> None:
+    samples = int16_samples(voice)
+    filler = tiny_disk / "other-program.bin"
+    # Leave room for about three seconds of audio, not the whole ten.
+    filler.write_bytes(bytes(512 * 1024 - 3 * 16_000 * SAMPLE_BYTES))
+    root = tiny_disk / "recordings"
+    errors: list[AudioError] = []
+    recorder = _start(root, samples, errors)
+    wait_until(lambda: bool(errors))
+    assert isinstance(errors[0], DiskFullError) and f"free in {root}" in str(errors[0])
+
+    with pytest.raises(DiskFullError, match="offered for recovery at the next start") as caught:
+        recorder.finish()
+    assert caught.value.path is None  # not even the FLAC fits: the journal is the copy
+    assert recorder.journal.exists() and not recorder.final_path.exists()
+
+    filler.unlink()  # the user frees some space; the next start recovers the recording
+    [interrupted] = recover_interrupted(root)
+    recovered = int16_samples(recover(interrupted))
+    assert 16_000 <= len(recovered) < len(samples)
+    assert np.array_equal(recovered, samples[: len(recovered)])
+    assert soundfile.info(interrupted.final_path).format == "FLAC"

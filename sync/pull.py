@@ -69,6 +69,9 @@ LARGE_MAX_ROWS = 100
 MEMBERSHIP_TABLES = ("org_members", "teams", "team_members")
 CONTENT_TABLES = ("scenarios", "tracks", "track_scenarios", "assignments", "scenario_attempts")
 TOMBSTONES = "deleted_rows"
+# Ids per request (and per local delete) when a full pass asks which unseen rows still exist:
+# about 3.7 KB of URL.
+SWEEP_CHUNK = 100
 # Below the server's tombstone retention (private.prune_deleted_rows, 90 days): a cache that has
 # not synced for this long may have missed deletions, so it reads everything again.
 FULL_PASS_AFTER = timedelta(days=60)
@@ -302,15 +305,42 @@ class _Pager:
         """After a full pass: drop rows the server no longer shows this user.
 
         Rows written here and not yet confirmed (sync_xid NULL) stay, and so do rows changed at
-        or above the watermark (the next pull reads them)."""
-        with self.db.atomic():
-            gone = self.db.execute(
-                f"delete from {table} where org_id = ? and sync_xid is not null "
+        or above the watermark (the next pull reads them). The server is asked about the rows
+        this pass did not see: one changed after the watermark was read (an attempt scored
+        just after its push) was not seen, yet is still there, whatever xid this cache holds.
+        """
+        unseen = [
+            str(row[0])
+            for row in self.db.execute(
+                f"select id from {table} where org_id = ? and sync_xid is not null "
                 f"and sync_xid < ? and id not in (select id from pull_seen)",
                 [self.org_id, self.watermark],
-            ).rowcount
-        if gone:
-            log.info("rows no longer visible removed", table=table, rows=gone)
+            )
+        ]
+        if not unseen:
+            return
+        visible = self._still_visible(table, unseen)
+        gone = [row_id for row_id in unseen if row_id not in visible]
+        if not gone:
+            return
+        with self.db.atomic():
+            for start in range(0, len(gone), SWEEP_CHUNK):
+                chunk = gone[start : start + SWEEP_CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                self.db.execute(f"delete from {table} where id in ({marks})", chunk)
+        log.info("rows no longer visible removed", table=table, rows=len(gone))
+
+    def _still_visible(self, table: str, ids: Sequence[str]) -> set[str]:
+        visible: set[str] = set()
+        for start in range(0, len(ids), SWEEP_CHUNK):
+            query = (
+                self.client.table(table)
+                .select("id")
+                .eq("org_id", self.org_id)
+                .in_("id", list(ids[start : start + SWEEP_CHUNK]))
+            )
+            visible |= {str(row["id"]) for row in _execute(query) or []}
+        return visible
 
 
 def _held_versions(db: Database, table: str, ids: Sequence[str]) -> dict[str, int]:

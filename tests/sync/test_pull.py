@@ -153,6 +153,31 @@ def test_a_late_commit_behind_the_cursor_is_not_skipped(sign_in, engine_for, sta
         conn.execute("delete from assignments where id in (%s, %s)", (first, second))
 
 
+def test_a_full_pass_keeps_a_row_changed_after_its_watermark(sign_in, engine_for, stack):
+    """A row the server changed after the pass read its watermark (an attempt scored just after
+    its push) is not in the pass, yet it exists: the sweep must not drop it from the cache."""
+    engine = engine_for(sign_in("trainee"))
+    new = NewAttempt(**new_attempt_args())
+    engine.cache.record_attempt(new)
+    assert engine.run_once().phase is Phase.IDLE
+    holding = psycopg.connect(stack.dsn)  # a transaction still running holds the watermark
+    try:
+        holding.execute("select pg_current_xact_id()")
+        with psycopg.connect(stack.dsn, autocommit=True) as later:
+            later.execute(
+                "update scenario_attempts set failure_reason = 'changed later' where id = %s",
+                (new.id,),
+            )
+        during = engine.run_once(full=True)
+        assert during.phase is Phase.IDLE, during.last_error
+        assert engine.cache.attempt(new.id) is not None
+    finally:
+        holding.rollback()
+        holding.close()
+    engine.run_once()
+    assert engine.cache.attempt(new.id).failure_reason == "changed later"
+
+
 def _new_assignments_via(dsn: str, count: int) -> list[str]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         return _new_assignments(conn, count, "late commit")

@@ -186,7 +186,8 @@ class Recorder:
         self.final_path = _final_path(self.root, name)
         self.journal = _journal_path(self.root, name)
         self._on_level = on_level
-        self._on_error = on_error
+        # Public, so that whoever starts the recorder can listen (set before start()).
+        self.on_error = on_error
         self._stream_factory = stream_factory or sounddevice_input_stream
         self._fsync_interval = fsync_interval
         self._stall_timeout = stall_timeout
@@ -395,7 +396,7 @@ class Recorder:
     def _fail(self, error: AudioError) -> None:
         self._error = error
         log.error("recording failed", name=self.name, error=str(error))
-        _notify(self._on_error, error)
+        _notify(self.on_error, error)
 
     def _stop_writer(self) -> None:
         self._stopping.set()

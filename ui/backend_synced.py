@@ -292,6 +292,7 @@ class SyncedBackend:
             role=OrgRole(identity.org_role) if identity.org_role else None,
             orgs=orgs,
             offline=offline,
+            notice=cache.repair.message if cache.repair is not None else None,
         )
 
     def _org_choices(self, identity: Identity, *, offline: bool) -> tuple[OrgChoice, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 
 import httpx
@@ -69,6 +70,9 @@ def plain_message(error: BaseException) -> str:
             "Cannot reach the Coachdesk server. Check your connection; your practice calls are "
             "kept on this computer and sync when the server is back."
         )
+    full = _disk_full(error)
+    if full is not None:
+        return full
     if isinstance(error, MemoryError):
         return "Coachdesk ran out of memory. Close other programs and try again."
     if isinstance(error, OSError):
@@ -78,6 +82,21 @@ def plain_message(error: BaseException) -> str:
     return (
         f"Something unexpected went wrong ({type(error).__name__}). Nothing you recorded is "
         "lost. The details were written to the log."
+    )
+
+
+def _disk_full(error: BaseException) -> str | None:
+    """A full disk (an OSError, or SQLite's "database or disk is full") with the space left."""
+    from app.durable import free_space, is_disk_full
+    from sync.cache import default_data_dir
+
+    if not is_disk_full(error):
+        return None
+    filename = error.filename if isinstance(error, OSError) else None
+    space = free_space(Path(filename) if filename else default_data_dir())
+    return (
+        f"The disk is full{f' ({space})' if space else ''}, so Coachdesk could not save its work. "
+        "Free some disk space and try again; nothing recorded so far is lost."
     )
 
 

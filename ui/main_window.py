@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         self._relay = _StatusRelay(self)
         self._relay.changed.connect(self._sync_changed)
         self._last_synced: object = None
+        self._notices_shown: set[str] = set()
         ctx.backend.subscribe(self._relay.changed.emit)
 
     # Session ------------------------------------------------------------------------------
@@ -190,6 +191,9 @@ class MainWindow(QMainWindow):
             )
             self.status.setToolTip(problem)
         self.show_workspace()
+        if account.notice and account.notice not in self._notices_shown:
+            self._notices_shown.add(account.notice)  # once, not again at every org switch
+            show_error(self, account.notice)
         self.home.refresh()
         self.poll_sync()
         self._sync_timer.start()

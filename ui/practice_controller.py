@@ -42,7 +42,7 @@ from app.scenarios import Scenario as PracticeScenario
 from app.transcript import has_rep_speech
 from audio.capture import BLOCK_FRAMES, Level
 from audio.decode import SAMPLE_RATE
-from audio.errors import AudioError, DeviceLostError
+from audio.errors import AudioError, DiskFullError, RecordingStoppedError
 from audio.turns import EndOfTurn, TurnSettings
 from ui.call_files import (
     CALL_AUDIO_NAME,
@@ -69,6 +69,8 @@ BLOCK_SECONDS = BLOCK_FRAMES / SAMPLE_RATE
 
 class RecorderLike(Protocol):
     """What the controller uses of audio.capture.Recorder."""
+
+    on_error: Callable[[AudioError], None] | None  # on the recorder's writer thread
 
     def start(self) -> None: ...
     def finish(self) -> Path: ...
@@ -122,6 +124,7 @@ class PracticeController(QObject):
     _event = Signal(object)
     _level = Signal(object)
     _paused = Signal(str)  # the recording (by name) in which the rep stopped speaking
+    _recording_failed = Signal(str, object)  # a recording (by name) stopped by an AudioError
 
     def __init__(
         self,
@@ -167,6 +170,7 @@ class PracticeController(QObject):
         self._event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
         self._level.connect(lambda level: self.level.emit(level.rms_dbfs, level.peak_dbfs))
         self._paused.connect(self._rep_paused)
+        self._recording_failed.connect(self._recording_stopped)
         if self.voice is not None:
             self.voice.finished.connect(self._voice_finished)
 
@@ -239,10 +243,10 @@ class PracticeController(QObject):
         task.on_cancel(self.session.cancel)
         try:
             audio = recorder.finish()
-        except DeviceLostError as error:
+        except RecordingStoppedError as error:  # device lost, disk full
             if error.path is None:
                 raise
-            audio = error.path  # what was captured before the device went is kept and used
+            audio = error.path  # what was captured before it stopped is kept and used
             self.problem.emit(str(error))
         try:
             return self.session.answer(audio, offset=None)
@@ -331,6 +335,7 @@ class PracticeController(QObject):
         self._heard_speech = False  # before the microphone opens: its first blocks may be speech
         try:
             recorder = self._recorder_factory(self.folder, name, self._level_listener(name))
+            recorder.on_error = lambda error: self._recording_failed.emit(name, error)
             recorder.start()
         except (AudioError, OSError) as error:
             self._keep_record(persona, rep)  # nothing of this turn was recorded
@@ -394,6 +399,13 @@ class PracticeController(QObject):
         if self._recorder is not None and name == self._recording_name:
             log.info("turn ended on a pause", recording=name)
             self.end_turn()
+
+    def _recording_stopped(self, name: str, error: AudioError) -> None:
+        # Queued from the writer thread. A full disk records nothing more: the call ends with
+        # what was said (the turn's message comes when it is finished, from end_turn).
+        if isinstance(error, DiskFullError) and name == self._recording_name:
+            log.warning("disk full: ending the call", recording=name)
+            self.end_call()
 
     def _ended(self, result: PracticeResult) -> None:
         self.result = result

@@ -123,6 +123,8 @@ class Account:
     role: OrgRole | None
     orgs: tuple[OrgChoice, ...] = ()
     offline: bool = False
+    # Something the user must be told once on entering (the local cache was damaged and rebuilt).
+    notice: str | None = None
 
     @property
     def is_manager(self) -> bool:

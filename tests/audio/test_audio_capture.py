@@ -6,7 +6,6 @@ whose devices are whatever they are (tests pick names that match nothing).
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -17,7 +16,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
@@ -25,8 +23,8 @@ import sounddevice
 import soundfile
 from audio_fakes import FileInputStream, factory
 from audio_speech import sox
+from disk_support import journals_fill_the_disk
 
-from audio import capture
 from audio.capture import (
     BLOCK_FRAMES,
     SAMPLE_BYTES,
@@ -325,25 +323,6 @@ def test_open_errors_in_plain_words(
 ROOM_BLOCKS = 30  # the journal's audio that fits before the disk is full
 
 
-class _FillingDisk:
-    """The journal's audio file on a disk with room for `room` more bytes (then ENOSPC)."""
-
-    def __init__(self, pcm: BinaryIO, room: int) -> None:
-        self._pcm = pcm
-        self._room = room
-
-    def write(self, data: bytes) -> int:
-        fits = data[: self._room]
-        self._pcm.write(fits)
-        self._room -= len(fits)
-        if len(fits) < len(data):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return len(fits)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pcm, name)
-
-
 def _start(root: Path, samples: np.ndarray, errors: list[AudioError]) -> Recorder:
     recorder = Recorder(
         root,
@@ -359,12 +338,7 @@ def _start(root: Path, samples: np.ndarray, errors: list[AudioError]) -> Recorde
 def test_a_full_disk_stops_the_recording_and_keeps_the_audio_so_far(
     tmp_path: Path, voice: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_journal = capture._create_journal
-
-    def journal_on_a_filling_disk(journal: Path, manifest: capture.Manifest) -> BinaryIO:
-        return _FillingDisk(real_journal(journal, manifest), ROOM_BLOCKS * BLOCK_FRAMES * 2)  # type: ignore[return-value]
-
-    monkeypatch.setattr(capture, "_create_journal", journal_on_a_filling_disk)
+    journals_fill_the_disk(monkeypatch, ROOM_BLOCKS * BLOCK_FRAMES * SAMPLE_BYTES)
     samples = int16_samples(voice)
     errors: list[AudioError] = []
     recorder = _start(tmp_path, samples, errors)

@@ -387,6 +387,9 @@ class Cache:
 
         Saving the same attempt id twice is a no-op that returns the saved record.
         """
+        return self._record_attempt(new, keep_copy=True)
+
+    def _record_attempt(self, new: NewAttempt, *, keep_copy: bool) -> AttemptRecord:
         if new.user_id != self.user_id:
             raise CacheError(f"attempt {new.id} belongs to another user than this cache's")
         recording = new.recording.resolve() if new.recording is not None else None
@@ -428,7 +431,7 @@ class Cache:
             payload.update(transcript=new.transcript, status="uploaded")
         else:
             payload.update(transcript=None)  # status stays "recorded"
-        if not self._has_attempt(new.id):
+        if keep_copy and not self._has_attempt(new.id):
             # Before the row: a cache file lost right after this commit still has the copy.
             cache_copies.keep(self.copies, new.id, _copy_of(new, recording))
         with self.atomic() as db:
@@ -510,17 +513,20 @@ class Cache:
     def _restore_copies(self) -> int:
         """Record again every attempt with a copy but no row here (a lost or rebuilt cache)."""
         restored = 0
-        for attempt_id, copy in cache_copies.stored(self.copies):
+        for attempt_id in cache_copies.ids(self.copies):
             if self._has_attempt(attempt_id):
+                continue  # the usual case: only a lost or rebuilt cache lacks its attempts
+            copy = cache_copies.read(self.copies, attempt_id)
+            if copy is None:
                 continue
             try:
-                new = _attempt_from_copy(attempt_id, copy)
-                self.record_attempt(new)
+                self._record_attempt(_attempt_from_copy(attempt_id, copy), keep_copy=False)
             except (CacheError, KeyError, TypeError, ValueError) as error:
                 log.warning("attempt copy not restored", attempt_id=attempt_id, error=str(error))
                 continue
             restored += 1
-            log.warning("unsynced attempt restored from its copy", attempt_id=attempt_id)
+        if restored:
+            log.warning("unsynced attempts restored from their copies", attempts=restored)
         self.forget_synced_copies()
         return restored
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,36 +41,33 @@ def keep(directory: Path, attempt_id: str, attempt: Mapping[str, Any]) -> None:
         handle.write(dumps(document).encode("utf-8"))
 
 
-def stored(directory: Path) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(attempt id, attempt) of every readable copy; a damaged copy is logged and left as is."""
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.glob(f"*{SUFFIX}")):
-        try:
-            attempt_id = str(uuid.UUID(path.stem))
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("version") != COPY_VERSION:
-                raise ValueError(f"unknown copy version {document.get('version')!r}")
-            attempt = document["attempt"]
-            if not isinstance(attempt, dict):
-                raise ValueError("the copy holds no attempt")
-        except (OSError, ValueError, KeyError, AttributeError) as error:
-            log.warning("attempt copy unreadable; left in place", path=str(path), error=str(error))
-            continue
-        yield attempt_id, attempt
+def read(directory: Path, attempt_id: str) -> Mapping[str, Any] | None:
+    """The attempt in one copy; None (logged, the file left as is) if it cannot be read."""
+    path = directory / f"{attempt_id}{SUFFIX}"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document.get("version") != COPY_VERSION:
+            raise ValueError(f"unknown copy version {document.get('version')!r}")
+        attempt = document["attempt"]
+        if not isinstance(attempt, dict):
+            raise ValueError("the copy holds no attempt")
+    except (OSError, ValueError, KeyError, AttributeError) as error:
+        log.warning("attempt copy unreadable; left in place", path=str(path), error=str(error))
+        return None
+    return attempt
 
 
 def ids(directory: Path) -> list[str]:
-    """The attempt ids that have a copy (without reading them)."""
+    """The attempt ids that have a copy, oldest copy first (without reading them)."""
     if not directory.is_dir():
         return []
     found = []
     for path in directory.glob(f"*{SUFFIX}"):
         try:
-            found.append(str(uuid.UUID(path.stem)))
-        except ValueError:
-            continue
-    return found
+            found.append((path.stat().st_mtime_ns, str(uuid.UUID(path.stem))))
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not a copy of ours
+    return [attempt_id for _, attempt_id in sorted(found)]
 
 
 def forget(directory: Path, attempt_ids: Iterable[str]) -> None:

@@ -96,11 +96,13 @@ def set_aside(path: Path) -> Path:
     """Move the damaged file and its WAL to `<name>.damaged-<UTC time>` (kept, never deleted)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     kept = path.with_name(f"{path.name}.damaged-{stamp}")
-    path.replace(kept)
+    # The WAL first: a kill in between leaves the damaged file to be found again at the next
+    # open, never a new cache beside the old cache's WAL (which SQLite would replay into it).
     for suffix in _SIDE_FILES:
         side = Path(f"{path}{suffix}")
         if side.exists():
             # Beside the kept file under SQLite's own naming, so opening it finds its WAL.
             side.replace(Path(f"{kept}{suffix}"))
+    path.replace(kept)
     log.warning("damaged cache set aside", path=str(path), kept_as=str(kept))
     return kept

@@ -109,6 +109,24 @@ def test_the_damage_is_named_in_plain_words(tmp_path):
         Cache.open(data_dir, TRAINEE, repair=False)
 
 
+def test_the_damaged_files_wal_goes_aside_with_it(tmp_path):
+    """A new cache must never start beside the old one's WAL: SQLite would replay it."""
+    data_dir = tmp_path / "data"
+    _record_calls(data_dir, 2)
+    path = cache_path(data_dir, TRAINEE)
+    _garbage(path)
+    stale_wal = os.urandom(3 * PAGE)
+    Path(f"{path}-wal").write_bytes(stale_wal)
+    cache = Cache.open(data_dir, TRAINEE)
+    try:
+        assert cache.repair is not None
+        assert Path(f"{cache.repair.kept_as}-wal").read_bytes() == stale_wal
+        assert cache.sync_counts() == (2, 0)
+    finally:
+        cache.close()
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").read_bytes() != stale_wal
+
+
 def test_a_cache_file_deleted_outright_gets_its_unsynced_calls_back(tmp_path):
     data_dir = tmp_path / "data"
     calls = _record_calls(data_dir, 3)

@@ -483,15 +483,19 @@ class Cache:
                 op=Op.UPSERT,
                 payload=payload,
             )
+        self._release_copy(attempt_id)
         return self._attempt_or_fail(attempt_id)
 
     def held_attempts(self) -> set[str]:
         """Attempts whose recording and transcript wait for the user to upload them."""
         return uploads.held_attempts(self.db)
-    def forget_synced_copies(self) -> int:
-        """Drop the copies of attempts the server has (pushed: no outbox entry left); how many.
 
-        An attempt the cache lacks keeps its copy: that is the one a rebuild records again.
+    def forget_synced_copies(self) -> int:
+        """Drop the copies of attempts the server has whole; how many.
+
+        Whole: no outbox entry left, nor a file still to upload (held ones included: the row of
+        a held attempt is on the server, its transcript and recording only here). An attempt the
+        cache lacks keeps its copy: that is the one a rebuild records again.
         """
         waiting = cache_copies.ids(self.copies)
         synced: list[str] = []
@@ -503,7 +507,8 @@ class Cache:
                 for row in self.db.execute(
                     f"select a.id from scenario_attempts a where a.id in ({marks}) and not "
                     f"exists (select 1 from outbox o where o.table_name = 'scenario_attempts' "
-                    f"and o.row_id = a.id)",
+                    f"and o.row_id = a.id) and not exists (select 1 from uploads u "
+                    f"where u.attempt_id = a.id and u.state = 'pending')",
                     chunk,
                 )
             ]
@@ -529,6 +534,12 @@ class Cache:
             log.warning("unsynced attempts restored from their copies", attempts=restored)
         self.forget_synced_copies()
         return restored
+
+    def _release_copy(self, attempt_id: str) -> None:
+        """The user let a held attempt's files go: a rebuilt cache must not hold them again."""
+        copy = cache_copies.read(self.copies, attempt_id)
+        if copy is not None and copy.get("hold_files"):
+            cache_copies.keep(self.copies, attempt_id, {**copy, "hold_files": False})
 
     def _has_attempt(self, attempt_id: str) -> bool:
         found = self.db.execute("select 1 from scenario_attempts where id = ?", [attempt_id])
@@ -932,6 +943,7 @@ def _copy_of(new: NewAttempt, recording: Path | None) -> dict[str, Any]:
         "recording": str(recording) if recording is not None else None,
         "provisional_kpis": new.provisional_kpis,
         "provisional_breakdown": new.provisional_breakdown,
+        "hold_files": new.hold_files,
     }
 
 
@@ -953,6 +965,7 @@ def _attempt_from_copy(attempt_id: str, copy: Mapping[str, Any]) -> NewAttempt:
         recording=recording,
         provisional_kpis=copy.get("provisional_kpis"),
         provisional_breakdown=copy.get("provisional_breakdown"),
+        hold_files=bool(copy.get("hold_files", False)),
     )
 
 

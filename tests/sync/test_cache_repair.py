@@ -13,11 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sync_support import USER_IDS, new_attempt_args, write_recording
+from sync_support import DEMO_ORG, SCENARIO_CFO, USER_IDS, new_attempt_args, write_recording
 
-from sync import cache_migrations
+from sync import cache_migrations, outbox
 from sync.cache import AttemptSyncState, Cache, NewAttempt, cache_path
-from sync.cache_copies import copies_dir
 from sync.cache_migrations import LATEST_VERSION, MIGRATIONS, backup_path
 from sync.cache_repair import CacheDamagedError
 from sync.engine import Phase
@@ -182,6 +181,27 @@ def test_rebuilt_calls_reach_the_server_once_and_synced_ones_come_back_by_pull(
     assert not any(engine.cache.copies.iterdir())
 
 
+def test_a_held_attempt_keeps_its_copy_until_its_files_are_on_the_server(
+    sign_in, engine_for, tmp_path, recording
+):
+    """upload = "manual": the row syncs at once, the transcript and recording only on Upload."""
+    data_dir = tmp_path / "data"
+    engine = engine_for(sign_in("trainee"), data_dir)
+    held = NewAttempt(**new_attempt_args(recording=recording()), hold_files=True)
+    engine.cache.record_attempt(held)
+    assert engine.run_once().pending == 0  # the row is on the server, its files are not
+    assert [p.stem for p in engine.cache.copies.iterdir()] == [held.id]
+    engine.cache.close()
+
+    _torn(cache_path(data_dir, TRAINEE))
+    engine = engine_for(sign_in("trainee"), data_dir)
+    assert engine.cache.repair is not None and engine.cache.repair.recovered == 1
+    assert engine.cache.attempt(held.id).sync_state is AttemptSyncState.HELD  # still held
+    engine.cache.upload_attempt(held.id)
+    assert engine.run_once().phase is Phase.IDLE
+    assert not any(engine.cache.copies.iterdir())  # everything is on the server now
+
+
 # Schema upgrades ---------------------------------------------------------------------------------
 def _cache_at_version(data_dir: Path, version: int, monkeypatch) -> Cache:
     """A cache made by an app that knew only the first `version` schema versions."""
@@ -204,11 +224,10 @@ def test_a_cache_is_backed_up_before_its_schema_changes_and_the_backup_restores(
 ):
     data_dir = tmp_path / "data"
     old = _cache_at_version(data_dir, LATEST_VERSION - 1, monkeypatch)
-    new = NewAttempt(**new_attempt_args())
-    old.record_attempt(new)
+    # Unsynced work of any kind (an attempt's columns vary between versions, the outbox not).
+    assignment = old.create_assignment(org_id=DEMO_ORG, scenario_id=SCENARIO_CFO, user_id=TRAINEE)
     old.close()
     path = cache_path(data_dir, TRAINEE)
-    shutil.rmtree(copies_dir(path))  # the upgrade alone must keep the work
     backup = backup_path(path, LATEST_VERSION - 1)
 
     # An upgrade that goes wrong: its script loses the outbox.
@@ -227,7 +246,8 @@ def test_a_cache_is_backed_up_before_its_schema_changes_and_the_backup_restores(
     restored = Cache.open(data_dir, TRAINEE)
     assert restored.repair is None
     assert restored.sync_counts() == (1, 0)
-    assert restored.attempt(new.id).sync_state is AttemptSyncState.PENDING
+    [entry] = outbox.pending(restored.db, DEMO_ORG, limit=10)
+    assert (entry.table_name, entry.row_id) == ("assignments", assignment)
     assert _user_version(path) == LATEST_VERSION
     restored.close()
 

@@ -490,13 +490,15 @@ class Cache:
         """Attempts whose recording and transcript wait for the user to upload them."""
         return uploads.held_attempts(self.db)
 
-    def forget_synced_copies(self) -> int:
+    def forget_synced_copies(self, db: Database | None = None) -> int:
         """Drop the copies of attempts the server has whole; how many.
 
         Whole: no outbox entry left, nor a file still to upload (held ones included: the row of
         a held attempt is on the server, its transcript and recording only here). An attempt the
-        cache lacks keeps its copy: that is the one a rebuild records again.
+        cache lacks keeps its copy: that is the one a rebuild records again. `db`: the caller's
+        connection (a push keeps using its own even if the cache is closed meanwhile).
         """
+        db = db or self.db
         waiting = cache_copies.ids(self.copies)
         synced: list[str] = []
         for start in range(0, len(waiting), 500):
@@ -504,7 +506,7 @@ class Cache:
             marks = ", ".join("?" for _ in chunk)
             synced += [
                 str(row[0])
-                for row in self.db.execute(
+                for row in db.execute(
                     f"select a.id from scenario_attempts a where a.id in ({marks}) and not "
                     f"exists (select 1 from outbox o where o.table_name = 'scenario_attempts' "
                     f"and o.row_id = a.id) and not exists (select 1 from uploads u "

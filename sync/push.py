@@ -84,7 +84,7 @@ def push(
         window = _window(db, org_id, after, batch_bytes)
         entries = outbox.pending(db, org_id, limit=window, after=after) if window else []
         if not entries:
-            cache.forget_synced_copies()  # the server has them now (sync/cache_copies.py)
+            cache.forget_synced_copies(db)  # the server has them now (sync/cache_copies.py)
             return result
         after = entries[-1].seq
         ready = _ready(db, entries, result)

@@ -193,7 +193,7 @@ def create_app(config: StackConfig) -> Starlette:
         scoring = ScoringWorker(config.database_dsn) if config.scoring_worker else None
         if scoring is not None:
             scoring.start()
-        log.info("stack.ready", url=config.url)
+        log.info("stack.ready", url=config.url, mail_outbox=str(config.outbox_dir))
         try:
             yield
         finally:

@@ -41,11 +41,34 @@ def _db_command(args: argparse.Namespace) -> int:
         db.stop()
         print("database stopped")
     elif args.action == "status":
-        print(f"{'running' if db.running() else 'stopped'}: {db.dsn()}")
+        running = db.running()
+        print(f"{'running' if running else 'stopped'}: {db.dsn()}")
+        if running:
+            _print_scheduled_jobs(db.dsn())
     elif args.action == "reset":
         db.reset()
         print("database removed; the next start re-creates and re-seeds it")
     return 0
+
+
+def _print_scheduled_jobs(dsn: str) -> None:
+    """Whether pg_cron's jobs (the reporting refresh, scoring) run, and how their last run went."""
+    import psycopg
+
+    from server.db.jobs import scheduled_jobs
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            jobs = scheduled_jobs(conn)
+    except psycopg.Error as error:
+        print(f"scheduled jobs: cannot be read ({error})")
+        return
+    if jobs is None:
+        print("scheduled jobs: none (pg_cron is not installed in this database)")
+        return
+    print("scheduled jobs:" if jobs else "scheduled jobs: none")
+    for job in jobs:
+        print(f"  {job.describe()}")
 
 
 def _stack_command(args: argparse.Namespace) -> int:

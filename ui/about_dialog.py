@@ -112,17 +112,12 @@ class AboutDialog(QDialog):
         self.setWindowTitle("About Coachdesk")
         self.setObjectName("aboutDialog")
         self.ctx = ctx
-        self.details = about_details(preferences)
-        self.details += connection_details(ctx) if ctx is not None else []
-        form = QFormLayout()
+        self.details: list[tuple[str, str]] = []
+        self.form = form = QFormLayout()
         self.values: dict[str, QLabel] = {}
-        for label, value in self.details:
-            field = QLabel(value)
-            field.setWordWrap(True)
-            field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            field.setAccessibleName(label)
-            form.addRow(f"{label}:", field)
-            self.values[label] = field
+        connection = connection_details(ctx) if ctx is not None else []
+        for label, value in about_details(preferences) + connection:
+            self.add_detail(label, value)
         self.copy_button = QPushButton("&Copy details")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
@@ -152,6 +147,16 @@ class AboutDialog(QDialog):
         dialog.open()
         self.licences = dialog
         return dialog
+
+    def add_detail(self, label: str, value: str) -> None:
+        """A row; also for what is known only later (asked of the server off the GUI thread)."""
+        field = QLabel(value)
+        field.setWordWrap(True)
+        field.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        field.setAccessibleName(label)
+        self.form.addRow(f"{label}:", field)
+        self.values[label] = field
+        self.details.append((label, value))
 
     def text(self) -> str:
         return "\n".join(f"{label}: {value}" for label, value in self.details)

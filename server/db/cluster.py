@@ -4,6 +4,11 @@ Tests put it in a temporary directory; `make run` keeps it under the user data d
 refuses to run as root, so when we are root the cluster runs as the `postgres` OS user. The
 server listens on a Unix socket only, in a directory nobody else can enter, so `trust` auth on
 that socket admits only this user (and root).
+
+pg_cron runs each job over an ordinary libpq connection to `cron.host` (default `localhost`,
+which has no listener here), so it is pointed at the socket directory. That, rather than
+`cron.use_background_workers`, keeps jobs in ordinary sessions like any other client's (the same
+`trust` socket, nothing else to configure) and leaves `max_worker_processes` to parallel query.
 """
 
 from __future__ import annotations
@@ -111,9 +116,11 @@ class PostgresCluster:
     def start(self) -> None:
         """initdb if needed, then start the server and wait until it accepts connections."""
         self.init()
+        # Also for a running cluster: settings added by a newer version (cron.host) then take
+        # effect at its next restart instead of never.
+        self._write_settings()
         if self.running():
             return
-        self._write_settings()
         self._run(
             "pg_ctl",
             "start",
@@ -145,6 +152,7 @@ class PostgresCluster:
         settings = {
             "shared_preload_libraries": "'pg_cron'" if _has_pg_cron() else "''",
             "cron.database_name": "'coachdesk'",
+            "cron.host": _quote(str(self.socket_dir)),
             "max_connections": "100",
             "timezone": "'UTC'",
         }
@@ -176,6 +184,11 @@ class PostgresCluster:
                 detail += "\n" + self.log_file.read_text(errors="replace")[-2000:]
             raise ClusterError(f"{tool} failed ({result.returncode}): {detail}")
         return result
+
+
+def _quote(value: str) -> str:
+    """A string setting as postgresql.conf spells it."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _server_os_user() -> str | None:

@@ -26,7 +26,7 @@ from db_support import ApiSession, Claims, Seed, score_queued
 from psycopg.rows import dict_row
 
 from server.db.cluster import EPHEMERAL_SETTINGS, PostgresCluster, free_port
-from server.db.migrate import apply_bootstrap, apply_migrations
+from server.db.migrate import apply_bootstrap, apply_migrations, migrate
 from server.db.testing import with_dbname
 
 D = Decimal
@@ -822,7 +822,7 @@ def test_the_refresh_and_scoring_are_scheduled_where_pg_cron_serves_the_database
         refresh_job, scoring_job = jobs
         assert refresh_job == {
             "jobname": "coachdesk-refresh-reporting",
-            "schedule": "*/5 * * * *",
+            "schedule": "* * * * *",
             "command": "select public.refresh_reporting()",
             "database": "reporting_cron",
         }
@@ -855,3 +855,81 @@ def test_other_databases_migrate_without_a_schedule(cron_cluster):
         ) in notices
     else:
         assert "pg_cron is not installed: refresh_reporting() is not scheduled" in notices
+
+
+# -- freshness ---------------------------------------------------------------------------------
+
+
+def freshness(api: ApiSession, claims: Claims) -> dict[str, Any]:
+    (row,) = call(api, claims, "select * from public.reporting_freshness()")
+    return row
+
+
+def test_any_member_learns_when_reporting_was_last_refreshed(org, superuser, api):
+    refresh(superuser)
+    refreshed = superuser.execute("select refreshed_at from private.reporting_state").fetchone()[
+        "refreshed_at"
+    ]
+    for key in ("trainee", "manager", "hr"):
+        row = freshness(api, Seed.claims(key))
+        assert row["refreshed_at"] == refreshed
+        # No pg_cron serves the session's test database: nothing refreshes it on a schedule.
+        assert (row["scheduled"], row["last_run_at"], row["failed_runs"]) == (False, None, 0)
+
+
+def test_freshness_needs_a_member_of_an_org(api):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        call(api, Claims(sub=None, role="anon"), "select * from public.reporting_freshness()")
+    no_org = Claims(sub=Seed.USERS["trainee"][0])
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="needs a current org"):
+        call(api, no_org, "select * from public.reporting_freshness()")
+
+
+@pytest.fixture(scope="module")
+def freshness_cluster() -> Iterator[str]:
+    """A migrated, seeded database that pg_cron serves, on a throwaway cluster of its own."""
+    root = Path(tempfile.mkdtemp(prefix="coachdesk-freshness-"))
+    root.chmod(0o755)
+    cluster = PostgresCluster(
+        root=root,
+        port=free_port(),
+        settings={**EPHEMERAL_SETTINGS, "cron.database_name": "'freshness'"},
+    )
+    cluster.start()
+    try:
+        with connect(cluster.dsn(), autocommit=True) as conn:
+            conn.execute('create database "freshness"')
+        dsn = with_dbname(cluster.dsn(), "freshness")
+        migrate(dsn, seed=True)
+        yield dsn
+    finally:
+        cluster.destroy()
+
+
+def test_freshness_counts_the_scheduled_refreshs_failures_since_it_last_worked(
+    freshness_cluster,
+):
+    if not pg_cron_installed(freshness_cluster):
+        pytest.skip("pg_cron is not installed here")
+    with connect(freshness_cluster, autocommit=True) as conn:
+        # The job under its real name, on a schedule that does not fire during the test, and
+        # its run history arranged: it worked, then failed twice.
+        conn.execute("select cron.unschedule(jobname) from cron.job")
+        conn.execute("select cron.schedule('coachdesk-refresh-reporting', '0 0 1 1 *', 'select 1')")
+        job = conn.execute("select jobid from cron.job").fetchone()["jobid"]
+        for status, minutes_ago in (("failed", 9), ("succeeded", 5), ("failed", 3), ("failed", 1)):
+            conn.execute(
+                "insert into cron.job_run_details (jobid, runid, database, username, command,"
+                " status, return_message, start_time, end_time) values (%s,"
+                " nextval('cron.runid_seq'), current_database(), 'postgres', 'select 1', %s,"
+                " 'connection failed', now() - make_interval(mins => %s),"
+                " now() - make_interval(mins => %s))",
+                (job, status, minutes_ago, minutes_ago),
+            )
+    authenticator = with_dbname(freshness_cluster, "freshness", user="authenticator")
+    with connect(authenticator) as conn:
+        row = freshness(ApiSession(conn), Seed.claims("trainee"))
+    assert row["scheduled"] is True
+    assert row["last_run_succeeded"] is False
+    assert row["failed_runs"] == 2
+    assert "connection failed" not in json.dumps(row, default=str)  # error text stays server-side

@@ -33,3 +33,23 @@ def test_cluster_lifecycle():
     cluster.destroy()
     assert not root.exists()
     parent.rmdir()
+
+
+def test_pg_cron_reaches_the_server_on_its_socket_also_in_a_cluster_made_by_an_older_version():
+    parent = Path(tempfile.mkdtemp(prefix="coachdesk-cluster-test-"))
+    os.chmod(parent, 0o755)
+    cluster = PostgresCluster(root=parent / "pg", port=free_port(), settings=EPHEMERAL_SETTINGS)
+    try:
+        cluster.init()
+        # What versions before cron.host wrote: pg_cron then dialled localhost, where nothing
+        # listens, and every job failed with "connection failed".
+        (cluster.data_dir / "postgresql.auto.conf").write_text(
+            "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'coachdesk'\n"
+        )
+        cluster.start()
+        with psycopg.connect(cluster.dsn()) as conn:
+            host = conn.execute("show cron.host").fetchone()[0]
+        assert host == str(cluster.socket_dir)
+    finally:
+        cluster.destroy()
+        parent.rmdir()

@@ -6,8 +6,12 @@ rounds), so a Qt window re-emits them as a signal to reach the GUI thread; `stat
 from any thread. One round is:
 refresh the token if it is about to expire, push (files, then rows), pull (changes, tombstones,
 the month's leaderboard). A round that cannot reach the server backs off exponentially with
-jitter (Backoff); "sync now" always tries at once. An expired token found mid-round is refreshed
-and the round's step retried once.
+jitter (Backoff, at most 30 s); "sync now" always tries at once. An expired token found mid-round
+is refreshed and the round's step retried once.
+
+Coming back needs nobody: while offline, the wait between rounds is cut short as soon as
+`probe()` (a cheap request to the server's health endpoint, every PROBE_S) gets an answer, and
+`wake()` (the UI calls it when the OS says the network is back) starts a round at once.
 
 The server scores an uploaded attempt in the background, a moment after the upload. While
 attempts in the cache (a trainee's own, a manager's org's) wait for their scores, the next
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -45,6 +50,8 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 SCORE_POLL_S = 1.0
+# How often an offline engine asks whether the server answers again (one tiny GET).
+PROBE_S = 2.0
 
 
 class Phase(StrEnum):
@@ -77,7 +84,8 @@ class Backoff:
     min(cap, base * 2^(n-1)) seconds, so many clients do not come back in step."""
 
     base_s: float = 2.0
-    cap_s: float = 300.0
+    # A server back after a restart is found within half a minute even without a probe.
+    cap_s: float = 30.0
 
     def delay(self, failures: int, rand: Callable[[], float] = random.random) -> float:
         if failures <= 0:
@@ -102,8 +110,11 @@ class SyncEngine:
         page_rows: int = PAGE_ROWS,
         batch_rows: int = BATCH_ROWS,
         rand: Callable[[], float] = random.random,
+        probe: Callable[[], bool] | None = None,
     ) -> None:
         self.session = session
+        # None: ask the session's server (sync.session.Session.server_answers).
+        self._probe = probe if probe is not None else session.server_answers
         self.cache = cache
         self.interval_s = interval_s
         self.backoff = backoff or Backoff()
@@ -161,6 +172,13 @@ class SyncEngine:
     def sync_now(self) -> None:
         """Start a round as soon as possible, even while backing off; returns at once."""
         self._wake.set()
+
+    def wake(self) -> None:
+        """The network (or server) may be back: retry now if the last round failed to reach it.
+        Cheap and safe from any thread; a no-op while rounds work."""
+        if self.status.phase in (Phase.OFFLINE, Phase.ERROR):
+            log.info("woken: retrying sync now")
+            self._wake.set()
 
     def sync_now_and_wait(self, timeout: float | None = None) -> SyncStatus:
         """A round that starts after this call, finished (run here when no worker runs)."""
@@ -309,9 +327,31 @@ class SyncEngine:
                 delay = max(0.0, (status.next_attempt_at - now()).total_seconds())
             else:
                 delay = self.interval_s
-            # sync_now() (or stop()) ends the wait early, backoff or not.
-            self._wake.wait(delay)
+            # sync_now(), wake() or stop() end the wait early, backoff or not; offline, so does
+            # the server answering again.
+            self._wait(delay, probe=status.phase is Phase.OFFLINE)
             self._wake.clear()
+
+    def _wait(self, delay: float | None, *, probe: bool) -> None:
+        if not probe or delay is None:
+            self._wake.wait(delay)
+            return
+        deadline = time.monotonic() + delay
+        while (remaining := deadline - time.monotonic()) > 0:
+            if self._wake.wait(min(PROBE_S, remaining)):
+                return
+            if deadline - time.monotonic() <= 0:
+                return  # the backoff is over: the next round tries anyway
+            if self._server_answers():
+                log.info("the server answers again: retrying sync now")
+                return
+
+    def _server_answers(self) -> bool:
+        try:
+            return self._probe()
+        except Exception:  # a probe's bug must not stop sync; the backoff still retries
+            log.exception("sync probe failed")
+            return False
 
     def _update(self, **changes: object) -> SyncStatus:
         with self._lock:

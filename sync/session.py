@@ -50,6 +50,8 @@ log = structlog.get_logger(__name__)
 KEYRING_SERVICE = "Coachdesk"
 # Refresh this long before the access token expires, so no request leaves with a dying token.
 REFRESH_MARGIN_S = 120
+# A health probe is one small GET on a server that is either up or not.
+PROBE_TIMEOUT_S = 2.0
 
 
 class NoKeyringError(SyncError):
@@ -160,6 +162,9 @@ class Session:
             if remember
             else SyncMemoryStorage()
         )
+        # Probes get a client of their own (same transport, short timeout), apart from the
+        # supabase client's.
+        self._probe_http = httpx.Client(timeout=PROBE_TIMEOUT_S, transport=transport)
         self.client: Client = make_client(config, storage=self._storage, transport=transport)
         self._lock = threading.RLock()
 
@@ -266,6 +271,19 @@ class Session:
         expected = f"Bearer {stored.access_token}"
         if self.client.options.headers.get("Authorization") != expected:
             self.client.auth.initialize_from_storage()
+
+    def server_answers(self, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+        """Whether the server answers at all now (its Auth health endpoint; no session needed).
+        Thread-safe, and cheap enough to ask every few seconds while offline."""
+        try:
+            response = self._probe_http.get(
+                f"{self.config.url}/auth/v1/health",
+                headers={"apikey": self.config.anon_key},
+                timeout=timeout_s,
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code < 500
 
     # Orgs ---------------------------------------------------------------------------------
     def memberships(self) -> list[Membership]:

@@ -47,6 +47,7 @@ from sync.client import SignInError as SyncSignInError
 from sync.db_types import OrgRole
 from sync.engine import Phase, SyncEngine
 from sync.engine import SyncStatus as EngineStatus
+from sync.reporting import reporting_freshness
 from sync.rows import number as as_decimal
 from sync.session import Identity, NoKeyringError, Session, UnsyncedWorkError
 from ui.errors import CoachdeskError
@@ -455,6 +456,16 @@ class SyncedBackend:
             for r in rows or []
         ]
 
+    def reporting_status(self) -> str:
+        """How current the server's leaderboard and charts are, in one line (live)."""
+        self._require_account()
+
+        def call() -> str:
+            self._session.ensure_fresh()
+            return reporting_freshness(self._session.client).describe()
+
+        return self._guard(call)
+
     def teams(self) -> list[Team]:
         org = str(self._require_account().org_id)
         return [Team(t.id, t.name, t.member_ids) for t in self._cache_required().teams(org)]
@@ -555,6 +566,11 @@ class SyncedBackend:
         if progress is not None:
             progress(-1.0, "Syncing…")
         return _status(engine.sync_now_and_wait(timeout=SYNC_NOW_TIMEOUT_S))
+
+    def wake_sync(self) -> None:
+        """The network is back: retry a failed sync now. Returns at once (any thread)."""
+        if self._engine is not None:
+            self._engine.wake()
 
     def subscribe(self, listener: Callable[[SyncStatus], None]) -> Callable[[], None]:
         """`listener(status)` on every engine change, on the engine's thread."""

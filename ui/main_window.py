@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtNetwork import QNetworkInformation
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
@@ -162,6 +163,29 @@ class MainWindow(QMainWindow):
         self._last_synced: object = None
         self._notices_shown: set[str] = set()
         ctx.backend.subscribe(self._relay.changed.emit)
+        self._show_sync_controls(False)  # nothing to sync until someone signs in
+        self._watch_network()
+
+    def _show_sync_controls(self, signed_in: bool) -> None:
+        self.status.sync_button.setVisible(signed_in)
+        self.sync_action.setEnabled(signed_in)
+
+    def _watch_network(self) -> None:
+        """When the OS says the network is back, sync at once rather than at the next retry."""
+        feature = QNetworkInformation.Feature.Reachability
+        if not QNetworkInformation.loadBackendByFeatures(feature):
+            return  # no backend on this system: the sync engine's own probe still notices
+        info = QNetworkInformation.instance()
+        if info is not None:
+            info.reachabilityChanged.connect(self._reachability_changed)
+
+    def _reachability_changed(self, reachability: QNetworkInformation.Reachability) -> None:
+        gone = (
+            QNetworkInformation.Reachability.Disconnected,
+            QNetworkInformation.Reachability.Unknown,
+        )
+        if reachability not in gone:
+            self.ctx.backend.wake_sync()  # returns at once; the engine's thread does the round
 
     # Session ------------------------------------------------------------------------------
     def enter_workspace(self, account: Account) -> None:
@@ -190,6 +214,7 @@ class MainWindow(QMainWindow):
                 "Your sign-in is not remembered on this computer (no system keyring).", 20_000
             )
             self.status.setToolTip(problem)
+        self._show_sync_controls(True)
         self.show_workspace()
         if account.notice and account.notice not in self._notices_shown:
             self._notices_shown.add(account.notice)  # once, not again at every org switch
@@ -228,6 +253,7 @@ class MainWindow(QMainWindow):
         self._close_recovery()
         self._drop_workspace()
         self.toolbar.hide()
+        self._show_sync_controls(False)
         self.status.sync_label.setText("Not signed in")
         self.signin.refresh()
         self.pages.setCurrentWidget(self.signin)
@@ -456,6 +482,13 @@ class MainWindow(QMainWindow):
         dialog = AboutDialog(self.ctx.preferences, self, ctx=self.ctx)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+        if self.ctx.backend.account is not None:
+            self.ctx.call(
+                dialog,
+                self.ctx.backend.reporting_status,
+                lambda text: dialog.add_detail("Reports", text),
+                on_failure=lambda error: dialog.add_detail("Reports", plain_message(error)),
+            )
         return dialog
 
     def _get_transcriber(self) -> TranscriberLike:

@@ -37,9 +37,12 @@ from server.stack.config import HOST, StackConfig
 log = structlog.get_logger(__name__)
 
 LOCAL_STACK_SQL = SUPABASE_DIR / "compat" / "local_stack.sql"
-# The Supabase CLI's API port, so URLs look familiar; another is chosen when it is taken.
+# The Supabase CLI's API port, so URLs look familiar; another is chosen when it is taken (and
+# then kept: see choose_port).
 DEFAULT_PORT = 54321
 STATE_FILE = "stack.json"
+# The port of the last start, kept after a stop (stack.json is not), so a restart reuses it.
+PORT_FILE = "port"
 START_TIMEOUT_S = 120.0
 
 
@@ -63,12 +66,33 @@ def apply_local_stack_sql(dsn: str) -> None:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on `port` now. With SO_REUSEADDR, as uvicorn binds: the
+    TIME_WAIT connections a stopped stack leaves behind (the app's, closed by the server) do not
+    keep its port, so a restart gets the same one back."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:
             return False
     return True
+
+
+def choose_port(data_dir: Path, requested: int | None = None) -> int:
+    """The port to serve on: the one asked for, else the one this stack last used (apps keep
+    its URL), else the Supabase CLI's, else any free one. Remembered for the next start."""
+    remembered = data_dir / PORT_FILE
+    last = int(remembered.read_text()) if remembered.exists() else None
+    if requested:
+        chosen = requested
+    else:
+        candidates = [p for p in (last, DEFAULT_PORT) if p is not None]
+        chosen = next((p for p in candidates if port_is_free(p)), None) or free_port()
+    if chosen != last:
+        if last is not None:
+            log.warning("stack.port_changed", previous=last, port=chosen)
+        remembered.write_text(str(chosen))
+    return chosen
 
 
 # -- in-process ------------------------------------------------------------------------------------
@@ -171,8 +195,7 @@ def serve(data_dir: Path, port: int | None = None) -> int:
     try:
         dsn = db.dsn()
         apply_local_stack_sql(dsn)
-        chosen = port or (DEFAULT_PORT if port_is_free(DEFAULT_PORT) else free_port())
-        config = StackConfig.for_data_dir(dsn, data_dir, port=chosen)
+        config = StackConfig.for_data_dir(dsn, data_dir, port=choose_port(data_dir, port))
         state = RunningStack(
             config.url, config.anon_key, config.service_key, os.getpid(), str(data_dir)
         )

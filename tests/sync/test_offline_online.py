@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from stack_fixtures import wait_for_scoring
 from sync_support import DEMO_ORG, GLOBEX_ORG, new_attempt_args
 
 from sync.cache import AttemptSyncState, NewAttempt
-from sync.engine import Phase
+from sync.engine import Backoff, Phase
 
 
 def test_work_recorded_offline_goes_up_when_the_server_is_back(
@@ -118,3 +120,54 @@ def test_an_org_never_reaches_another_orgs_cache_and_cannot_write_into_it(sign_i
     assert db.execute(
         "select count(*) from storage.objects where name like %s", (f"%{args['id']}%",)
     ).fetchone() == (0,)
+
+
+def _wait_for(check, timeout: float = 60.0, what: str = "the engine") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what} did not get there within {timeout:.0f} s"
+        time.sleep(0.05)
+
+
+def test_an_offline_engine_syncs_as_soon_as_the_server_answers_again(
+    sign_in, engine_for, proxy, proxied, recording
+):
+    # A backoff far longer than the test: only the engine's own probe can bring it back.
+    engine = engine_for(sign_in("trainee", config=proxied), backoff=Backoff(600, 600))
+    proxy.stop()
+    engine.cache.record_attempt(NewAttempt(**new_attempt_args(recording=recording())))
+    engine.start()
+    try:
+        _wait_for(lambda: engine.status.phase is Phase.OFFLINE)
+        proxy.start()  # the server is back; nobody presses "Sync now"
+        _wait_for(lambda: engine.status.phase is Phase.IDLE and engine.status.pending == 0)
+    finally:
+        engine.stop()
+
+
+def test_wake_retries_at_once_after_the_network_comes_back(
+    sign_in, engine_for, proxy, proxied, recording
+):
+    # No probe and a long backoff: the OS saying "online" (ui/main_window) is what wakes it.
+    engine = engine_for(
+        sign_in("trainee", config=proxied), backoff=Backoff(600, 600), probe=lambda: False
+    )
+    proxy.stop()
+    engine.cache.record_attempt(NewAttempt(**new_attempt_args(recording=recording())))
+    engine.start()
+    try:
+        _wait_for(lambda: engine.status.phase is Phase.OFFLINE)
+        proxy.start()
+        engine.wake()
+        _wait_for(lambda: engine.status.phase is Phase.IDLE and engine.status.pending == 0)
+    finally:
+        engine.stop()
+
+
+def test_the_default_backoff_doubles_from_2_seconds_up_to_30():
+    backoff = Backoff()
+    ceilings = [backoff.delay(n, rand=lambda: 1.0) for n in range(1, 9)]
+    assert ceilings == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0, 30.0]
+    floors = [backoff.delay(n, rand=lambda: 0.0) for n in range(1, 9)]
+    assert floors == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0]
+    assert backoff.delay(10**6, rand=lambda: 1.0) == 30.0

@@ -171,10 +171,9 @@ def test_scheduled_jobs_run_and_reports_show_a_new_attempt_within_the_refresh_in
     assert manager.org_overview(1)[-1].attempts == overview_before + 1
 
     assert embedded.refresh_runs("succeeded") >= 2
-    failed = embedded.query(
-        "select count(*) from cron.job_run_details where status = 'failed'"
-    )[0][0]
-    assert failed == 0
+    assert embedded.query("select count(*) from cron.job_run_details where status = 'failed'") == [
+        (0,)
+    ]
 
     assert "the scheduled refresh is working" in trainee.reporting_status()
     status = subprocess.run(
@@ -211,8 +210,9 @@ def test_a_restarted_stack_keeps_its_url_and_the_app_syncs_again_by_itself(embed
 
     # Nobody presses "Sync now": the engine's probe or its backoff (at most 30 s) finds it.
     eventually(
-        lambda: trainee.sync_status().pending == 0
-        and trainee.sync_status().phase is SyncPhase.IDLE,
+        lambda: (
+            trainee.sync_status().pending == 0 and trainee.sync_status().phase is SyncPhase.IDLE
+        ),
         timeout=120,
         what="the app syncing again after the restart",
     )

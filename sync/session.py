@@ -6,9 +6,11 @@ here that storage is the OS keyring (Keychain, Credential Manager, Secret Servic
 the keyring holds: `restore()` needs no network, and the identity (user, org, role) is read from
 the stored access token's claims even when it has expired.
 
-No keyring backend: `Session(..., remember=True)` raises NoKeyringError; the documented choice is
+No keyring backend: `Session(..., remember=True)` raises NoKeyringError; the choices are
 `remember=False`, which keeps the session in memory only (sign in at every start; working offline
-then needs a sign-in earlier in the same run).
+then needs a sign-in earlier in the same run), or, when the user asks for it, a file encrypted
+with a passphrase they choose (`encrypted_file_keyring`, keyrings.cryptfile), passed as the
+keyring backend.
 
 All network calls of one Session must come from one thread at a time (the sync worker): refresh
 tokens are single-use, and the lock below keeps two refreshes from racing.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,7 +31,9 @@ import keyring.backends.fail
 import keyring.backends.null
 import structlog
 from keyring.backend import KeyringBackend
+from keyring.backends.chainer import ChainerBackend
 from keyring.errors import KeyringError, PasswordDeleteError
+from keyrings.cryptfile.cryptfile import CryptFileKeyring
 from supabase_auth import SyncMemoryStorage, SyncSupportedStorage
 from supabase_auth.constants import STORAGE_KEY
 from supabase_auth.types import Session as AuthSession
@@ -37,6 +42,7 @@ from supabase import Client
 from sync.cache import Cache
 from sync.client import (
     NotSignedInError,
+    OfflineError,
     ServerConfig,
     ServerError,
     SignInError,
@@ -48,6 +54,13 @@ from sync.client import (
 log = structlog.get_logger(__name__)
 
 KEYRING_SERVICE = "Coachdesk"
+# Keyrings that are files, not the system's: never chosen on their own (see usable_keyring).
+FILE_KEYRING_MODULES = ("keyrings.alt", "keyrings.cryptfile")
+KEYRING_HOW_TO = (
+    "To get one: on Linux install and unlock GNOME Keyring (`sudo apt install gnome-keyring`, "
+    "then log out and in) or KWallet; on macOS and Windows the Keychain and Credential Manager "
+    "are built in."
+)
 # Refresh this long before the access token expires, so no request leaves with a dying token.
 REFRESH_MARGIN_S = 120
 # A health probe is one small GET on a server that is either up or not.
@@ -56,6 +69,10 @@ PROBE_TIMEOUT_S = 2.0
 
 class NoKeyringError(SyncError):
     """No OS keyring to keep the session in; the message says what the user can do."""
+
+
+class WrongPassphraseError(NoKeyringError):
+    """The passphrase does not unlock the encrypted sign-in file (or is empty)."""
 
 
 class UnsyncedWorkError(SyncError):
@@ -71,20 +88,59 @@ class UnsyncedWorkError(SyncError):
 
 
 def usable_keyring(backend: KeyringBackend | None = None) -> KeyringBackend:
-    """The keyring backend to use, or NoKeyringError when there is none worth the name."""
+    """The system keyring to use, or NoKeyringError when there is none worth the name.
+
+    File keyrings (keyrings.alt, keyrings.cryptfile) are never picked by themselves: a plain one
+    is no keyring at all, and an encrypted one asks for its passphrase on a terminal the app
+    does not have. The encrypted file is the user's explicit choice (encrypted_file_keyring)."""
     chosen = backend if backend is not None else keyring.get_keyring()
-    name = f"{type(chosen).__module__}.{type(chosen).__name__}"
-    plain_file = name.startswith("keyrings.alt.file") and "Encrypted" not in name
-    unusable = keyring.backends.fail.Keyring | keyring.backends.null.Keyring
-    if isinstance(chosen, unusable) or plain_file:
+    candidates = chosen.backends if isinstance(chosen, ChainerBackend) else [chosen]
+    usable = [candidate for candidate in candidates if not _not_a_system_keyring(candidate)]
+    if not usable:
+        names = ", ".join(_name(candidate) for candidate in candidates) or _name(chosen)
         raise NoKeyringError(
-            f"No system keyring is available to keep your sign-in safe (found {name}). "
-            "Coachdesk never writes your session to a plain file. Unlock or install a keyring "
-            "(Keychain on macOS, Credential Manager on Windows, GNOME Keyring or KWallet on "
-            "Linux), or continue without remembering the sign-in: the session then stays in "
-            "memory only and you sign in again each time Coachdesk starts."
+            f"No system keyring is available to keep your sign-in safe (found {names}); "
+            f"Coachdesk never writes your session to a plain file. {KEYRING_HOW_TO} Or keep "
+            "the sign-in in a file encrypted with a passphrase of your choice, or sign in again "
+            "each time Coachdesk starts."
         )
-    return chosen
+    return usable[0]
+
+
+def _name(backend: KeyringBackend) -> str:
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def _not_a_system_keyring(backend: KeyringBackend) -> bool:
+    unusable = keyring.backends.fail.Keyring | keyring.backends.null.Keyring
+    return isinstance(backend, unusable) or _name(backend).startswith(FILE_KEYRING_MODULES)
+
+
+def encrypted_file_storage(path: Path, passphrase: str, server_url: str) -> SyncSupportedStorage:
+    """The session kept in `path`, encrypted with `passphrase` (created on first use, unlocked
+    after; WrongPassphraseError when it does not unlock). Read once, then kept in memory: every
+    read of the file derives the key again (Argon2, about a second by design)."""
+    return RememberingStorage(
+        KeyringSessionStorage(encrypted_file_keyring(path, passphrase), server_url)
+    )
+
+
+def encrypted_file_keyring(path: Path, passphrase: str) -> KeyringBackend:
+    """A keyring in `path`, encrypted (Argon2 + AES) with `passphrase`: created on first use,
+    unlocked after. WrongPassphraseError when it does not unlock an existing file."""
+    if not passphrase.strip():
+        raise WrongPassphraseError("Choose a passphrase (it cannot be empty).")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    backend = CryptFileKeyring()
+    backend.file_path = str(path)
+    try:
+        backend.keyring_key = passphrase  # creates the file, or checks the passphrase
+    except ValueError as error:  # "Incorrect Password", "MAC check failed"
+        raise WrongPassphraseError(
+            f"That passphrase does not unlock the saved sign-in in {path}."
+        ) from error
+    path.chmod(0o600)
+    return backend
 
 
 class KeyringSessionStorage(SyncSupportedStorage):
@@ -113,6 +169,27 @@ class KeyringSessionStorage(SyncSupportedStorage):
             pass  # nothing stored: already removed
         except KeyringError as error:
             raise NoKeyringError(f"the system keyring cannot be changed: {error}") from error
+
+
+class RememberingStorage(SyncSupportedStorage):
+    """Another storage, read at most once per key: this Session is the only writer."""
+
+    def __init__(self, inner: SyncSupportedStorage) -> None:
+        self.inner = inner
+        self._known: dict[str, str | None] = {}
+
+    def get_item(self, key: str) -> str | None:
+        if key not in self._known:
+            self._known[key] = self.inner.get_item(key)
+        return self._known[key]
+
+    def set_item(self, key: str, value: str) -> None:
+        self.inner.set_item(key, value)
+        self._known[key] = value
+
+    def remove_item(self, key: str) -> None:
+        self.inner.remove_item(key)
+        self._known[key] = None
 
 
 @dataclass(frozen=True)
@@ -155,13 +232,18 @@ class Session:
         remember: bool = True,
         keyring_backend: KeyringBackend | None = None,
         transport: httpx.BaseTransport | None = None,
+        storage: SyncSupportedStorage | None = None,
     ) -> None:
+        """`storage`, when given, keeps the session instead of the system keyring (the
+        encrypted file the user chose: encrypted_file_storage)."""
         self.config = config
-        self._storage: SyncSupportedStorage = (
-            KeyringSessionStorage(usable_keyring(keyring_backend), config.url)
-            if remember
-            else SyncMemoryStorage()
-        )
+        self._storage: SyncSupportedStorage
+        if storage is not None:
+            self._storage = storage
+        elif remember:
+            self._storage = KeyringSessionStorage(usable_keyring(keyring_backend), config.url)
+        else:
+            self._storage = SyncMemoryStorage()
         # Probes get a client of their own (same transport, short timeout), apart from the
         # supabase client's.
         self._probe_http = httpx.Client(timeout=PROBE_TIMEOUT_S, transport=transport)
@@ -195,6 +277,10 @@ class Session:
     def sign_in(self, email: str, password: str) -> Identity:
         if not email.strip() or not password:
             raise SignInError("Enter your email address and password.")
+        # A server that is down or hung would hold the sign-in for the full request timeout;
+        # the probe's short one says so in seconds.
+        if not self.server_answers():
+            raise OfflineError(f"the server at {self.config.url} does not answer")
         with self._lock:
             self._call(
                 lambda: self.client.auth.sign_in_with_password(
@@ -335,5 +421,8 @@ __all__ = [
     "NoKeyringError",
     "Session",
     "UnsyncedWorkError",
+    "WrongPassphraseError",
+    "encrypted_file_keyring",
+    "encrypted_file_storage",
     "usable_keyring",
 ]

@@ -13,13 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import qasync
 import structlog
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEventLoop, QMetaObject, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 
 from app.logs import configure_logging
 from ui.backend_synced import SyncedBackend
@@ -101,14 +103,95 @@ def main(argv: Sequence[str] | None = None) -> int:
         QMessageBox.critical(None, "Coachdesk", str(error))
         return 2
     config = server_config(args, prefs)
+    started_here: Path | None = None
     if config is None:
+        stopped = stopped_local_stack()
+        if stopped is None:
+            QMessageBox.critical(
+                None,
+                "Coachdesk",
+                "No Coachdesk server is configured. Start the local one with `coachdesk stack "
+                "start` (or `make run`), or set the server URL and anon key in the settings file.",
+            )
+            return 2
+        config = offer_to_start_local_stack(stopped)
+        if config is None:
+            return 2
+        started_here = stopped
+    try:
+        return _run_window(app, args, prefs, config, reporter)
+    finally:
+        if started_here is not None:  # as `coachdesk run`: what the app started, it stops
+            from server.stack import runner
+
+            runner.stop_background(started_here)
+
+
+def stopped_local_stack() -> Path | None:
+    """The local stack's data folder, when one was set up on this computer but is not running."""
+    try:
+        from server.stack import runner
+    except ImportError:  # an installed desktop build ships without the local stack
+        return None
+    data_dir = runner.default_data_dir()
+    state = runner.RunningStack.read(data_dir)
+    if state is not None and state.alive():
+        return None
+    return data_dir if runner.set_up(data_dir) else None
+
+
+def offer_to_start_local_stack(data_dir: Path) -> ServerConfig | None:
+    """Say the local server is stopped and offer to start it (as `coachdesk stack start` does,
+    off the GUI thread); None when the user declines or it fails to start (said)."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Coachdesk",
+        "The local Coachdesk server on this computer is not running.\n\n"
+        f"Start it now? (Its data is in {data_dir}; `coachdesk stack start` does the same.)",
+    )
+    box.setObjectName("startLocalServer")
+    start = box.addButton("Start the local server", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    if box.clickedButton() is not start:
+        return None
+    from server.stack import runner
+
+    outcome: dict[str, object] = {}
+    done = QEventLoop()
+
+    def work() -> None:
+        try:
+            outcome["stack"] = runner.start_background(data_dir)
+        except Exception as error:  # shown below, on the GUI thread
+            outcome["error"] = error
+        finally:
+            QMetaObject.invokeMethod(done, "quit", Qt.ConnectionType.QueuedConnection)
+
+    progress = QProgressDialog("Starting the local Coachdesk server…", "", 0, 0)
+    progress.setObjectName("startingLocalServer")
+    progress.setCancelButton(None)
+    progress.setMinimumDuration(0)
+    progress.show()
+    threading.Thread(target=work, name="coachdesk-start-stack", daemon=True).start()
+    done.exec()
+    progress.close()
+    stack = outcome.get("stack")
+    if not isinstance(stack, runner.RunningStack):
         QMessageBox.critical(
-            None,
-            "Coachdesk",
-            "No Coachdesk server is configured. Start the local one with `coachdesk stack start` "
-            "(or `make run`), or set the server URL and anon key in the settings file.",
+            None, "Coachdesk", f"The local server could not be started: {outcome.get('error')}"
         )
-        return 2
+        return None
+    return ServerConfig(stack.url, stack.anon_key)
+
+
+def _run_window(
+    app: QApplication,
+    args: argparse.Namespace,
+    prefs: Preferences,
+    config: ServerConfig,
+    reporter: ExceptionReporter,
+) -> int:
     window, ctx = build_window(app, prefs, config)
     reporter.uninstall()
     reporter = ExceptionReporter(lambda: window).install()

@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -49,7 +50,13 @@ from sync.engine import Phase, SyncEngine
 from sync.engine import SyncStatus as EngineStatus
 from sync.reporting import reporting_freshness
 from sync.rows import number as as_decimal
-from sync.session import Identity, NoKeyringError, Session, UnsyncedWorkError
+from sync.session import (
+    Identity,
+    NoKeyringError,
+    Session,
+    UnsyncedWorkError,
+    encrypted_file_storage,
+)
 from ui.errors import CoachdeskError
 from ui.services import (
     Account,
@@ -86,6 +93,7 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 SYNC_INTERVAL_S = 60.0
+ENCRYPTED_SIGN_IN_FILE = "sign-in.cfg"
 # Pages of 100 rows down instead of sync's 500 keep each response's JSON (parsed while holding
 # the interpreter lock, which the GUI thread must wait out) to a few hundred KB. Transcripts, the
 # large part, are bounded by sync itself: pushed in batches of ~400 KB (sync.push.BATCH_BYTES),
@@ -152,6 +160,20 @@ def translate(error: BaseException, server: str) -> CoachdeskError:
     raise error
 
 
+def cannot_sign_in(server: str) -> str:
+    """Why signing in failed when the server does not answer, and what to do about it."""
+    text = (
+        f"Cannot sign in: the Coachdesk server at {server} does not answer. Check your network "
+        "connection, or ask your IT team whether the server is up."
+    )
+    if urlsplit(server).hostname in ("127.0.0.1", "localhost", "::1"):
+        text += (
+            " It is the local server on this computer: start it with `coachdesk stack start` "
+            "(or `coachdesk run`)."
+        )
+    return text
+
+
 class SyncedBackend:
     """The app's Backend: sync.Session + sync.Cache + sync.SyncEngine."""
 
@@ -173,7 +195,9 @@ class SyncedBackend:
         self._interval_s = interval_s
         self._playback_dir = playback_dir or Path(tempfile.gettempdir()) / "coachdesk-playback"
         sync_config = SyncServerConfig(config.url, config.anon_key)
-        # Where the OS has no keyring, sign-in is kept in memory only; the UI says so once.
+        self._sync_config, self._transport = sync_config, transport
+        # Where the OS has no keyring, sign-in is kept in memory only until the user chooses an
+        # encrypted file (keep_sign_in_encrypted); the UI says so.
         self.keyring_problem: str | None = None
         try:
             self._session = Session(
@@ -205,7 +229,10 @@ class SyncedBackend:
     def sign_in(self, email: str, password: str) -> Account:
         if not email.strip() or not password:
             raise SignInError("Enter your email address and password.")
-        identity = self._guard(lambda: self._session.sign_in(email, password))
+        try:
+            identity = self._guard(lambda: self._session.sign_in(email, password))
+        except OfflineError as error:
+            raise OfflineError(cannot_sign_in(self._config.url)) from error
         self._open(identity)
         # A first round now, so home shows the server's rows, not an empty cache.
         status = self._engine_required().run_once(full=True)
@@ -213,6 +240,26 @@ class SyncedBackend:
         self._engine_required().start()
         log.info("signed in", org_id=identity.org_id, role=identity.org_role)
         return self._account
+
+    @property
+    def encrypted_sign_in_file(self) -> Path:
+        """Where the sign-in is kept when there is no system keyring and the user chose a file."""
+        return self._data_dir / ENCRYPTED_SIGN_IN_FILE
+
+    def keep_sign_in_encrypted(self, passphrase: str) -> None:
+        """No system keyring: keep the sign-in in a file encrypted with `passphrase`, made now or
+        unlocked if an earlier run made it. Only while signed out (the next sign-in uses it)."""
+        if self._account is not None:
+            raise CoachdeskError("Sign out first: the file is used from the next sign-in on.")
+        try:
+            storage = encrypted_file_storage(
+                self.encrypted_sign_in_file, passphrase, self._sync_config.url
+            )
+        except NoKeyringError as error:
+            raise CoachdeskError(str(error)) from error
+        self._session = Session(self._sync_config, storage=storage, transport=self._transport)
+        self.keyring_problem = None
+        log.info("sign-in kept in an encrypted file", path=str(self.encrypted_sign_in_file))
 
     def cached_account(self) -> Account | None:
         """The account kept in the keyring, if its cache is on this computer (no network)."""

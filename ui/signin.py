@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -25,6 +26,8 @@ from ui.services import Account
 
 log = structlog.get_logger(__name__)
 
+CARD_WIDTH = 440
+
 
 class SignInScreen(QWidget):
     signed_in = Signal(object)  # Account
@@ -35,7 +38,7 @@ class SignInScreen(QWidget):
         self.setObjectName("signInScreen")
         card = QFrame()
         card.setObjectName("card")
-        card.setMaximumWidth(440)
+        card.setFixedWidth(CARD_WIDTH)
         heading = QLabel("Sign in to Coachdesk")
         heading.setObjectName("heading")
         self.server = QLabel()
@@ -52,6 +55,14 @@ class SignInScreen(QWidget):
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Sign-in problem")
         self.message.hide()
+        # No system keyring: say how to get one, and offer the encrypted file instead.
+        self.keyring_notice = QLabel()
+        self.keyring_notice.setObjectName("keyringNotice")
+        self.keyring_notice.setWordWrap(True)
+        self.keyring_notice.setAccessibleName("Sign-in not remembered")
+        self.encrypt_button = QPushButton()
+        self.encrypt_button.setObjectName("keepSignInEncrypted")
+        self.passphrase_dialog: QInputDialog | None = None
         self.sign_in_button = QPushButton("Sign in")
         self.sign_in_button.setObjectName("primary")
         self.sign_in_button.setDefault(True)
@@ -76,25 +87,88 @@ class SignInScreen(QWidget):
         inner.addLayout(form)
         inner.addWidget(self.message)
         inner.addLayout(buttons)
+        inner.addWidget(self.keyring_notice)
+        inner.addWidget(self.encrypt_button, alignment=Qt.AlignmentFlag.AlignLeft)
+        # Centred by stretches, not by alignment: an aligned item's height is asked for the
+        # whole screen's width, so a problem text wrapped at the card's width was cut off.
+        row = QHBoxLayout()
+        row.addStretch()
+        row.addWidget(card)
+        row.addStretch()
         outer = QVBoxLayout(self)
         outer.addStretch()
-        outer.addWidget(card, alignment=Qt.AlignmentFlag.AlignHCenter)
+        outer.addLayout(row)
         outer.addStretch()
 
         self.sign_in_button.clicked.connect(self.submit)
         self.password.returnPressed.connect(self.submit)
         self.email.returnPressed.connect(self.password.setFocus)
         self.offline_button.clicked.connect(self.work_offline)
+        self.encrypt_button.clicked.connect(self.ask_passphrase)
         self.refresh()
 
     def refresh(self) -> None:
         """Show the server in use; offer to continue (offline too) when a sign-in is saved."""
         self.server.setText(f"Server: {self.ctx.backend.server.url}")
         self.offline_button.hide()
+        self._show_keyring_choice()
         self.password.clear()
         self._set_busy(False)
         (self.password if self.email.text() else self.email).setFocus()
         # The keyring may be slow (a D-Bus round trip): ask off the GUI thread.
+        self.ctx.call(
+            self, self.ctx.backend.cached_account, self._show_cached, on_failure=self._no_cache
+        )
+
+    def _show_keyring_choice(self) -> None:
+        problem = self.ctx.backend.keyring_problem
+        self.keyring_notice.setVisible(problem is not None)
+        self.encrypt_button.setVisible(problem is not None)
+        if problem is None:
+            return
+        self.keyring_notice.setText(problem)
+        exists = self.ctx.backend.encrypted_sign_in_file.exists()
+        self.encrypt_button.setText(
+            "Unlock the saved sign-in…" if exists else "Keep sign-in in an encrypted file…"
+        )
+
+    def ask_passphrase(self) -> QInputDialog:
+        """Ask (without blocking) for the passphrase that encrypts or unlocks the sign-in file."""
+        path = self.ctx.backend.encrypted_sign_in_file
+        dialog = QInputDialog(self)
+        dialog.setObjectName("passphraseDialog")
+        dialog.setWindowTitle("Encrypted sign-in")
+        dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
+        if path.exists():
+            dialog.setLabelText(f"Passphrase of the saved sign-in ({path}):")
+        else:
+            dialog.setLabelText(
+                f"Choose a passphrase. Your sign-in will be kept in {path}, encrypted with it; "
+                "Coachdesk asks for it when it starts."
+            )
+        dialog.textValueSelected.connect(self._use_passphrase)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.passphrase_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _use_passphrase(self, passphrase: str) -> None:
+        self._set_busy(True)
+        self.ctx.call(
+            self,
+            lambda: self.ctx.backend.keep_sign_in_encrypted(passphrase),
+            lambda _none: self._encrypted(),
+            on_failure=self._failed,
+        )
+
+    def _encrypted(self) -> None:
+        self._set_busy(False)
+        self._show_keyring_choice()
+        self.message.setText(
+            f"Your sign-in is kept in {self.ctx.backend.encrypted_sign_in_file}, encrypted."
+        )
+        self.message.setStyleSheet("")
+        self.message.show()
         self.ctx.call(
             self, self.ctx.backend.cached_account, self._show_cached, on_failure=self._no_cache
         )
@@ -145,6 +219,13 @@ class SignInScreen(QWidget):
         self.password.selectAll()
 
     def _set_busy(self, busy: bool) -> None:
-        for widget in (self.email, self.password, self.sign_in_button, self.offline_button):
+        widgets = (
+            self.email,
+            self.password,
+            self.sign_in_button,
+            self.offline_button,
+            self.encrypt_button,
+        )
+        for widget in widgets:
             widget.setEnabled(not busy)
         self.sign_in_button.setText("Signing in…" if busy else "Sign in")

@@ -95,6 +95,11 @@ def choose_port(data_dir: Path, requested: int | None = None) -> int:
     return chosen
 
 
+def set_up(data_dir: Path) -> bool:
+    """Whether a stack was started here before (it made its JWT secret, so apps hold its keys)."""
+    return (data_dir / "jwt_secret").exists()
+
+
 # -- in-process ------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import ClassVar
 
 import keyring.backends.fail
 import pytest
@@ -14,7 +15,14 @@ from sync_support import DEMO_ORG, GLOBEX_ORG, USER_IDS, MemoryKeyring, new_atte
 from sync.cache import NewAttempt
 from sync.client import NotSignedInError, OfflineError, ServerConfig, SignInError
 from sync.engine import Phase
-from sync.session import NoKeyringError, Session, UnsyncedWorkError
+from sync.session import (
+    NoKeyringError,
+    Session,
+    UnsyncedWorkError,
+    WrongPassphraseError,
+    encrypted_file_storage,
+    usable_keyring,
+)
 
 
 def _stored(backend: MemoryKeyring, server: ServerConfig) -> dict:
@@ -142,3 +150,43 @@ def test_sign_out_refuses_to_drop_unsynced_work_then_clears_the_cache(
     assert not path.exists()
     assert (f"Coachdesk {server.url}", STORAGE_KEY) not in keyring_backend.entries
     assert session.identity is None
+
+
+def test_file_keyrings_are_never_taken_for_a_system_keyring(server):
+    # What `keyring` offers once keyrings.cryptfile is installed and no system keyring runs:
+    # a chain of file keyrings (one of them plain text, one asking on a terminal).
+    from keyring.backends.chainer import ChainerBackend
+    from keyrings.cryptfile.cryptfile import CryptFileKeyring
+    from keyrings.cryptfile.file import PlaintextKeyring
+
+    class FilesOnly(ChainerBackend):
+        backends: ClassVar = [
+            CryptFileKeyring(),
+            PlaintextKeyring(),
+            keyring.backends.fail.Keyring(),
+        ]
+
+    with pytest.raises(NoKeyringError, match="sudo apt install gnome-keyring"):
+        Session(server, keyring_backend=FilesOnly())
+    # A system keyring in the chain is used (the memory one stands in for it here).
+    memory = MemoryKeyring()
+
+    class WithSystem(ChainerBackend):
+        backends: ClassVar = [CryptFileKeyring(), memory]
+
+    assert usable_keyring(WithSystem()) is memory
+
+
+def test_the_encrypted_file_keeps_the_session_for_the_next_start_and_only_with_its_passphrase(
+    server, tmp_path
+):
+    path = tmp_path / "sign-in.cfg"
+    session = Session(server, storage=encrypted_file_storage(path, "s3cret phrase", server.url))
+    session.sign_in(EMAILS["trainee"], DEMO_PASSWORD)
+    token = session._stored().access_token
+    assert token.encode() not in path.read_bytes()
+    assert path.stat().st_mode & 0o077 == 0
+    with pytest.raises(WrongPassphraseError, match="does not unlock"):
+        encrypted_file_storage(path, "guess", server.url)
+    again = Session(server, storage=encrypted_file_storage(path, "s3cret phrase", server.url))
+    assert again.restore() == session.require_identity()

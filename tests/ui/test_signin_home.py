@@ -107,7 +107,7 @@ def test_unreachable_server_is_said_in_plain_words(window, qtbot, accounts, netw
     window.signin.password.setText("coachdesk-demo")
     window.signin.submit()
     qtbot.waitUntil(lambda: window.signin.message.isVisible(), timeout=30_000)
-    assert window.signin.message.text().startswith("Cannot reach the Coachdesk server at http")
+    assert window.signin.message.text().startswith("Cannot sign in: the Coachdesk server at http")
     assert "ConnectError" not in window.signin.message.text()
     assert window.signin.sign_in_button.isEnabled()
 

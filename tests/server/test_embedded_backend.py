@@ -7,7 +7,8 @@ the app uses it: nothing here refreshes reporting, restarts a worker or picks a 
   job's interval;
 - `coachdesk db status` and the app's About line say whether they run;
 - a stack stopped and started again comes back on the same URL, and the app's sync engine gets
-  back to it by itself.
+  back to it by itself;
+- the desktop app, finding the local stack set up but stopped, says so and offers to start it.
 
 Slow by nature (a cold start, then a minute boundary or two); the figures are printed (-s).
 """
@@ -15,6 +16,8 @@ Slow by nature (a cold start, then a minute boundary or two); the figures are pr
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the app's start-up question, below
 import shutil
 import subprocess
 import sys
@@ -27,9 +30,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from server.db.local import LocalDatabase
 from server.stack import runner
+from ui.app import offer_to_start_local_stack, stopped_local_stack
 from ui.backend_synced import SyncedBackend
 from ui.services import FinishedAttempt, ServerConfig, SyncPhase, utc_now
 
@@ -221,3 +227,43 @@ def test_a_restarted_stack_keeps_its_url_and_the_app_syncs_again_by_itself(embed
         "select count(*) from public.scenario_attempts where id = %s", saved.id
     ) == [(1,)]
     print(f"\nsynced again {back_after_s:.1f} s after the restart began")
+
+
+def answer_start_local_server(qtbot, button_text: str | None, seen: list[str]) -> None:
+    """When the question appears, note its text and press `button_text` (None: Cancel)."""
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox) or box.objectName() != "startLocalServer":
+            QTimer.singleShot(50, answer)
+            return
+        seen.append(box.text())
+        if button_text is None:
+            box.button(QMessageBox.StandardButton.Cancel).click()
+        else:
+            next(b for b in box.buttons() if b.text() == button_text).click()
+
+    QTimer.singleShot(0, answer)
+
+
+def test_the_app_says_the_local_server_is_stopped_and_offers_to_start_it(
+    embedded, qtbot, monkeypatch
+):
+    monkeypatch.delenv("SUPABASE_URL", raising=False)
+    url = embedded.stack.url
+    runner.stop_background(embedded.data_dir)
+    stopped = stopped_local_stack()
+    assert stopped == embedded.data_dir
+
+    seen: list[str] = []
+    answer_start_local_server(qtbot, None, seen)
+    assert offer_to_start_local_stack(stopped) is None  # declined: nothing started
+    assert seen and seen[0].startswith("The local Coachdesk server on this computer is not running")
+    assert runner.RunningStack.read(embedded.data_dir) is None
+
+    answer_start_local_server(qtbot, "Start the local server", seen)
+    config = offer_to_start_local_stack(stopped)
+    assert config is not None and config.url == url
+    embedded.stack = runner.RunningStack.read(embedded.data_dir)
+    assert embedded.stack is not None and embedded.stack.healthy()
+    assert stopped_local_stack() is None  # running now

@@ -213,6 +213,7 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "leaderboard_month(date,uuid)",
     "org_overview(integer)",
     "scenario_insights(uuid)",
+    "reporting_freshness()",  # needs a current org; returns no data of any org
     "rotate_webhook_secret(uuid)",
     "redeliver_webhook(uuid)",
     # the invitee's consent: checks the confirmed email, expiry and revocation itself

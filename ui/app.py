@@ -104,8 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     config = server_config(args, prefs)
     started_here: Path | None = None
+    stopped = stopped_local_stack(None if config is None else config.url)
+    if stopped is not None:
+        # Declined with a configured URL: the app still opens, to work offline.
+        started = offer_to_start_local_stack(stopped)
+        if started is not None:
+            config, started_here = started, stopped
     if config is None:
-        stopped = stopped_local_stack()
         if stopped is None:
             QMessageBox.critical(
                 None,
@@ -113,11 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "No Coachdesk server is configured. Start the local one with `coachdesk stack "
                 "start` (or `make run`), or set the server URL and anon key in the settings file.",
             )
-            return 2
-        config = offer_to_start_local_stack(stopped)
-        if config is None:
-            return 2
-        started_here = stopped
+        return 2
     try:
         return _run_window(app, args, prefs, config, reporter)
     finally:
@@ -127,8 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner.stop_background(started_here)
 
 
-def stopped_local_stack() -> Path | None:
-    """The local stack's data folder, when one was set up on this computer but is not running."""
+def stopped_local_stack(url: str | None = None) -> Path | None:
+    """The local stack's data folder, when one was set up on this computer but is not running
+    (with `url`: only if that is the local stack's URL)."""
     try:
         from server.stack import runner
     except ImportError:  # an installed desktop build ships without the local stack
@@ -136,6 +138,8 @@ def stopped_local_stack() -> Path | None:
     data_dir = runner.default_data_dir()
     state = runner.RunningStack.read(data_dir)
     if state is not None and state.alive():
+        return None
+    if url is not None and url.rstrip("/") != runner.last_url(data_dir):
         return None
     return data_dir if runner.set_up(data_dir) else None
 

@@ -95,6 +95,12 @@ def choose_port(data_dir: Path, requested: int | None = None) -> int:
     return chosen
 
 
+def last_url(data_dir: Path) -> str | None:
+    """The URL the stack of `data_dir` served on at its last start (None: never started)."""
+    remembered = data_dir / PORT_FILE
+    return f"http://{HOST}:{int(remembered.read_text())}" if remembered.exists() else None
+
+
 def set_up(data_dir: Path) -> bool:
     """Whether a stack was started here before (it made its JWT secret, so apps hold its keys)."""
     return (data_dir / "jwt_secret").exists()

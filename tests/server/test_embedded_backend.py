@@ -254,6 +254,9 @@ def test_the_app_says_the_local_server_is_stopped_and_offers_to_start_it(
     runner.stop_background(embedded.data_dir)
     stopped = stopped_local_stack()
     assert stopped == embedded.data_dir
+    # Also when the settings name it; another server is not the local one.
+    assert stopped_local_stack(url) == embedded.data_dir
+    assert stopped_local_stack("https://example.supabase.co") is None
 
     seen: list[str] = []
     answer_start_local_server(qtbot, None, seen)

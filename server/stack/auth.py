@@ -37,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from server.db import auth_users
 from server.stack import jwt as stack_jwt
 from server.stack.bodies import MalformedJson, parse_json
 from server.stack.ratelimit import RateLimited, client_ip
@@ -55,10 +56,17 @@ MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt>=5: rejects) anything longer
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 # Checked when the email is unknown, so a miss costs as much time as a wrong password.
 _DUMMY_HASH = bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(BCRYPT_COST))
+# Read as GoTrue reads them: the string columns too, which it cannot read when NULL.
 _USER_COLUMNS = (
-    "id, aud, role, email, encrypted_password, email_confirmed_at, last_sign_in_at,"
+    "id, instance_id, email, encrypted_password, email_confirmed_at, last_sign_in_at,"
     " raw_app_meta_data, raw_user_meta_data, is_anonymous, banned_until, deleted_at,"
-    " created_at, updated_at"
+    " created_at, updated_at, " + ", ".join(auth_users.STRING_COLUMNS)
+)
+# GoTrue finds users of this project only: the nil instance and its audience.
+_BY_ID = " from auth.users where instance_id = %s and id = %s"
+_BY_EMAIL = (
+    " from auth.users where instance_id = %s and lower(email) = %s and aud = %s"
+    " and is_sso_user = false"
 )
 
 
@@ -250,7 +258,8 @@ async def _start_session(
     assert row is not None
     user = await _fetch_user(
         conn,
-        "update auth.users set last_sign_in_at = now() where id = %s returning " + _USER_COLUMNS,
+        "update auth.users set last_sign_in_at = now(), updated_at = now() where id = %s"
+        " returning " + _USER_COLUMNS,
         (user["id"],),
     )
     refresh = await _new_refresh_token(conn, user["id"], session_id, None)
@@ -263,7 +272,20 @@ async def _fetch_user(
     row = await (await conn.execute(statement, params)).fetchone()  # type: ignore[arg-type]
     if row is None:
         raise AuthError(404, "user_not_found", "User not found")
-    return dict(row)
+    return _readable(dict(row))
+
+
+def _readable(user: dict[str, Any]) -> dict[str, Any]:
+    """GoTrue fails to load a user with NULL in a string column; so does this server."""
+    if auth_users.null_string_columns(user):
+        raise AuthError(500, "unexpected_failure", "Database error querying schema")
+    return user
+
+
+async def _user_by_id(conn: psycopg.AsyncConnection[Any], user_id: Any) -> dict[str, Any]:
+    return await _fetch_user(
+        conn, "select " + _USER_COLUMNS + _BY_ID, (auth_users.NIL_INSTANCE_ID, user_id)
+    )
 
 
 def _check_user_can_sign_in(user: dict[str, Any]) -> None:
@@ -316,7 +338,7 @@ async def _password_matches(password: str, stored: str | None) -> bool:
         ok = await anyio.to_thread.run_sync(bcrypt.checkpw, encoded, target)
     except ValueError:
         return False  # a hash bcrypt cannot read never matches
-    return ok and stored is not None
+    return ok and bool(stored)  # '' is GoTrue's "no password", never a match
 
 
 # -- endpoints -----------------------------------------------------------------------------------
@@ -348,23 +370,20 @@ async def signup(request: Request) -> Response:
         hashed = await _hash_password(password)
         if not state.config.mailer_autoconfirm:
             return JSONResponse(await _sign_up_unconfirmed(request, state, email, hashed, data))
+        new_user = auth_users.NewUser(email=email, password_hash=hashed, user_metadata=data)
         async with _auth_tx(state) as conn:
             row = await (
                 await conn.execute(
-                    "insert into auth.users (email, encrypted_password, email_confirmed_at,"
-                    " raw_app_meta_data, raw_user_meta_data)"
-                    " values (%s, %s, now(), %s::jsonb, %s::jsonb)"
-                    " on conflict (email) do nothing returning " + _USER_COLUMNS,
-                    (
-                        email,
-                        hashed,
-                        json.dumps({"provider": "email", "providers": ["email"]}),
-                        json.dumps(data),
+                    auth_users.insert_user_sql(
+                        returning=_USER_COLUMNS,
+                        on_conflict=auth_users.EMAIL_CONFLICT + " do nothing",
                     ),
+                    new_user.user_params(),
                 )
             ).fetchone()
             if row is None:
                 raise AuthError(422, "user_already_exists", "User already registered")
+            await conn.execute(auth_users.INSERT_IDENTITY, new_user.identity_params())
             session = await _start_session(state, conn, dict(row))
         return JSONResponse(session)
     except AuthError as exc:
@@ -396,13 +415,14 @@ async def _password_grant(state: StackState, body: dict[str, Any]) -> dict[str, 
     async with _auth_tx(state) as conn:
         row = await (
             await conn.execute(
-                "select " + _USER_COLUMNS + " from auth.users where email = %s", (email,)
+                "select " + _USER_COLUMNS + _BY_EMAIL,
+                (auth_users.NIL_INSTANCE_ID, email, auth_users.AUDIENCE),
             )
         ).fetchone()
-        stored = row["encrypted_password"] if row else None
-        if not await _password_matches(password, stored) or row is None:
+        user = _readable(dict(row)) if row else None
+        stored = user["encrypted_password"] if user else None
+        if not await _password_matches(password, stored) or user is None:
             raise AuthError(400, "invalid_credentials", "Invalid login credentials")
-        user = dict(row)
         _check_user_can_sign_in(user)
         return await _start_session(state, conn, user)
 
@@ -437,11 +457,7 @@ async def _refresh_grant(state: StackState, body: dict[str, Any]) -> dict[str, A
                 "update auth.sessions set refreshed_at = now(), updated_at = now() where id = %s",
                 (row["session_id"],),
             )
-            user = await _fetch_user(
-                conn,
-                "select " + _USER_COLUMNS + " from auth.users where id = %s",
-                (row["user_id"],),
-            )
+            user = await _user_by_id(conn, row["user_id"])
             _check_user_can_sign_in(user)
             fresh = await _new_refresh_token(conn, user["id"], row["session_id"], row["id"])
             session = await _session(state, conn, user, row["session_id"], row["auth_time"], fresh)
@@ -458,9 +474,7 @@ async def get_user(request: Request) -> Response:
         claims = _user_claims(request, state)
         async with _auth_tx(state) as conn:
             await _require_session(conn, claims)
-            user = await _fetch_user(
-                conn, "select " + _USER_COLUMNS + " from auth.users where id = %s", (claims["sub"],)
-            )
+            user = await _user_by_id(conn, claims["sub"])
         return JSONResponse(user_json(user))
     except AuthError as exc:
         return exc.response()
@@ -500,13 +514,12 @@ async def update_user(request: Request) -> Response:
                 )
             if isinstance(body.get("data"), dict):
                 await conn.execute(
-                    "update auth.users set raw_user_meta_data = raw_user_meta_data || %s::jsonb,"
+                    "update auth.users set raw_user_meta_data"
+                    " = coalesce(raw_user_meta_data, '{}'::jsonb) || %s::jsonb,"
                     " updated_at = now() where id = %s",
                     (json.dumps(body["data"]), claims["sub"]),
                 )
-            user = await _fetch_user(
-                conn, "select " + _USER_COLUMNS + " from auth.users where id = %s", (claims["sub"],)
-            )
+            user = await _user_by_id(conn, claims["sub"])
         return JSONResponse(user_json(user))
     except AuthError as exc:
         return exc.response()
@@ -629,6 +642,8 @@ def rate_limited_response(exc: RateLimited) -> JSONResponse:
 # -- confirmation mails (server/stack/auth_mail.py builds on the helpers below) ------------------
 
 USER_COLUMNS = _USER_COLUMNS
+BY_EMAIL = _BY_EMAIL
+readable = _readable
 check_apikey = _check_apikey
 json_object = _body
 auth_tx = _auth_tx

@@ -16,7 +16,6 @@ hex(sha224(email || otp)), one live per user and kind, valid for `mailer_otp_ttl
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -28,6 +27,14 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from server.db.auth_users import (
+    AUDIENCE,
+    EMAIL_CONFLICT,
+    INSERT_IDENTITY,
+    NIL_INSTANCE_ID,
+    NewUser,
+    insert_user_sql,
+)
 from server.stack import auth, outbox
 from server.stack.ratelimit import RateLimited, client_ip
 
@@ -108,28 +115,27 @@ async def sign_up_unconfirmed(
     unconfirmed one that another provider created (a Clerk user whose address Clerk has not
     verified: confirming it here would hand over that user's orgs), gets GoTrue's obfuscated
     answer: a user that does not exist, and no mail."""
+    new_user = NewUser(
+        email=email, password_hash=hashed_password, confirmed=False, user_metadata=data
+    )
     row = await (
         await conn.execute(
-            "insert into auth.users (email, encrypted_password, raw_app_meta_data,"
-            " raw_user_meta_data) values (%s, %s, %s::jsonb, %s::jsonb)"
-            " on conflict (email) do update set"
-            " encrypted_password = coalesce(excluded.encrypted_password,"
-            " auth.users.encrypted_password),"
-            " raw_user_meta_data = excluded.raw_user_meta_data, updated_at = now()"
-            " where auth.users.email_confirmed_at is null"
-            " and coalesce(auth.users.raw_app_meta_data ->> 'provider', 'email') = 'email'"
-            " returning " + auth.USER_COLUMNS,
-            (
-                email,
-                hashed_password,
-                json.dumps({"provider": "email", "providers": ["email"]}),
-                json.dumps(data),
+            insert_user_sql(
+                returning=auth.USER_COLUMNS,
+                on_conflict=EMAIL_CONFLICT + " do update set"
+                " encrypted_password = coalesce(nullif(excluded.encrypted_password, ''),"
+                " auth.users.encrypted_password),"
+                " raw_user_meta_data = excluded.raw_user_meta_data, updated_at = now()"
+                " where auth.users.email_confirmed_at is null"
+                " and coalesce(auth.users.raw_app_meta_data ->> 'provider', 'email') = 'email'",
             ),
+            new_user.user_params(),
         )
     ).fetchone()
     if row is None:
         return _obfuscated_user(email, data)
-    user = dict(row)
+    user = auth.readable(dict(row))
+    await conn.execute(INSERT_IDENTITY, new_user.identity_params(user["id"]))
     await send_mail(state, conn, user, "signup", redirect_to)
     return auth.user_json(user)
 
@@ -155,10 +161,10 @@ def _obfuscated_user(email: str, data: dict[str, Any]) -> dict[str, Any]:
 async def _user_by_email(conn: psycopg.AsyncConnection[Any], email: str) -> dict[str, Any] | None:
     row = await (
         await conn.execute(
-            "select " + auth.USER_COLUMNS + " from auth.users where email = %s", (email,)
+            "select " + auth.USER_COLUMNS + auth.BY_EMAIL, (NIL_INSTANCE_ID, email, AUDIENCE)
         )
     ).fetchone()
-    return dict(row) if row else None
+    return auth.readable(dict(row)) if row else None
 
 
 def _email(body: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import jwt as pyjwt
 import psycopg
 import pytest
-from db_support import Claims, Seed
+from db_support import Claims, Seed, as_storage_api
 
 SECRET = "test-storage-signing-secret-with-enough-bytes"
 DEMO, GLOBEX = Seed.DEMO_ORG, Seed.GLOBEX_ORG
@@ -66,7 +66,10 @@ def stored_objects(database_dsn: str) -> Iterator[None]:
         )
         conn.execute("delete from private.settings where key = 'storage_url'")
         yield
-        conn.execute("delete from storage.objects where name like %s", (f"%{RUN}%",))
+        with conn.transaction():
+            as_storage_api(conn).execute(
+                "delete from storage.objects where name like %s", (f"%{RUN}%",)
+            )
 
 
 def _visible(conn: psycopg.Connection) -> set[str]:
@@ -158,10 +161,12 @@ def test_insert_rules(as_user, user, bucket, name, allowed):
 def _delete(conn: psycopg.Connection, key: str) -> int:
     bucket, name = OBJECTS[key]
     return len(
-        conn.execute(
+        as_storage_api(conn)
+        .execute(
             "delete from storage.objects where bucket_id = %s and name = %s returning id",
             (bucket, name),
-        ).fetchall()
+        )
+        .fetchall()
     )
 
 

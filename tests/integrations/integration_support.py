@@ -22,6 +22,7 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from server.db.auth_users import NewUser, create_user
 from server.webhooks.testing import Receiver, start_receiver
 from server.webhooks.worker import Dispatcher, DispatcherConfig
 
@@ -55,16 +56,15 @@ class Arrange:
         return org
 
     def user(self, email: str | None = None, name: str = "") -> str:
-        user = self.one(
-            "insert into auth.users (email, encrypted_password, email_confirmed_at,"
-            " raw_user_meta_data) values (%s, extensions.crypt(%s, extensions.gen_salt('bf', 4)),"
-            " now(), %s) returning id::text",
-            (
-                email or f"it-{uuid.uuid4().hex[:10]}@example.test",
-                PASSWORD,
-                Jsonb({"full_name": name}),
-            ),
-        )["id"]
+        password_hash = self.one(
+            "select extensions.crypt(%s, extensions.gen_salt('bf', 4)) as hash", (PASSWORD,)
+        )["hash"]
+        new_user = NewUser(
+            email=email or f"it-{uuid.uuid4().hex[:10]}@example.test",
+            password_hash=password_hash,
+            user_metadata={"full_name": name},
+        )
+        user = str(create_user(self.conn, new_user))
         self.users.append(user)
         return user
 

@@ -11,6 +11,8 @@ import uuid
 import psycopg
 import pytest
 
+from server.db.auth_users import NewUser, create_user
+
 SEED_SCENARIO = "f0000000-0000-4000-8000-000000000001"
 
 
@@ -21,9 +23,7 @@ class World:
         self.org = self.one(
             "insert into orgs (name, slug) values (%s, %s) returning id", (slug, slug)
         )
-        self.user = self.one(
-            "insert into auth.users (email) values (%s) returning id", (f"{slug}@x.test",)
-        )
+        self.user = create_user(conn, NewUser(email=f"{slug}@x.test"))
         conn.execute(
             "insert into org_members (org_id, user_id) values (%s, %s)", (self.org, self.user)
         )

@@ -22,6 +22,7 @@ from integration_support import arrange_fixture  # noqa: F401 (fixture)
 from structlog.testing import capture_logs
 from svix.webhooks import Webhook
 
+from server.db.auth_users import NewUser, create_user
 from server.db.cluster import free_port
 from server.integrations import InboundServer, start_inbound
 
@@ -410,7 +411,7 @@ def test_a_failing_handler_leaves_no_partial_write(arrange, inbound, clerk, data
     )
     msg_id = f"msg_{uuid.uuid4().hex}"
     with psycopg.connect(database_dsn) as blocker:
-        blocker.execute("insert into auth.users (email) values (%s)", (email,))
+        create_user(blocker, NewUser(email=email))
         response = post(inbound, body, msg_id=msg_id)
         assert response.status_code == 500
         assert response.json()["error"] == "handler_failed"

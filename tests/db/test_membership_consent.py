@@ -18,6 +18,8 @@ import pytest
 from db_support import Claims, Seed
 from psycopg.rows import dict_row
 
+from server.db.auth_users import NewUser, create_user
+
 DEMO, GLOBEX = Seed.DEMO_ORG, Seed.GLOBEX_ORG
 USER = {key: Seed.USERS[key][0] for key in Seed.USERS}
 GLOBEX_TRAINEE_EMAIL = "trainee@globex.coachdesk.test"
@@ -264,11 +266,7 @@ def committed(database_dsn: str) -> Iterator[psycopg.Connection]:
 
 def new_user(committed: psycopg.Connection, *, confirmed: bool = True) -> tuple[str, str]:
     email = f"h15-{uuid.uuid4().hex[:10]}@example.test"
-    user = committed.execute(
-        "insert into auth.users (email, email_confirmed_at)"
-        " values (%s, case when %s then now() end) returning id::text",
-        (email, confirmed),
-    ).fetchone()["id"]
+    user = str(create_user(committed, NewUser(email=email, confirmed=confirmed)))
     committed.info_cleanup.append(("delete from auth.users where id = %s", (user,)))
     committed.info_cleanup.append(("delete from org_invitations where email = %s", (email,)))
     return user, email

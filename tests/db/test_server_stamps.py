@@ -17,6 +17,8 @@ import psycopg
 import pytest
 from db_support import Seed
 
+from server.db.auth_users import NewUser, create_user
+
 DEMO = Seed.DEMO_ORG
 USER = {key: Seed.USERS[key][0] for key in Seed.USERS}
 API_ROLES = ("anon", "authenticated")
@@ -204,9 +206,7 @@ def test_the_service_role_cannot_backdate_a_row_either(api):
 
 def test_deleting_a_user_still_clears_who_did_it(admin_conn):
     """The one change stamp_actor allows: ON DELETE SET NULL once the user named is gone."""
-    user = admin_conn.execute(
-        "insert into auth.users (email) values ('gone@example.test') returning id"
-    ).fetchone()["id"]
+    user = create_user(admin_conn, NewUser(email="gone@example.test"))
     admin_conn.execute(
         "insert into tracks (org_id, title, created_by) values (%s, 'Theirs', %s)", (DEMO, user)
     )

@@ -4,6 +4,7 @@ links and email codes. An address counts as proven only once its mailbox answere
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -187,9 +188,8 @@ def test_sign_up_never_adopts_an_account_another_provider_created(client, stack,
     local sign-up with that address must not set its password or confirm it."""
     email = new_email()
     db.execute(
-        "insert into auth.users (email, raw_app_meta_data)"
-        """ values (%s, '{"provider": "clerk", "providers": ["clerk"]}')""",
-        (email,),
+        "select private.clerk_upsert_user(%s, %s, false, 'Clerk User', 1)",
+        (f"user_{uuid.uuid4().hex[:12]}", email),
     )
     answer = client.auth.sign_up({"email": email, "password": "taken-over"})
     assert answer.session is None

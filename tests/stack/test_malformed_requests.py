@@ -19,6 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server.db.auth_users import NewUser, create_user
+
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 DEEP = 5000  # far past Python's recursion limit and the stack's nesting cap
 FUZZ = settings(
@@ -241,11 +243,11 @@ _RAW_BODY = _JSON.map(json.dumps) | st.binary(max_size=64).map(lambda b: b.decod
 def fuzz_account(stack, db) -> str:
     """An access token of a confirmed account that belongs to no org, for the auth fuzz."""
     email = f"fuzz-{uuid.uuid4().hex[:10]}@example.test"
-    db.execute(
-        "insert into auth.users (email, encrypted_password, email_confirmed_at)"
-        " values (%s, extensions.crypt('fuzz-password', extensions.gen_salt('bf', 4)), now())",
-        (email,),
-    )
+    password_hash = db.execute(
+        "select extensions.crypt('fuzz-password', extensions.gen_salt('bf', 4))"
+    ).fetchone()[0]
+    with db.transaction():
+        create_user(db, NewUser(email=email, password_hash=password_hash))
     response = httpx.post(
         f"{stack.url}/auth/v1/token?grant_type=password",
         json={"email": email, "password": "fuzz-password"},

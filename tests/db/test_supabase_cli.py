@@ -32,6 +32,10 @@ def _hosted_postgres_sql(role: str, database: str) -> str:
     return f"""
       create role "{role}" {attributes};
       grant {members} to "{role}";
+      -- Hosted postgres may change the API roles' settings (Supabase's timeout guide has it
+      -- alter authenticated's statement_timeout; supautils allows it). Postgres 16+ asks
+      -- CREATEROLE for ADMIN OPTION on the role for that, which stands in for supautils here.
+      grant anon, authenticated, service_role, authenticator to "{role}" with admin option;
       alter database "{database}" owner to "{role}";
       grant all on schema auth, storage, extensions to "{role}";
       grant all on all tables in schema auth, storage to "{role}";

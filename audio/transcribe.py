@@ -27,6 +27,12 @@ from audio.models import default_model_path, missing_model_files
 
 log = structlog.get_logger(__name__)
 
+# faster-whisper's own no-speech and repetition thresholds (its defaults), and the mean word
+# probability below which words in a likely-silent segment are taken as invented.
+NO_SPEECH_THRESHOLD = 0.6
+COMPRESSION_RATIO_THRESHOLD = 2.4
+MIN_WORD_PROBABILITY = 0.5
+
 
 @dataclass(frozen=True)
 class TranscriberSettings:
@@ -137,7 +143,10 @@ class Transcriber:
             segments, _info = model.transcribe(samples, **self.whisper_options())
             try:
                 for segment in _until_cancelled(segments, is_cancelled):
-                    words.extend((normalize_word(w.word), w) for w in segment.words or ())
+                    if heard(segment):
+                        words.extend((normalize_word(w.word), w) for w in segment.words or ())
+                    else:
+                        log.info("unheard segment dropped", text=segment.text)
                     report(float(segment.end) / duration)
             finally:
                 segments.close()
@@ -158,17 +167,38 @@ class Transcriber:
         )
 
     def whisper_options(self) -> dict[str, Any]:
-        """The options given to WhisperModel.transcribe."""
+        """The options given to WhisperModel.transcribe (measured in docs/benchmarks.md)."""
         return {
             "language": self.settings.language,
             "beam_size": self.settings.beam_size,
             "word_timestamps": True,
             "vad_filter": self.settings.vad,
-            # Each segment stands alone: conditioning on earlier text spreads hallucinations
-            # and would make Whisper forget the filler prompt after a clean segment.
-            "condition_on_previous_text": False,
+            # Greedy-at-zero only: faster-whisper's fallback re-decodes a doubtful segment by
+            # random sampling at rising temperatures, which invents text ("Thank you.", "see you
+            # in the next video") that differs on every run and costs up to 4x the time.
+            "temperature": 0.0,
+            # Each window continues the text before it. Without that, a near-silent tail is
+            # decoded from the filler prompt alone and loops; with it, fillers are kept too.
+            "condition_on_previous_text": True,
             "initial_prompt": FILLER_PROMPT if self.settings.keep_disfluencies else None,
         }
+
+
+def heard(segment: Segment) -> bool:
+    """False for a segment Whisper rates as no speech that is a repetition loop or doubted words.
+
+    Whisper skips a window only when it is likely silent AND its average log probability is
+    below -1. Without the temperature fallback, a noisy tail above that limit comes out as a
+    made-up "Yeah." (no-speech probability 0.85, word probability 0.01) or as "Yeah. Yeah. ..."
+    until the token limit (compression ratio 6.3), all timed at the instant speech ends
+    (tests/data/speech/jfk.flac under noise; docs/benchmarks.md).
+    """
+    words = segment.words or ()
+    if segment.no_speech_prob <= NO_SPEECH_THRESHOLD or not words:
+        return True
+    looping = segment.compression_ratio > COMPRESSION_RATIO_THRESHOLD
+    doubted = sum(word.probability for word in words) / len(words) < MIN_WORD_PROBABILITY
+    return not (looping or doubted)
 
 
 def _until_cancelled(

@@ -353,6 +353,7 @@ def _utterance_json(utterance: Utterance) -> dict[str, Any]:
     return {
         "text": utterance.text,
         "duration": round(utterance.duration, 3),
+        "cut": utterance.cut,
         "words": [
             {"word": w.text, "start": w.start, "end": w.end, "probability": w.probability}
             for w in utterance.words
@@ -369,9 +370,17 @@ def _transcribe_command(args: argparse.Namespace) -> int:
         utterance = transcriber.transcribe(args.file)
     except AudioError as error:
         raise CommandError(str(error)) from error
+    if utterance.cut:
+        print(
+            f"coachdesk transcribe: warning: {args.file} breaks off after "
+            f"{utterance.duration:.1f} s ({utterance.cut}); this is the text of the part before",
+            file=sys.stderr,
+        )
+    if not utterance.words:
+        print(f"coachdesk transcribe: no speech found in {args.file}", file=sys.stderr)
     if args.json:
         _print_json({"file": str(args.file), **_utterance_json(utterance)})
-    else:
+    elif utterance.words:
         print(utterance.text)
     return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from faster_whisper import WhisperModel
 from faster_whisper.transcribe import Segment
 from faster_whisper.transcribe import Word as WhisperWord
 
-from audio.decode import SAMPLE_RATE, load_audio
+from audio.decode import SAMPLE_RATE, AudioReader, windows
 from audio.errors import ModelLoadError, TranscriptionCancelled
 from audio.fillers import FILLER_PROMPT, normalize_word
 from audio.models import default_model_path, missing_model_files
@@ -43,6 +43,9 @@ class TranscriberSettings:
     language: str | None = "en"
     keep_disfluencies: bool = True
     vad: bool = True
+    # A file is transcribed this many seconds at a time: a 2-hour call then needs the memory of
+    # a 5-minute one (docs/benchmarks.md); cuts fall in pauses (audio.decode.windows).
+    window_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ class Word:
 class Utterance:
     text: str
     words: tuple[Word, ...]
-    duration: float  # seconds of audio given
+    duration: float  # seconds of audio given (of a cut-off file: what decoded)
+    cut: str | None = None  # why a file's audio broke off early; the rest is lost
 
 
 class _MonotonicProgress:
@@ -127,29 +131,35 @@ class Transcriber:
     ) -> Utterance:
         """Transcribe a file or float32 mono 16 kHz samples; times are seconds from its start.
 
+        A file is read and transcribed a window at a time, so memory stays bounded however long
+        it is; a file cut off mid-audio gives the transcript of what decodes, `cut` saying why.
         Raises AudioFileError for an unreadable file, ModelLoadError, and TranscriptionCancelled
         when `cancelled()` turns true (checked before each segment).
         """
         is_cancelled = cancelled or (lambda: False)
         if is_cancelled():
             raise TranscriptionCancelled()
-        samples = load_audio(Path(audio)) if isinstance(audio, str | Path) else _as_samples(audio)
+        reader: AudioReader | None = None
+        if isinstance(audio, str | Path):
+            reader = AudioReader(Path(audio))
+            pieces: Iterable[np.ndarray] = windows(reader.blocks(), self.settings.window_seconds)
+            expected = reader.duration_hint
+        else:
+            samples = _as_samples(audio)
+            pieces = [samples] if len(samples) else []
+            expected = len(samples) / SAMPLE_RATE
         model = self.model
-        duration = len(samples) / SAMPLE_RATE
         report = _MonotonicProgress(progress)
         started = time.perf_counter()
-        words: list[tuple[str, WhisperWord]] = []
-        if len(samples) > 0:
-            segments, _info = model.transcribe(samples, **self.whisper_options())
-            try:
-                for segment in _until_cancelled(segments, is_cancelled):
-                    if heard(segment):
-                        words.extend((normalize_word(w.word), w) for w in segment.words or ())
-                    else:
-                        log.info("unheard segment dropped", text=segment.text)
-                    report(float(segment.end) / duration)
-            finally:
-                segments.close()
+        words: list[Word] = []
+        offset = 0
+        for piece in pieces:
+            progress_of = _progress_in(report, offset / SAMPLE_RATE, expected)
+            words += self._window_words(
+                model, piece, offset / SAMPLE_RATE, progress_of, is_cancelled
+            )
+            offset += len(piece)
+        duration = offset / SAMPLE_RATE if reader else expected
         report(1.0)
         log.info(
             "transcribed",
@@ -157,14 +167,35 @@ class Transcriber:
             seconds=round(time.perf_counter() - started, 2),
             words=len(words),
         )
+        texts = [word.text for word in words]
         return Utterance(
-            text="".join(text for text, _ in words).strip(),
-            words=tuple(
-                Word(text.strip(), float(w.start), float(w.end), float(w.probability))
-                for text, w in words
-            ),
+            text="".join(texts).strip(),
+            words=tuple(replace(word, text=word.text.strip()) for word in words),
             duration=duration,
+            cut=reader.cut if reader else None,
         )
+
+    def _window_words(
+        self,
+        model: WhisperModel,
+        samples: np.ndarray,
+        offset: float,
+        report: Callable[[float], None],
+        cancelled: Callable[[], bool],
+    ) -> list[Word]:
+        """The heard words of one window, timed from the start of the whole audio."""
+        words: list[Word] = []
+        segments, _info = model.transcribe(samples, **self.whisper_options())
+        try:
+            for segment in _until_cancelled(segments, cancelled):
+                if heard(segment):
+                    words += [_word(w, offset) for w in segment.words or ()]
+                else:
+                    log.info("unheard segment dropped", text=segment.text)
+                report(float(segment.end))
+        finally:
+            segments.close()
+        return words
 
     def whisper_options(self) -> dict[str, Any]:
         """The options given to WhisperModel.transcribe (measured in docs/benchmarks.md)."""
@@ -173,9 +204,9 @@ class Transcriber:
             "beam_size": self.settings.beam_size,
             "word_timestamps": True,
             "vad_filter": self.settings.vad,
-            # Greedy-at-zero only: faster-whisper's fallback re-decodes a doubtful segment by
-            # random sampling at rising temperatures, which invents text ("Thank you.", "see you
-            # in the next video") that differs on every run and costs up to 4x the time.
+            # Temperature 0 only (beam search, no sampling): faster-whisper's fallback re-decodes
+            # a doubtful segment by random sampling at rising temperatures, which invents text
+            # ("Thank you.", "You") that differs from run to run and costs up to 4x the time.
             "temperature": 0.0,
             # Each window continues the text before it. Without that, a near-silent tail is
             # decoded from the filler prompt alone and loops; with it, fillers are kept too.
@@ -199,6 +230,25 @@ def heard(segment: Segment) -> bool:
     looping = segment.compression_ratio > COMPRESSION_RATIO_THRESHOLD
     doubted = sum(word.probability for word in words) / len(words) < MIN_WORD_PROBABILITY
     return not (looping or doubted)
+
+
+def _word(word: WhisperWord, offset: float) -> Word:
+    """Whisper's word, filler respelled, its leading space kept until the text is joined."""
+    return Word(
+        normalize_word(word.word),
+        offset + float(word.start),
+        offset + float(word.end),
+        float(word.probability),
+    )
+
+
+def _progress_in(
+    report: Callable[[float], None], offset: float, expected: float | None
+) -> Callable[[float], None]:
+    """Progress for a window starting `offset` seconds in: its segment end times as a share."""
+    if not expected:
+        return lambda _seconds: None
+    return lambda seconds: report((offset + seconds) / expected)
 
 
 def _until_cancelled(

@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 import structlog
 from test_practice import COLD_CALL_CLOSE, Speech, speech_in
 
@@ -235,3 +237,32 @@ def test_a_bad_settings_file_stops_the_command_with_its_name(capsys, tmp_path, m
     code, _, err = run(capsys, "transcribe", speech("Hello?"))
     assert code == 1
     assert f"transcription.beam_size = 0 in {settings}: Input should be greater than" in err
+
+
+def test_transcribe_says_no_speech_found_for_silence(capsys, tmp_path):
+    silence = tmp_path / "silence.flac"
+    soundfile.write(silence, np.zeros(3 * 16000, np.float32), 16000)
+    code, out, err = run(capsys, "transcribe", silence)
+    assert (code, out) == (0, "")
+    assert f"coachdesk transcribe: no speech found in {silence}" in err
+    code, out, err = run(capsys, "transcribe", silence, "--json")
+    assert json.loads(out)["words"] == [] and "no speech found" in err
+
+
+def test_transcribe_a_cut_off_flac_gives_the_text_before_the_break(capsys, tmp_path, speech):
+    """A FLAC cut mid-way (what a crash leaves): the words before the break, and a warning."""
+    whole = tmp_path / "whole.flac"
+    first = "Let me send you the pricing details today."
+    samples = np.concatenate(
+        [soundfile.read(speech(first), dtype="float32")[0], np.zeros(22050, np.float32)]
+        + [soundfile.read(speech("Thanks for your time, goodbye."), dtype="float32")[0]]
+    )
+    soundfile.write(whole, samples, 22050)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(data[: round(len(data) * 0.6)])
+    code, out, err = run(capsys, "transcribe", cut)
+    assert code == 0, err
+    assert "pricing" in out.lower() and "goodbye" not in out.lower()
+    assert f"coachdesk transcribe: warning: {cut} breaks off after" in err
+    assert "lost sync" in err

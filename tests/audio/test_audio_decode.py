@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from audio.decode import SAMPLE_RATE, load_audio, resample
+from audio.decode import SAMPLE_RATE, AudioReader, load_audio, resample, windows
 from audio.errors import AudioFileError
 
 
@@ -188,3 +188,44 @@ def test_truncated_wav_keeps_what_is_there(tmp_path: Path) -> None:
     samples = load_audio(path)
     assert len(samples) == SAMPLE_RATE
     assert_is_sine(samples)
+
+
+def test_a_flac_cut_short_gives_what_decodes_and_says_so(tmp_path: Path) -> None:
+    """A FLAC cut in the middle of its frames (a crash while copying it): the part before."""
+    path = tmp_path / "cut.flac"
+    soundfile.write(path, sine(SAMPLE_RATE, 20.0), SAMPLE_RATE)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    reader = AudioReader(path)
+    assert reader.duration_hint == 20.0  # the header still announces the whole
+    samples = np.concatenate(list(reader.blocks()))
+    assert 8 * SAMPLE_RATE < len(samples) < 10 * SAMPLE_RATE
+    assert reader.cut == "flac decoder lost sync."
+    assert_is_sine(samples)
+    assert len(load_audio(path)) == len(samples)
+
+
+def test_a_flac_never_closed_gives_what_was_flushed(tmp_path: Path) -> None:
+    """A FLAC copied while still being written: no length in its header, the flushed audio."""
+    path = tmp_path / "open.flac"
+    with soundfile.SoundFile(tmp_path / "writing.flac", "w", SAMPLE_RATE, 1, format="FLAC") as f:
+        f.write(sine(SAMPLE_RATE, 10.0))
+        f.flush()
+        path.write_bytes((tmp_path / "writing.flac").read_bytes())
+    reader = AudioReader(path)
+    assert reader.duration_hint is None
+    samples = np.concatenate(list(reader.blocks()))
+    assert len(samples) >= 9 * SAMPLE_RATE and reader.cut is not None
+    assert_is_sine(samples)
+
+
+@pytest.mark.parametrize("block", [1000, SAMPLE_RATE, 7 * SAMPLE_RATE])
+def test_windows_cut_in_the_pause_and_lose_nothing(block: int) -> None:
+    """Tone, a 0.5 s pause at 7.5 s, tone: a 10 s window ends in the pause; joined, unchanged."""
+    pause = np.zeros(SAMPLE_RATE // 2, np.float32)
+    samples = np.concatenate([sine(SAMPLE_RATE, 7.5), pause, sine(SAMPLE_RATE, 12.0)])
+    blocks = [samples[start : start + block] for start in range(0, len(samples), block)]
+    parts = list(windows(blocks, 10.0))
+    assert np.array_equal(np.concatenate(parts), samples)
+    assert all(len(part) <= 10 * SAMPLE_RATE for part in parts)
+    assert 7.5 * SAMPLE_RATE <= len(parts[0]) <= 8.0 * SAMPLE_RATE

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 from audio_speech import sox, wer, words
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 from real_speech import REFERENCES, clip, clip_path, with_noise
 
 from audio.decode import SAMPLE_RATE
-from audio.transcribe import Transcriber
+from audio.transcribe import Transcriber, TranscriberSettings
 
 
 def speech_regions(samples: np.ndarray) -> list[tuple[float, float]]:
@@ -67,3 +68,26 @@ def test_real_speech_wer(
             audio = with_noise(clip(name), 10)
         pairs.append((reference, transcriber.transcribe(audio).text))
     assert pooled_wer(pairs) <= limit, pairs
+
+
+def test_a_file_is_transcribed_window_by_window_with_its_own_times(tmp_path: Path) -> None:
+    """The five clips one after another with a second between them, read in 12 s windows: each
+    clip's words are timed inside that clip, and the text is as good as clip by clip."""
+    gap = np.zeros(SAMPLE_RATE, np.float32)
+    spans, parts, at = [], [], 0.0
+    for name in REFERENCES:
+        samples = clip(name)
+        parts += [samples, gap]
+        spans.append((at, at + len(samples) / SAMPLE_RATE))
+        at += (len(samples) + len(gap)) / SAMPLE_RATE
+    path = tmp_path / "clips.flac"
+    soundfile.write(path, np.concatenate(parts), SAMPLE_RATE)
+    transcriber = Transcriber(TranscriberSettings(window_seconds=12.0))
+    progress: list[float] = []
+    utterance = transcriber.transcribe(path, progress=progress.append)
+    assert utterance.duration == pytest.approx(at) and utterance.cut is None
+    assert wer(" ".join(REFERENCES.values()), utterance.text) <= 0.12, utterance.text
+    for (start, end), reference in zip(spans, REFERENCES.values(), strict=True):
+        inside = [w.text for w in utterance.words if start - 0.5 <= w.start < end + 0.5]
+        assert wer(reference, " ".join(inside)) <= 0.3, (reference, inside)
+    assert progress == sorted(progress) and progress[-1] == 1.0 and len(progress) >= 4

@@ -252,11 +252,11 @@ def test_transcribe_says_no_speech_found_for_silence(capsys, tmp_path):
 def test_transcribe_a_cut_off_flac_gives_the_text_before_the_break(capsys, tmp_path, speech):
     """A FLAC cut mid-way (what a crash leaves): the words before the break, and a warning."""
     whole = tmp_path / "whole.flac"
-    first = "Let me send you the pricing details today."
-    samples = np.concatenate(
-        [soundfile.read(speech(first), dtype="float32")[0], np.zeros(22050, np.float32)]
-        + [soundfile.read(speech("Thanks for your time, goodbye."), dtype="float32")[0]]
-    )
+    said = [
+        soundfile.read(speech(text), dtype="float32")[0]
+        for text in ("Let me send you the pricing details today.", "Thanks for your time, goodbye.")
+    ]
+    samples = np.concatenate([said[0], np.zeros(22050, np.float32), said[1]])
     soundfile.write(whole, samples, 22050)
     data = whole.read_bytes()
     cut = tmp_path / "cut.flac"

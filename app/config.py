@@ -75,7 +75,8 @@ class _Section(BaseModel):
 
 
 class TranscriptionSettings(_Section):
-    model_path: Path | None = None  # None: the bundled Whisper tiny.en
+    model: str = "tiny.en"  # a name in audio.models.MODELS (docs/benchmarks.md compares them)
+    model_path: Path | None = None  # None: the named `model`; a folder: a model of one's own
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: ComputeType = "int8"
     beam_size: int = Field(5, ge=1, le=10)
@@ -88,10 +89,20 @@ class TranscriptionSettings(_Section):
     def _expand_user(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser()
 
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        from audio.models import MODELS
+
+        if value not in MODELS:
+            raise ValueError(f"must be one of {', '.join(MODELS)}")
+        return value
+
     def transcriber_settings(self) -> TranscriberSettings:
         from audio.transcribe import TranscriberSettings
 
         return TranscriberSettings(
+            model=self.model,
             model_path=self.model_path,
             device=self.device,
             compute_type=self.compute_type,

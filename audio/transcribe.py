@@ -23,7 +23,7 @@ from faster_whisper.transcribe import Word as WhisperWord
 from audio.decode import SAMPLE_RATE, AudioReader, windows
 from audio.errors import ModelLoadError, TranscriptionCancelled
 from audio.fillers import FILLER_PROMPT, normalize_word
-from audio.models import default_model_path, missing_model_files
+from audio.models import DEFAULT_MODEL, ModelUnavailableError, missing_model_files, model_path
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +36,8 @@ MIN_WORD_PROBABILITY = 0.5
 
 @dataclass(frozen=True)
 class TranscriberSettings:
-    model_path: Path | None = None  # None -> default_model_path()
+    model: str = DEFAULT_MODEL  # a name in audio.models.MODELS
+    model_path: Path | None = None  # a model folder of one's own; takes precedence over `model`
     device: str = "cpu"
     compute_type: str = "int8"
     beam_size: int = 5
@@ -83,11 +84,20 @@ class Transcriber:
     def __init__(self, settings: TranscriberSettings = TranscriberSettings()) -> None:
         self.settings = settings
         self._model: WhisperModel | None = None
+        self._resolved: Path | None = None
         self._lock = threading.Lock()
 
     @property
     def model_path(self) -> Path:
-        return Path(self.settings.model_path or default_model_path())
+        """The model folder: the configured one, else the named model's (checked once)."""
+        if self.settings.model_path is not None:
+            return Path(self.settings.model_path)
+        if self._resolved is None:
+            try:
+                self._resolved = model_path(self.settings.model)
+            except ModelUnavailableError as error:
+                raise ModelLoadError(Path(self.settings.model), str(error)) from error
+        return self._resolved
 
     @property
     def model(self) -> WhisperModel:

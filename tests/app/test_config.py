@@ -193,6 +193,11 @@ def test_a_bad_lock_list_is_refused(files, managed_text, message):
             "upload = {{'mode': 1}} in {user}: Input should be 'auto' or 'manual'",
         ),
         (
+            '[transcription]\nmodel = "large"\n',
+            "transcription.model",
+            "transcription.model = 'large' in {user}: Value error, must be one of tiny.en, base",
+        ),
+        (
             '[transcription]\ncompute_type = "int4"\n',
             "transcription.compute_type",
             "transcription.compute_type = 'int4' in {user}: Input should be 'default', 'auto'",
@@ -264,3 +269,14 @@ def test_the_anon_key_is_not_in_the_settings_repr(files):
     settings = files(user_text='[supabase]\nanon_key = "eyJ-secret-ish"\n').settings
     assert settings.supabase.anon_key == "eyJ-secret-ish"
     assert "eyJ" not in repr(settings)
+
+
+def test_it_picks_the_speech_model_for_everyone(files):
+    """transcription.model managed and locked: the user's own choice is overruled."""
+    loaded = files(
+        managed_text='locked = ["transcription.model"]\n[transcription]\nmodel = "base"\n',
+        user_text='[transcription]\nmodel = "tiny.en"\n',
+    )
+    assert loaded.settings.transcription.model == "base"
+    assert loaded.settings.transcription.transcriber_settings().model == "base"
+    assert loaded.is_locked("transcription.model")

@@ -159,8 +159,13 @@ class SettingsDialog(QDialog):
             self.device.addItem(f"{device.name} ({device.host_api})", device.name)
         self.device.setCurrentIndex(max(self.device.findData(settings.input_device), 0))
         self.mic_test = MicrophoneTest(recorder_factory)
+        self.model = QComboBox()
+        self.model.setAccessibleName("Speech-to-text model")
+        for name in _model_choices(settings.transcription.model):
+            self.model.addItem(name, name)
+        self.model.setCurrentIndex(max(self.model.findData(settings.transcription.model), 0))
         self.model_path = QLineEdit(str(settings.transcription.model_path or ""))
-        self.model_path.setPlaceholderText(f"Bundled model ({bundled_model()})")
+        self.model_path.setPlaceholderText(f"The chosen model ({bundled_model()})")
         self.model_path.setAccessibleName("Speech-to-text model folder")
         self.browse = QPushButton("&Browse…")
         practice = settings.practice
@@ -212,7 +217,8 @@ class SettingsDialog(QDialog):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model_path, 1)
         model_row.addWidget(self.browse)
-        model_label = QLabel("Speech &model")
+        audio.addRow("Speech m&odel", self.model)
+        model_label = QLabel("Model &folder")
         model_label.setBuddy(self.model_path)
         audio.addRow(model_label, model_row)
         turns = QFormLayout()
@@ -255,6 +261,7 @@ class SettingsDialog(QDialog):
 
         self.locked_notes: dict[str, QLabel] = {}
         self._lock("input_device", self.device)
+        self._lock("transcription.model", self.model)
         self._lock("transcription.model_path", self.model_path, self.browse)
         self._lock("supabase.url", self.server_url)
         self._lock("supabase.anon_key", self.anon_key)
@@ -275,6 +282,7 @@ class SettingsDialog(QDialog):
         settings = self.ctx.preferences.loaded.settings
         wanted: dict[str, Any] = {
             "input_device": self.device.currentData(),
+            "transcription.model": self.model.currentData(),
             "transcription.model_path": self.model_path.text().strip() or None,
             "supabase.url": self.server_url.text().strip() or None,
             "supabase.anon_key": self.anon_key.text().strip() or None,
@@ -283,6 +291,7 @@ class SettingsDialog(QDialog):
         }
         current = {
             "input_device": settings.input_device,
+            "transcription.model": settings.transcription.model,
             "transcription.model_path": str(settings.transcription.model_path or "") or None,
             "supabase.url": settings.supabase.url,
             "supabase.anon_key": settings.supabase.anon_key,
@@ -348,6 +357,14 @@ class SettingsDialog(QDialog):
     def _sign_out(self) -> None:
         self.sign_out_requested.emit()
         self.reject()
+
+
+def _model_choices(current: str) -> list[str]:
+    """The installed models (docs/benchmarks.md compares them), and the configured one."""
+    from audio.models import installed_models
+
+    names = installed_models()
+    return names if current in names else [*names, current]
 
 
 def _input_devices() -> list[Any]:

@@ -137,3 +137,25 @@ def test_a_locked_turn_setting_is_read_only_and_wins_over_the_user_file(qtbot, c
     assert not dialog.pause_seconds.isEnabled() and dialog.pause_seconds.toolTip() == LOCKED_TIP
     dialog.save()  # nothing locked is written
     assert dialog.result() == dialog.DialogCode.Accepted
+
+
+def test_the_speech_model_is_picked_from_the_installed_ones(qtbot, ctx, tmp_path):
+    dialog = SettingsDialog(ctx, input_devices=[])
+    qtbot.addWidget(dialog)
+    names = [dialog.model.itemData(index) for index in range(dialog.model.count())]
+    assert names == ["tiny.en", "base"] and dialog.model.currentData() == "tiny.en"
+    dialog.model.setCurrentIndex(dialog.model.findData("base"))
+    dialog.save()
+    saved = tomllib.loads((tmp_path / "config.toml").read_text())
+    assert saved == {"transcription": {"model": "base"}}
+    assert ctx.preferences.loaded.settings.transcription.model == "base"
+
+
+def test_a_model_it_locked_cannot_be_changed(qtbot, ctx, tmp_path):
+    managed = tmp_path / "managed.toml"
+    managed.write_text('locked = ["transcription.model"]\n[transcription]\nmodel = "base"\n')
+    ctx.preferences = Preferences.load(ctx.preferences.store, tmp_path / "config.toml", managed)
+    dialog = SettingsDialog(ctx, input_devices=[])
+    qtbot.addWidget(dialog)
+    assert dialog.model.currentData() == "base"
+    assert not dialog.model.isEnabled() and dialog.model.toolTip() == LOCKED_TIP

@@ -44,6 +44,13 @@ LONG_HOURS = 2
 
 
 def peak_rss_mib() -> float:
+    """This process's peak RSS. On Linux VmHWM, which starts afresh at exec: ru_maxrss would
+    carry the parent's peak into a child started by subprocess."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
@@ -92,11 +99,18 @@ def compare(models: list[str], rounds: int) -> dict[str, dict[str, float]]:
             row[f"{condition}_wer"] = errors / sum(len(words(REFERENCES[k[1]])) for k in keys)
         wall = sum(statistics.median(times[name, key]) for key in audio)
         row["wall_s"] = wall
+        for key in audio:
+            if wer_of(REFERENCES[key[1]], texts[name, key]) > 0.3:
+                print(f"  {name} {key[0]} {key[1]}: {texts[name, key]!r}")
         row["rtf"] = sum(seconds.values()) / wall
         figures[name] = row
     for row in figures.values():
         row["vs_baseline"] = row["wall_s"] / figures[BASELINE]["wall_s"]
     return figures
+
+
+def wer_of(reference: str, text: str) -> float:
+    return _edit_distance(words(reference), words(text)) / len(words(reference))
 
 
 def folder_mib(folder: Path) -> float:

@@ -345,7 +345,9 @@ def test_a_silent_turn_is_no_transcript_turn_and_a_node_without_default_waits(
     assert session.state is SessionState.WAITING_FOR_REP
     assert len(events.of(PersonaSpeaks)) == 1  # the persona does not repeat the line
 
-    session.answer(speech("I would like to show you a quick demo of the product."))
+    # tiny.en hears "a quick demo of the product" as "a quick memo on the product" on every
+    # run (docs/benchmarks.md, model choice); this test is about the waiting, not the hearing.
+    session.answer(speech("I would like to show you a demo of the product."))
     result = session.result()
     assert result.path == ("open", "close")
     assert [turn["speaker"] for turn in result.transcript["turns"]] == ["persona", "rep", "persona"]

@@ -61,7 +61,8 @@ def inputs(folder: Path) -> dict[tuple[str, str], Path | np.ndarray]:
     for name in REFERENCES:
         audio["clean", name] = clip_path(name)
         phone = folder / f"{name}-8k.wav"
-        subprocess.run(["sox", clip_path(name), "-r", "8000", phone], check=True)
+        # -D: no dither; sox's default random dither makes each run's 8 kHz audio differ.
+        subprocess.run(["sox", "-D", clip_path(name), "-r", "8000", phone], check=True)
         audio["8khz", name] = phone
         audio["noisy", name] = with_noise(clip(name), 10)
     return audio

@@ -63,7 +63,7 @@ def test_real_speech_wer(
             audio: Path | np.ndarray = clip_path(name)
         elif condition == "8khz":
             audio = tmp_path / f"{name}-8k.wav"
-            sox(clip_path(name), "-r", "8000", audio)
+            sox("-D", clip_path(name), "-r", "8000", audio)  # -D: no random dither
         else:
             audio = with_noise(clip(name), 10)
         pairs.append((reference, transcriber.transcribe(audio).text))

@@ -10,7 +10,7 @@ it is loaded, so a damaged or swapped file is refused with its name instead of m
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 import os
 import shutil
 import tempfile
@@ -107,15 +107,23 @@ def missing_model_files(model_path: Path) -> list[str]:
 
 
 def _installed(package: str) -> bool:
-    return importlib.util.find_spec(package) is not None
+    try:
+        importlib.import_module(package)
+    except ImportError:
+        return False
+    return True
 
 
 def _package_folder(source: ModelSource, package: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
+    # The module's own __file__, not a spec's origin: it is also right inside the frozen bundle.
+    try:
+        module = importlib.import_module(package)
+    except ImportError as error:
         dist = package.replace("_", "-")
-        raise ModelUnavailableError(f'model "{source.name}" is not installed (no package {dist})')
-    return Path(spec.origin).parent / source.folder
+        raise ModelUnavailableError(
+            f'model "{source.name}" is not installed (no package {dist})'
+        ) from error
+    return Path(module.__file__ or "").parent / source.folder
 
 
 def _join(source: ModelSource, folders: list[Path], target: Path) -> None:

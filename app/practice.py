@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -63,6 +63,7 @@ class TranscriberLike(Protocol):
         *,
         progress: Callable[[float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        vocabulary: Sequence[str] = (),
     ) -> Utterance: ...
 
 
@@ -385,6 +386,7 @@ class PracticeSession:
                 samples,
                 progress=lambda fraction: self._emit(TranscriptionProgress(turn, fraction)),
                 cancelled=self._cancelled.is_set,
+                vocabulary=self.scenario.vocabulary,
             )
         except AudioError as error:
             self._fail(turn, str(error))

@@ -51,6 +51,28 @@ class Scenario:
     def slug(self) -> str:
         return slugify(self.title)
 
+    @property
+    def vocabulary(self) -> tuple[str, ...]:
+        """Words a rep is likely to say in this call that a general speech model mishears:
+        the persona's name and company first, then the rubric's and the dialog's keywords (the
+        words the score and the branching listen for). Given to the transcriber as hotwords."""
+        names = [self.persona.get(key) for key in ("name", "company")]
+        rubric = (
+            word
+            for criterion in self.rubric.get("criteria", ())
+            if criterion.get("type") == "keywords"
+            for group in criterion.get("keywords", ())
+            for word in ([group] if isinstance(group, str) else group)
+        )
+        dialog = (
+            word
+            for node in self.branching.get("nodes", ())
+            for edge in node.get("edges", ())
+            for word in edge.get("when", {}).get("keywords", ())
+        )
+        terms = (t.strip() for t in (*names, *rubric, *dialog) if isinstance(t, str))
+        return tuple(dict.fromkeys(t for t in terms if t))
+
     @classmethod
     def from_json(cls, data: Any, *, source: str = "scenario") -> Scenario:
         """A scenario from its JSON object (the `scenarios` row's columns); ScenarioError if bad."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ MIN_WORD_PROBABILITY = 0.5
 # words ("no, no, no" in one segment of ordinary speech is not cut: it does not compress so).
 LOOP_NGRAM = 4
 LOOP_REPEATS = 3
+# Hotwords beyond this many words are left out (a scenario's names and keywords fit well within).
+MAX_HOTWORDS = 40
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,12 @@ class Transcriber:
         *,
         progress: Callable[[float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        vocabulary: Sequence[str] = (),
     ) -> Utterance:
         """Transcribe a file or float32 mono 16 kHz samples; times are seconds from its start.
+
+        `vocabulary`: words the speaker is likely to say that a general model mishears (the
+        persona's name, the company, the product, the rubric's keywords), given to the decoder.
 
         A file is read and transcribed a window at a time, so memory stays bounded however long
         it is; a file cut off mid-audio gives the transcript of what decodes, `cut` saying why.
@@ -172,7 +178,7 @@ class Transcriber:
         for piece in pieces:
             progress_of = _progress_in(report, offset / SAMPLE_RATE, expected)
             words += self._window_words(
-                model, piece, offset / SAMPLE_RATE, progress_of, is_cancelled
+                model, piece, offset / SAMPLE_RATE, progress_of, is_cancelled, vocabulary
             )
             offset += len(piece)
         duration = offset / SAMPLE_RATE if reader else expected
@@ -198,10 +204,11 @@ class Transcriber:
         offset: float,
         report: Callable[[float], None],
         cancelled: Callable[[], bool],
+        vocabulary: Sequence[str] = (),
     ) -> list[Word]:
         """The heard words of one window, timed from the start of the whole audio."""
         words: list[Word] = []
-        segments, _info = model.transcribe(samples, **self.whisper_options())
+        segments, _info = model.transcribe(samples, **self.whisper_options(vocabulary))
         try:
             for segment in _until_cancelled(segments, cancelled):
                 if heard(segment):
@@ -213,9 +220,12 @@ class Transcriber:
             segments.close()
         return words
 
-    def whisper_options(self) -> dict[str, Any]:
+    def whisper_options(self, vocabulary: Sequence[str] = ()) -> dict[str, Any]:
         """The options given to WhisperModel.transcribe (measured in docs/benchmarks.md)."""
         return {
+            # Whisper's prompt carries them before the text so far: tiny.en hears "Hi Dana ...
+            # from Coachdesk" as "Hi, Baylor ... from Coach Bessk" without, right with.
+            "hotwords": hotwords(vocabulary),
             "language": self.settings.language,
             "beam_size": self.settings.beam_size,
             "word_timestamps": True,
@@ -229,6 +239,20 @@ class Transcriber:
             "condition_on_previous_text": True,
             "initial_prompt": FILLER_PROMPT if self.settings.keep_disfluencies else None,
         }
+
+
+def hotwords(vocabulary: Iterable[str]) -> str | None:
+    """The vocabulary as Whisper's hotwords text: each term once, in order; None when empty.
+
+    Capped in words, so a long keyword list never crowds the filler prompt and the text so far
+    out of Whisper's 224-token prompt.
+    """
+    terms = dict.fromkeys(" ".join(term.split()) for term in vocabulary)
+    kept: list[str] = []
+    for term in terms:
+        if term and sum(len(t.split()) for t in kept) + len(term.split()) <= MAX_HOTWORDS:
+            kept.append(term)
+    return ", ".join(kept) or None
 
 
 def heard(segment: Segment) -> bool:

@@ -16,7 +16,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ def _serve(settings: TranscriberSettings, pipe: Connection, cancel: Any) -> None
                     request[1],
                     progress=lambda fraction: pipe.send(("progress", fraction)),
                     cancelled=cancel.is_set,
+                    vocabulary=request[2],
                 )
                 pipe.send(("done", utterance))
         except AudioError as error:
@@ -85,11 +86,13 @@ class ProcessTranscriber:
         *,
         progress: Callable[[float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
+        vocabulary: Sequence[str] = (),
     ) -> Utterance:
         samples = load_audio(Path(audio)) if isinstance(audio, str | Path) else np.asarray(audio)
         with self._lock:
             self._cancel.clear()
-            result = self._request(("transcribe", samples), progress, cancelled)
+            request = ("transcribe", samples, tuple(vocabulary))
+            result = self._request(request, progress, cancelled)
         assert isinstance(result, Utterance)
         return result
 

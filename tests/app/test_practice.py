@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import soundfile
 
-from app.kpis import KPI_NAMES
+from app.kpis import KPI_NAMES, tokenize
 from app.practice import (
     CallEnded,
     EndReason,
@@ -232,6 +232,16 @@ def test_a_scripted_call_follows_its_branch_to_the_close(transcriber, speech, db
     assert result.kpis["keyword_coverage"] == Decimal("1.0000")  # save/reduce and demo/meeting
     assert result.score["score"] is not None and result.score["score"] > 0
     assert_database_agrees(db, cold_call, result)
+
+
+def test_the_persona_is_heard_by_name_in_the_call(transcriber, speech):
+    """The session gives the transcriber the scenario's vocabulary: tiny.en alone hears
+    "Hi Dana" as "Hi, Baylor" (tests/audio/test_audio_vocabulary.py)."""
+    session = PracticeSession(scenario("cold-call"), transcriber)
+    play(session, [speech(COLD_CALL_CLOSE[0])])
+    [turn] = session.rep_turns
+    assert turn.utterance is not None
+    assert "dana" in tokenize(turn.utterance.text)
 
 
 def test_an_objection_takes_the_other_branch(transcriber, speech, db):

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -71,6 +72,9 @@ class HomeScreen(QWidget):
         )
         self.detail = QLabel()
         self.detail.setWordWrap(True)
+        # A word-wrapped label asks for little width; without this, with no gauge beside it,
+        # the layout gave the room to the button and wrapped the text into a narrow column.
+        self.detail.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.track_progress = QProgressBar()
         self.track_progress.setAccessibleName("Progress of the selected assignment")
         self.track_progress.setTextVisible(False)
@@ -80,6 +84,7 @@ class HomeScreen(QWidget):
         self.start_button = QPushButton("&Start practice")
         self.start_button.setObjectName("primary")
         self.start_button.setEnabled(False)
+        self.start_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
 
         self.attempts = AttemptsModel(with_person=False, colors=ctx.theme.colors)
         self.attempt_table = make_table(
@@ -217,7 +222,9 @@ class HomeScreen(QWidget):
     def _nothing_selected(self) -> str:
         if self.data is None:
             return ""
-        if self.data.assignments and all(a.done for a in self.data.assignments):
+        if not self.data.assignments:
+            return "Nothing is assigned to you yet: your manager's assignments show here."
+        if all(a.done for a in self.data.assignments):
             return "All your assignments are completed. Select one to practise it again."
         return "No assignment selected."
 

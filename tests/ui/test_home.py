@@ -65,3 +65,17 @@ def test_the_progress_gauge_is_a_thin_bar_with_its_count_beside_it(window, sign_
     assert bar.height() * 3 <= home.start_button.height()
     assert home.progress_text.text() == f"{track.completed} of {track.total} passed"
     assert (bar.value(), bar.maximum()) == (track.completed, track.total)
+
+
+def test_a_person_with_no_assignments_is_told_so_on_one_line_beside_a_plain_button(window, sign_in):
+    sign_in(window, "hr")  # the demo's HR lead has nothing assigned, as a new member has
+    home = window.home
+    assert home.assignments.rowCount() == 0
+    assert (
+        home.detail.text()
+        == "Nothing is assigned to you yet: your manager's assignments show here."
+    )
+    line = home.detail.fontMetrics().horizontalAdvance(home.detail.text())
+    assert home.detail.width() >= line  # not wrapped into a narrow column
+    assert not home.start_button.isEnabled()
+    assert home.start_button.width() <= home.start_button.sizeHint().width()  # not stretched

@@ -396,10 +396,19 @@ class MainWindow(QMainWindow):
                 return
             self.recovery = RecoveryDialog(self.ctx, self._get_transcriber, self)
             self.recovery.recovered.connect(self._recovered)
+            self.recovery.call_again.connect(self._call_again)
         self.recovery.set_calls(calls)
         if calls:
             self.recovery.show()
             self.recovery.raise_()
+
+    def _call_again(self, scenario_id: str, assignment_id: str | None) -> None:
+        data = self.home.data if self.home is not None else None
+        scenario = data.scenarios.get(scenario_id) if data is not None else None
+        if scenario is None:
+            show_error(self, "That call's scenario is no longer available to you.")
+            return
+        self.start_practice(scenario, assignment_id)
 
     def _recovered(self, _row: object) -> None:
         if self.home is not None:

@@ -89,6 +89,8 @@ def _not_transcribed(recovered: RecoveredCall) -> str:
 
 class RecoveryDialog(QDialog):
     recovered = Signal(object)  # the saved AttemptRow
+    # (scenario_id, assignment_id or None): start the incomplete call's scenario afresh
+    call_again = Signal(str, object)
 
     def __init__(
         self,
@@ -107,11 +109,17 @@ class RecoveryDialog(QDialog):
         self.recover_button = QPushButton("&Recover")
         self.recover_button.setObjectName("primary")
         self.discard_button = QPushButton("&Discard…")
+        self.call_again_button = QPushButton("&Call again")
+        self.call_again_button.setToolTip(
+            "Start this scenario again from its first line; the incomplete call stays listed "
+            "until you discard it"
+        )
         self.message = muted()
         self.message.setObjectName("recoveryMessage")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QDialogButtonBox()
         buttons.addButton(self.recover_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.call_again_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.addButton(self.discard_button, QDialogButtonBox.ButtonRole.DestructiveRole)
         self.later_button = buttons.addButton("&Later", QDialogButtonBox.ButtonRole.RejectRole)
         layout = QVBoxLayout(self)
@@ -130,6 +138,7 @@ class RecoveryDialog(QDialog):
 
         self.recover_button.clicked.connect(self.recover_selected)
         self.discard_button.clicked.connect(self.discard_selected)
+        self.call_again_button.clicked.connect(self.call_selected_again)
         buttons.rejected.connect(self.reject)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
         self.model.modelReset.connect(self._update_buttons)
@@ -217,6 +226,15 @@ class RecoveryDialog(QDialog):
         self.message.setText(f"{plain_message(error)} {KEPT}")
 
     # Discard --------------------------------------------------------------------------------
+    def call_selected_again(self) -> None:
+        """Resume an incomplete call the only way one can be: its scenario from the start."""
+        entry = self.selected()
+        if entry is None or entry.call.record is None:
+            return
+        record = entry.call.record
+        self.call_again.emit(record.scenario_id, record.assignment_id)
+        self.hide()
+
     def discard_selected(self) -> QMessageBox | None:
         entry = self.selected()
         if entry is None or entry.busy:
@@ -274,3 +292,5 @@ class RecoveryDialog(QDialog):
         idle = entry is not None and not entry.busy
         self.recover_button.setEnabled(idle)
         self.discard_button.setEnabled(idle)
+        incomplete = entry is not None and bool(entry.call.incomplete)
+        self.call_again_button.setEnabled(idle and incomplete)

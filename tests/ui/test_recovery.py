@@ -245,6 +245,20 @@ def test_ending_a_call_with_nothing_said_asks_then_keeps_it_incomplete_unscored(
     dialog = _dialog_rows(qtbot, window, 1)
     assert dialog.model.rows[0].status == INCOMPLETE
     dialog.table.selectRow(0)
+    # Resumed the only way a call with nothing in it can be: its scenario from the first line,
+    # for the same assignment; the incomplete call stays listed until discarded.
+    assert dialog.call_again_button.isEnabled()
+    dialog.call_again_button.click()
+    qtbot.waitUntil(
+        lambda: window.practice.controller is not None and window.practice.controller.recording,
+        timeout=SLOW,
+    )
+    again = window.practice.controller
+    assert again.attempt_id != attempt_id and again.folder != folder
+    assert (again.session.scenario.id, again.assignment_id) == (COLD_CALL, COLD_CALL_ASSIGNMENT)
+    window.practice.close_call()
+    dialog.show()
+    dialog.table.selectRow(0)
     box = dialog.discard_selected()
     assert "Discard the incomplete call" in box.text()
     (discard,) = [b for b in box.buttons() if b.text() == "Discard"]

@@ -1,7 +1,7 @@
 """Files that reach the disk whole or not at all: what survives a crash, a kill or a power cut.
 
-Shared by the recorder's journal (audio/), the call records (ui/call_files.py) and the copies of
-unsynced attempts kept beside the cache (sync/cache_copies.py).
+Shared by the recorder's journal (audio/), the call records (app/client/call_files.py) and the
+copies of unsynced attempts kept beside the cache (sync/cache_copies.py).
 """
 
 from __future__ import annotations

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 from app.version import __version__
 
 if TYPE_CHECKING:
+    from app.client.views import ServerConfig
     from app.config import LoadedSettings
     from audio.transcribe import TranscriberSettings
-    from ui.services import ServerConfig
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 # Made by build/make_selftest_clip.sh (espeak-ng); the words below are what it says.
@@ -296,7 +296,7 @@ class SelfTest:
         return server_answers(config.url, config.anon_key)
 
     def _server_config(self) -> ServerConfig | None:
-        from ui.services import ServerConfig
+        from app.client.views import ServerConfig
 
         supabase = self._loaded.settings.supabase if self._loaded is not None else None
         if supabase is not None and supabase.url and supabase.anon_key:
@@ -435,7 +435,7 @@ def _number(value: object) -> float:
 
 
 def transcribe_in_worker(settings: TranscriberSettings, clip: Path) -> str:
-    """Transcribe the clip in a spawned child, as ui/transcriber_process.py does.
+    """Transcribe the clip in a spawned child, as app/client/transcriber_process.py does.
 
     In a frozen bundle this also proves the executable can start its own worker processes
     (multiprocessing.freeze_support in the entry point).

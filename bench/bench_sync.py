@@ -35,6 +35,7 @@ import httpx
 import psycopg
 from psycopg.types.json import Jsonb
 
+from app.client.threads import lower_this_thread_priority
 from app.transcript import load_sample_transcript
 from server.db.cluster import free_port
 from server.db.testing import migrated_database
@@ -46,7 +47,6 @@ from sync.client import ServerConfig
 from sync.pull import pull
 from sync.push import push
 from sync.session import Session
-from ui.workers import lower_this_thread_priority
 
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 TRAINEE = "a0000000-0000-4000-8000-000000000001"

@@ -2,8 +2,8 @@
 a turn is transcribed and while sync runs, and memory after a ten-minute practice call.
 
 Everything runs on the offscreen platform against a throwaway local stack in its own process
-(ui/demo.py), so the server's work does not share this interpreter. Baselines, measured in the
-same run:
+(app/client/demo.py), so the server's work does not share this interpreter. Baselines, measured
+in the same run:
 - cold start: a bare PySide6 process showing one window (what any Qt app pays);
 - stalls: a QTimer heartbeat (every HEARTBEAT_MS) on an idle loop; a stall is how late a beat
   fires. Target: longest stall < 50 ms while transcribing and while syncing;
@@ -76,7 +76,7 @@ def _server_cpus() -> tuple[set[int], set[int]] | None:
 def stack_process() -> Iterator[Stack]:
     split = _server_cpus()
     child = subprocess.Popen(
-        [sys.executable, "-m", "ui.demo"],
+        [sys.executable, "-m", "app.client.demo"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -115,10 +115,10 @@ def _app_child() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from app.client.views import ServerConfig
     from app.logs import configure_logging
     from ui.app import build_window
     from ui.preferences import Preferences
-    from ui.services import ServerConfig
 
     configure_logging("WARNING")
     app = QApplication([])
@@ -282,15 +282,15 @@ def in_process(stack: Stack) -> dict[str, object]:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from app.client.backend import SyncedBackend
+    from app.client.demo import FileMicrophone, NetworkSwitch, espeak
+    from app.client.transcriber_process import ProcessTranscriber
+    from app.client.views import FinishedAttempt, ServerConfig, utc_now
     from app.logs import configure_logging
-    from ui.backend_synced import SyncedBackend
     from ui.context import AppContext
-    from ui.demo import FileMicrophone, NetworkSwitch, espeak
     from ui.main_window import Devices, MainWindow
     from ui.preferences import Preferences
-    from ui.services import FinishedAttempt, ServerConfig, utc_now
     from ui.theme import Theme, ThemeChoice
-    from ui.transcriber_process import ProcessTranscriber
     from ui.workers import Workers
 
     configure_logging("WARNING")

@@ -6,7 +6,8 @@ import sys
 from app.cli import main
 
 if __name__ == "__main__":
-    # Transcription runs in spawned worker processes (ui/transcriber_process.py, the self-test);
+    # Transcription runs in spawned worker processes (app/client/transcriber_process.py, the
+    # self-test);
     # a frozen executable must recognise being started as one of them.
     multiprocessing.freeze_support()
     sys.exit(main())

@@ -23,13 +23,14 @@ from PySide6.QtCore import QEventLoop, QMetaObject, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog
 
+from app.client.backend import SyncedBackend
+from app.client.views import ServerConfig
+from app.errors import CoachdeskError
 from app.logs import configure_logging
-from ui.backend_synced import SyncedBackend
 from ui.context import AppContext
-from ui.errors import CoachdeskError, ExceptionReporter
+from ui.errors import ExceptionReporter
 from ui.main_window import MainWindow
 from ui.preferences import Preferences
-from ui.services import ServerConfig
 from ui.theme import Theme
 from ui.workers import Workers
 

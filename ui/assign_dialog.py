@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.views import Member, NewAssignment, Scenario, Team, Track
 from ui.context import AppContext
 from ui.errors import plain_message
-from ui.services import Member, NewAssignment, Scenario, Team, Track
 
 DEFAULT_DUE_DAYS = 7
 

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject
 
+from app.client.views import Backend
 from ui.preferences import Preferences
-from ui.services import Backend
 from ui.theme import Theme
 from ui.workers import Handle, Operation, ProgressSink, Task, Workers
 

@@ -1,6 +1,6 @@
 """Errors in plain language: what the user sees instead of a traceback, and the last-resort hook.
 
-Lower layers raise errors whose text is already meant for people (`CoachdeskError` here,
+Lower layers raise errors whose text is already meant for people (`app.errors.CoachdeskError`,
 `audio.errors.AudioError`, `app.formats.FormatError`); this module shows them as they are and
 turns everything else into a short sentence. The traceback goes to the log, never to the screen.
 """
@@ -19,15 +19,12 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 # Imported for its effect, here because every screen imports this module (ui/qt_compat.py).
+from app.errors import CoachdeskError
 from ui import qt_compat  # noqa: F401
 
 log = structlog.get_logger(__name__)
 
 TITLE = "Coachdesk"
-
-
-class CoachdeskError(Exception):
-    """An error whose message a user can read and act on; shown word for word."""
 
 
 def _audio_error_types() -> tuple[type[BaseException], ...]:

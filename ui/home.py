@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.formatting import due_text, score_text
+from app.client.views import Assignment, AttemptRow, HomeData, Scenario, utc_now
 from ui.context import AppContext
 from ui.errors import show_error
-from ui.formatting import due_text, score_text
 from ui.models import ROW_ROLE, AssignmentsModel, AttemptsModel
-from ui.services import Assignment, AttemptRow, HomeData, Scenario, utc_now
 from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.table import make_table
 

@@ -8,10 +8,10 @@ from datetime import date
 
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.client.views import LeaderRow, Team, month_start, utc_now
 from ui.context import AppContext
 from ui.errors import show_error
 from ui.models import LeaderboardModel
-from ui.services import LeaderRow, Team, month_start, utc_now
 from ui.widgets.headings import heading, muted
 from ui.widgets.table import make_table
 from ui.widgets.team_picker import fill_team_picker

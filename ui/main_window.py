@@ -27,6 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.recovery import InterruptedCall, attempt_saved, find_interrupted_calls
+from app.client.transcriber_process import ProcessTranscriber
+from app.client.views import Account, Scenario, SyncStatus, UnsyncedWork
 from app.practice import TranscriberLike
 from audio.devices import check_input, list_input_devices
 from ui.about_dialog import AboutDialog
@@ -38,13 +41,10 @@ from ui.manager import ManagerPane
 from ui.microphone_check import InputCheck, InputDevices, MicrophoneCheck, input_problem
 from ui.practice_controller import PracticeController, RecorderFactory, microphone
 from ui.practice_view import PracticeScreen
-from ui.recovery import InterruptedCall, attempt_saved, find_interrupted_calls
 from ui.recovery_dialog import RecoveryDialog
 from ui.review import ReviewScreen
-from ui.services import Account, Scenario, SyncStatus, UnsyncedWork
 from ui.settings_dialog import SettingsDialog
 from ui.signin import SignInScreen
-from ui.transcriber_process import ProcessTranscriber
 from ui.voice import PersonaVoice
 from ui.widgets.confirm import confirm_destructive
 from ui.widgets.playback_bar import PlayerFactory, default_player
@@ -74,7 +74,8 @@ class Devices:
     input_check: InputCheck | None = None
     input_devices: InputDevices = list_input_devices
     player_factory: PlayerFactory = default_player
-    # None: the configured model in its own process (ui/transcriber_process.py), loaded on first use
+    # None: the configured model in its own process (app/client/transcriber_process.py),
+    # loaded on first use
     transcriber: TranscriberLike | None = None
     voice: PersonaVoice | None = None
     use_voice: bool = True

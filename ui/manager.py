@@ -23,12 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.assign_dialog import AssignDialog
-from ui.context import AppContext
-from ui.errors import show_error
-from ui.manager_charts import ManagerCharts
-from ui.models import ROW_ROLE, AttemptFilterProxy, AttemptsModel
-from ui.services import (
+from app.client.views import (
     AttemptRow,
     Backend,
     Member,
@@ -38,6 +33,11 @@ from ui.services import (
     Team,
     Track,
 )
+from ui.assign_dialog import AssignDialog
+from ui.context import AppContext
+from ui.errors import show_error
+from ui.manager_charts import ManagerCharts
+from ui.models import ROW_ROLE, AttemptFilterProxy, AttemptsModel
 from ui.widgets.headings import heading, muted
 from ui.widgets.table import make_table
 

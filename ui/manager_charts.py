@@ -1,7 +1,7 @@
 """The manager's charts (QtCharts): score trend and activity from `org_overview`
 (mv_org_overview), and a KPI's distribution per scenario from `scenario_insights`
 (mv_scenario_insights); for one team, the same charts from the org's attempts on this computer
-(ui/team_reports.py).
+(app/client/team_reports.py).
 
 Axes end on round numbers with round ticks (0, 25, 50, 75, 100), ratios read in %, and a bar's
 scenario shows in full on hover (the axis shortens long titles).
@@ -34,10 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.formatting import number
-from ui.kpi_display import BY_KEY, KPIS
-from ui.services import AttemptRow, OverviewMonth, ScenarioInsight, Team
-from ui.team_reports import month_starts, of_team, team_insights, team_overview
+from app.client.formatting import number
+from app.client.kpi_display import BY_KEY, KPIS
+from app.client.team_reports import month_starts, of_team, team_insights, team_overview
+from app.client.views import AttemptRow, OverviewMonth, ScenarioInsight, Team
 from ui.theme import Colors
 from ui.widgets.team_picker import fill_team_picker
 

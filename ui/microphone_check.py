@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.errors import CoachdeskError
 from audio.devices import InputDevice
 from audio.errors import AudioError
-from ui.errors import CoachdeskError, plain_message
+from ui.errors import plain_message
 from ui.preferences import Preferences
 from ui.widgets.headings import muted, subheading
 

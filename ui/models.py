@@ -28,8 +28,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QFont
 
-from ui.formatting import clock, due_text, local_time, score_text
-from ui.services import Assignment, AttemptRow, LeaderRow, utc_now
+from app.client.formatting import clock, due_text, local_time, score_text
+from app.client.views import Assignment, AttemptRow, LeaderRow, utc_now
 from ui.theme import LIGHT, Colors
 
 R = TypeVar("R")

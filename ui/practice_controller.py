@@ -9,8 +9,9 @@ speaks the persona's lines when a voice exists, and when the call ends assembles
 audio and hands the attempt to the backend (scored here provisionally, then synced).
 
 A call in which the rep said nothing is no attempt: it is never saved, scored or synced. Its
-record stays, marked incomplete (ui/call_files.py), with its audio, so that the recovery list
-offers it to resume or discard (ui/recovery.py), and `incomplete` is emitted instead of `saved`.
+record stays, marked incomplete (app/client/call_files.py), with its audio, so that the
+recovery list offers it to resume or discard (app/client/recovery.py), and `incomplete` is
+emitted instead of `saved`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,18 @@ from typing import Protocol
 import structlog
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, Signal
 
+from app.client.call_files import (
+    CALL_AUDIO_NAME,
+    NOTHING_SAID,
+    CallRecord,
+    RecordedTurn,
+    assemble_call_audio,
+    call_length,
+    forget_record,
+    timeline_position,
+    write_record,
+)
+from app.client.views import AttemptRow, FinishedAttempt, Scenario, utc_now
 from app.practice import (
     CallEnded,
     Event,
@@ -44,20 +57,8 @@ from audio.capture import BLOCK_FRAMES, Level
 from audio.decode import SAMPLE_RATE
 from audio.errors import AudioError, DiskFullError, RecordingStoppedError
 from audio.turns import EndOfTurn, TurnSettings
-from ui.call_files import (
-    CALL_AUDIO_NAME,
-    NOTHING_SAID,
-    CallRecord,
-    RecordedTurn,
-    assemble_call_audio,
-    call_length,
-    forget_record,
-    timeline_position,
-    write_record,
-)
 from ui.context import AppContext
 from ui.errors import plain_message
-from ui.services import AttemptRow, FinishedAttempt, Scenario, utc_now
 from ui.voice import PersonaVoice
 from ui.workers import Task
 
@@ -353,7 +354,7 @@ class PracticeController(QObject):
         *,
         incomplete: str | None = None,
     ) -> None:
-        """Write the call's record (ui/call_files.py): what a crash right now would recover."""
+        """Write the call's record (app/client/call_files.py): what a crash now would recover."""
         account = self.ctx.backend.account
         if account is None:
             return
@@ -463,7 +464,7 @@ class PracticeController(QObject):
 
     def _save_attempt(self, finished: FinishedAttempt) -> AttemptRow:
         # Network thread. Saved under its own id, so a crash before the record is forgotten
-        # only makes recovery find the attempt already there (ui/recovery.py).
+        # only makes recovery find the attempt already there (app/client/recovery.py).
         row = self.ctx.backend.save_attempt(finished)
         forget_record(self.folder)
         return row

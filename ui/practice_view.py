@@ -24,14 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.formatting import clock, score_text
+from app.client.views import AttemptRow
 from app.practice import PersonaLine, PracticeResult, RepTurn, TurnStatus
 from sync.rows import number as as_decimal
 from ui.context import AppContext
 from ui.errors import show_error
-from ui.formatting import clock, score_text
 from ui.models import TranscriptModel, TranscriptTurn
 from ui.practice_controller import PracticeController
-from ui.services import AttemptRow
 from ui.voice import PersonaVoice
 from ui.widgets.avatar import Avatar
 from ui.widgets.confirm import confirm_destructive

@@ -18,7 +18,7 @@ from typing import Any
 from PySide6.QtCore import QSettings
 
 from app.config import LoadedSettings, load_settings, user_config_path
-from ui.errors import CoachdeskError
+from app.errors import CoachdeskError
 from ui.theme import ThemeChoice
 
 

@@ -1,10 +1,10 @@
 """Offers the practice calls a crash or kill interrupted, and those that ended with nothing said
 (incomplete): recover (resume) each as an attempt, or discard it.
 
-Non-blocking: the window stays usable while it is open. Recovering runs ui/recovery.py's work on
-the compute thread (transcription, progress and Cancel in the status bar) and then saves through
-the backend on the network thread; discarding asks first. The audio is never deleted except by
-an explicit, confirmed Discard.
+Non-blocking: the window stays usable while it is open. Recovering runs app/client/recovery.py's
+work on the compute thread (transcription, progress and Cancel in the status bar) and then saves
+through the backend on the network thread; discarding asks first. The audio is never deleted except
+by an explicit, confirmed Discard.
 """
 
 from __future__ import annotations
@@ -23,20 +23,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.practice import TranscriberLike
-from audio.errors import AudioError
-from ui.context import AppContext
-from ui.errors import CoachdeskError, plain_message
-from ui.formatting import clock, local_time, score_text
-from ui.models import ROW_ROLE, Column, RowTableModel
-from ui.recovery import (
+from app.client.formatting import clock, local_time, score_text
+from app.client.recovery import (
     InterruptedCall,
     RecoveredCall,
     discard_call,
     recover_call,
     save_recovered,
 )
-from ui.services import AttemptRow
+from app.client.views import AttemptRow
+from app.errors import CoachdeskError
+from app.practice import TranscriberLike
+from audio.errors import AudioError
+from ui.context import AppContext
+from ui.errors import plain_message
+from ui.models import ROW_ROLE, Column, RowTableModel
 from ui.widgets.confirm import confirm_destructive
 from ui.widgets.headings import muted, subheading
 from ui.widgets.table import make_table

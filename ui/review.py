@@ -35,13 +35,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.formatting import clock, local_time, number, score_text
+from app.client.kpi_display import KpiReading, readings
+from app.client.views import AttemptDetail, AttemptRow, Scenario, SyncState
 from sync.rows import number as as_decimal
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
-from ui.formatting import clock, local_time, number, score_text
-from ui.kpi_display import KpiReading, readings
 from ui.models import ROW_ROLE, Column, RowTableModel, TranscriptModel, transcript_turns
-from ui.services import AttemptDetail, AttemptRow, Scenario, SyncState
 from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.kpi_card import KpiCard
 from ui.widgets.playback_bar import PlaybackBar, PlayerFactory, PlayerLike, default_player

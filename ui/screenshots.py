@@ -2,13 +2,13 @@
 
     python -m ui.screenshots [--out docs/screenshots]
 
-Starts `Xvfb :99` when DISPLAY is unset, the embedded backend as `coachdesk run` starts it (in
-a throwaway folder: ui/demo.py), then drives the app as a person would, with no shortcut (nothing
-refreshes reporting by hand: the leaderboard shows the new call once pg_cron has refreshed it).
-A trainee signs in, practises the demo cold call with espeak-ng answers standing in for the
+Starts `Xvfb :99` when DISPLAY is unset, the embedded backend as `coachdesk run` starts it (in a
+throwaway folder: app/client/demo.py), then drives the app as a person would, with no shortcut
+(nothing refreshes reporting by hand: the leaderboard shows the new call once pg_cron has refreshed
+it). A trainee signs in, practises the demo cold call with espeak-ng answers standing in for the
 microphone, reviews it, and recovers a call cut off mid-turn; a manager looks at the team, the
-charts, a new assignment; settings, About; and the same in dark mode. 1366x768, the smallest
-screen the app is made for.
+charts, a new assignment; settings, About; and the same in dark mode. 1366x768, the smallest screen
+the app is made for.
 """
 
 from __future__ import annotations
@@ -103,16 +103,16 @@ def run(out: Path) -> list[Path]:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app.logs import configure_logging
-    from ui.backend_synced import SyncedBackend
-    from ui.context import AppContext
-    from ui.demo import (
+    from app.client.backend import SyncedBackend
+    from app.client.demo import (
         COLD_CALL_ANSWERS,
         DEMO_PASSWORD,
         FileMicrophone,
         embedded_backend,
         espeak,
     )
+    from app.logs import configure_logging
+    from ui.context import AppContext
     from ui.main_window import Devices, MainWindow
     from ui.preferences import Preferences
     from ui.theme import Theme, ThemeChoice
@@ -221,7 +221,7 @@ def _refresh_until(button, shown: Callable[[], bool], what: str) -> None:  # noq
 
 def _interrupted_call(window, shooter, microphone, folder, password) -> None:  # noqa: ANN001
     """A call cut off mid-turn (here by signing out) is offered for recovery at the next sign-in."""
-    from ui.demo import espeak
+    from app.client.demo import espeak
 
     again = folder / "again"
     again.mkdir()

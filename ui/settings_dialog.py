@@ -36,10 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.config import PracticeSettings
+from app.errors import CoachdeskError
 from audio.capture import Level
 from audio.errors import AudioError
 from ui.context import AppContext
-from ui.errors import CoachdeskError, plain_message
+from ui.errors import plain_message
 from ui.practice_controller import RecorderFactory, RecorderLike, microphone
 from ui.preferences import bundled_model
 from ui.theme import ThemeChoice

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.views import Account
 from ui.context import AppContext
 from ui.errors import plain_message
-from ui.services import Account
 
 log = structlog.get_logger(__name__)
 

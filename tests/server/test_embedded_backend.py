@@ -33,11 +33,11 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.client.backend import SyncedBackend
+from app.client.views import FinishedAttempt, ServerConfig, SyncPhase, utc_now
 from server.db.local import LocalDatabase
 from server.stack import runner
 from ui.app import offer_to_start_local_stack, stopped_local_stack
-from ui.backend_synced import SyncedBackend
-from ui.services import FinishedAttempt, ServerConfig, SyncPhase, utc_now
 
 PASSWORD = "coachdesk-demo"
 TRAINEE = "trainee@demo.coachdesk.test"

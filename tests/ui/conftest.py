@@ -18,16 +18,16 @@ import pytest
 from PySide6.QtCore import QSettings
 from ui_fakes import MemoryKeyring, SilentOutputStream
 
+from app.client.backend import SyncedBackend
+from app.client.demo import FileMicrophone, NetworkSwitch
+from app.client.transcriber_process import ProcessTranscriber
+from app.client.views import ServerConfig
 from audio.playback import Player
 from audio.transcribe import TranscriberSettings
-from ui.backend_synced import SyncedBackend
 from ui.context import AppContext
-from ui.demo import FileMicrophone, NetworkSwitch
 from ui.main_window import Devices, MainWindow
 from ui.preferences import Preferences
-from ui.services import ServerConfig
 from ui.theme import Theme, ThemeChoice
-from ui.transcriber_process import ProcessTranscriber
 from ui.workers import Workers
 
 DEMO_PASSWORD = "coachdesk-demo"

@@ -10,9 +10,11 @@ import pytest
 from PySide6.QtCore import QThreadPool, QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from ui.errors import CoachdeskError, ExceptionReporter, plain_message
+from app.client.threads import BACKGROUND_NICENESS, lower_this_thread_priority
+from app.errors import CoachdeskError
+from ui.errors import ExceptionReporter, plain_message
 from ui.widgets.status_bar import AppStatusBar
-from ui.workers import BACKGROUND_NICENESS, Operation, Task, lower_this_thread_priority
+from ui.workers import Operation, Task
 
 
 @pytest.fixture

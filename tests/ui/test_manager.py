@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
+from app.client.views import PermissionDenied, utc_now
 from sync.db_types import OrgRole
-from ui.services import PermissionDenied, utc_now
 
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 TRAINEE2 = "a0000000-0000-4000-8000-000000000002"

@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QHeaderView
 
+from app.client.views import AttemptRow, OverviewMonth, ScenarioInsight, SyncState
 from ui.manager_charts import (
     ManagerCharts,
     activity_chart,
@@ -22,7 +23,6 @@ from ui.manager_charts import (
     score_trend_chart,
 )
 from ui.models import AttemptFilterProxy, AttemptsModel
-from ui.services import AttemptRow, OverviewMonth, ScenarioInsight, SyncState
 from ui.theme import LIGHT, Theme, ThemeChoice
 from ui.widgets.table import make_table
 

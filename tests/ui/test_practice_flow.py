@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from ui_flows import COLD_CALL_ANSWERS as ANSWERS
 from ui_flows import COLD_CALL_ASSIGNMENT, SLOW, speak_answers, start_assignment
 
+from app.client.views import SyncState
 from ui.models import ROW_ROLE
-from ui.services import SyncState
 
 COLD_CALL = "f0000000-0000-4000-8000-000000000001"
 TRAINEE = "a0000000-0000-4000-8000-000000000001"

@@ -10,11 +10,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from ui_flows import start_assignment
 
+from app.client.demo import FileMicrophone
+from app.client.views import SyncState
 from audio.capture import Recorder
 from audio.devices import InputDevice, check_input
-from ui.demo import FileMicrophone
 from ui.microphone_check import MicrophoneCheck
-from ui.services import SyncState
 
 SLOW = 60_000
 

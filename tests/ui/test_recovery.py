@@ -21,8 +21,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from ui_flows import COLD_CALL_ASSIGNMENT, start_assignment
 
-from audio.transcribe import TranscriberSettings
-from ui.call_files import (
+from app.client.call_files import (
     NOTHING_SAID,
     RECORD_NAME,
     CallRecord,
@@ -32,12 +31,13 @@ from ui.call_files import (
     timeline_position,
     write_record,
 )
-from ui.demo import FileMicrophone
-from ui.errors import CoachdeskError
-from ui.recovery import find_interrupted_calls, recover_call
+from app.client.demo import FileMicrophone
+from app.client.recovery import find_interrupted_calls, recover_call
+from app.client.transcriber_process import ProcessTranscriber
+from app.client.views import FinishedAttempt, SyncState
+from app.errors import CoachdeskError
+from audio.transcribe import TranscriberSettings
 from ui.recovery_dialog import KEPT, NO_SPEECH_FOUND, UNKNOWN_SCENARIO, RecoveryDialog
-from ui.services import FinishedAttempt, SyncState
-from ui.transcriber_process import ProcessTranscriber
 
 COLD_CALL = "f0000000-0000-4000-8000-000000000001"
 TRAINEE = "a0000000-0000-4000-8000-000000000001"

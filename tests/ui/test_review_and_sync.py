@@ -8,10 +8,10 @@ from datetime import timedelta
 import sounddevice
 from PySide6.QtWidgets import QMessageBox
 
+from app.client.backend import SyncedBackend
+from app.client.views import FinishedAttempt, SyncState, utc_now
 from audio.playback import Player
-from ui.backend_synced import SyncedBackend
 from ui.main_window import MainWindow
-from ui.services import FinishedAttempt, SyncState, utc_now
 
 COLD_CALL = "f0000000-0000-4000-8000-000000000001"
 TRANSCRIPT = {

@@ -14,10 +14,10 @@ import pytest
 from ui_fakes import SilentOutputStream
 from ui_flows import SLOW
 
+from app.client.formatting import score_text
+from app.client.views import FinishedAttempt, utc_now
 from audio.playback import Player
-from ui.formatting import score_text
 from ui.review import ReviewScreen
-from ui.services import FinishedAttempt, utc_now
 
 COLD_CALL = "f0000000-0000-4000-8000-000000000001"
 COLD_CALL_ASSIGNMENT = "c0000000-0000-4000-8000-000000000001"

@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
+from app.client.demo import FileMicrophone
+from app.errors import CoachdeskError
 from audio.devices import InputDevice
-from ui.demo import FileMicrophone
-from ui.errors import CoachdeskError
 from ui.preferences import Preferences
 from ui.settings_dialog import LOCKED_TIP, SettingsDialog
 from ui.theme import DARK, LIGHT, Theme, ThemeChoice

@@ -3,7 +3,7 @@ microphone test row keeps its size and its message, and settings IT locked say w
 
 from __future__ import annotations
 
-from ui.demo import FileMicrophone
+from app.client.demo import FileMicrophone
 from ui.preferences import Preferences
 from ui.settings_dialog import LOCKED_NOTE, SettingsDialog
 

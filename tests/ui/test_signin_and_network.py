@@ -12,11 +12,11 @@ from PySide6.QtCore import QRect
 from PySide6.QtNetwork import QNetworkInformation
 from PySide6.QtWidgets import QInputDialog
 
+from app.client.backend import SyncedBackend
+from app.client.views import ServerConfig
 from server.db.cluster import free_port
-from ui.backend_synced import SyncedBackend
 from ui.context import AppContext
 from ui.main_window import MainWindow
-from ui.services import ServerConfig
 from ui.theme import Theme, ThemeChoice
 from ui.workers import Workers
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from app.client.transcriber_process import ProcessTranscriber
 from app.kpis import tokenize
 from audio.errors import AudioError, AudioFileError, ModelLoadError, TranscriptionCancelled
 from audio.transcribe import TranscriberSettings
-from ui.transcriber_process import ProcessTranscriber
 
 SENTENCE = "Could we book a short demo meeting on Thursday?"
 

@@ -9,11 +9,11 @@ import pytest
 from PySide6.QtCore import QSettings
 from ui_flows import COLD_CALL_ANSWERS, SLOW, speak_answers, start_assignment
 
+from app.client.backend import SyncedBackend
+from app.client.views import SyncState
 from app.config import UploadPolicy
 from ui.app import build_window
-from ui.backend_synced import SyncedBackend
 from ui.preferences import Preferences
-from ui.services import SyncState
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Stand-ins at the boundary only: a speaker nobody listens to and an in-memory OS keyring.
-(The "microphone" that plays WAV files is ui.demo.FileMicrophone, shared with the benchmark.)
+(The "microphone" that plays WAV files is app.client.demo.FileMicrophone, shared with the
+benchmark.)
 Everything behind them (Recorder, Player, transcription, sync) is real.
 """
 

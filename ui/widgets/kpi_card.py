@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from ui.kpi_display import KpiReading, Verdict
+from app.client.kpi_display import KpiReading, Verdict
 from ui.theme import LIGHT, Colors
 
 _VERDICT_TEXT = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ui.services import Scenario
+from app.client.views import Scenario
 from ui.widgets.avatar import Avatar
 
 

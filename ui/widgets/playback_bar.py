@@ -14,8 +14,8 @@ from typing import Protocol
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
+from app.client.formatting import clock
 from ui.errors import show_error
-from ui.formatting import clock
 
 POLL_MS = 100
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
-from ui.services import SyncStatus
+from app.client.views import SyncStatus
 
 
 class AppStatusBar(QStatusBar):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QComboBox
 
-from ui.services import Team
+from app.client.views import Team
 
 
 def fill_team_picker(combo: QComboBox, teams: Sequence[Team]) -> None:

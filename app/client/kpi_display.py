@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from app.client.formatting import clock, number
 from app.kpis import IDEAL_RANGES, IdealRange
 from sync.rows import number as as_decimal
-from ui.formatting import clock, number
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ assembled `call.flac` once the call is over, and `call.json`, the call's record:
 which scenario and assignment, when it started, the persona's lines so far and where each rep turn
 sits on the call's timeline. The record is written (atomically) when each rep turn starts and when
 the call ends, and removed once the attempt is saved; a folder that still has one is a call that
-never reached the attempt store, which ui/recovery.py offers to recover at the next start.
+never reached the attempt store, which app/client/recovery.py offers to recover at the next start.
 
 A call that ended with nothing said by the rep is no attempt (nothing to score): it keeps its
 record, marked `incomplete` with the reason, and is offered the same way, to resume or discard.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from app.client.kpi_display import BY_KEY, Verdict, readings
 from app.kpis import IDEAL_RANGES
-from ui.kpi_display import BY_KEY, Verdict, readings
 
 RUBRIC = {"criteria": [{"type": "kpi", "kpi": "talk_ratio", "target": {"min": 0.35, "max": 0.6}}]}
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date
 from decimal import Decimal
 
+from app.client.kpi_display import BY_KEY
+from app.client.views import AttemptRow, OverviewMonth, ScenarioInsight, SyncState
 from sync.rows import number as as_decimal
-from ui.kpi_display import BY_KEY
-from ui.services import AttemptRow, OverviewMonth, ScenarioInsight, SyncState
 
 # Attempts the server has (the reports count only those); local and refused ones are not.
 ON_SERVER = frozenset({SyncState.UPLOADED, SyncState.SCORED, SyncState.FAILED})

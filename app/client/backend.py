@@ -26,7 +26,37 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
+from app.client.threads import lower_this_thread_priority
+from app.client.views import (
+    Account,
+    Assignment,
+    AttemptDetail,
+    AttemptRow,
+    FinishedAttempt,
+    HomeData,
+    LeaderRow,
+    Member,
+    NewAssignment,
+    NotSignedIn,
+    OfflineError,
+    OrgChoice,
+    OverviewMonth,
+    PermissionDenied,
+    Persona,
+    PreviousAttempt,
+    Scenario,
+    ScenarioInsight,
+    ServerConfig,
+    SignInError,
+    SyncPhase,
+    SyncState,
+    SyncStatus,
+    Team,
+    Track,
+    UnsyncedWork,
+)
 from app.config import UploadPolicy
+from app.errors import CoachdeskError
 from app.kpis import compute_kpis
 from app.scoring import score as score_rubric
 from app.transcript import has_rep_speech
@@ -57,36 +87,6 @@ from sync.session import (
     UnsyncedWorkError,
     encrypted_file_storage,
 )
-from ui.errors import CoachdeskError
-from ui.services import (
-    Account,
-    Assignment,
-    AttemptDetail,
-    AttemptRow,
-    FinishedAttempt,
-    HomeData,
-    LeaderRow,
-    Member,
-    NewAssignment,
-    NotSignedIn,
-    OfflineError,
-    OrgChoice,
-    OverviewMonth,
-    PermissionDenied,
-    Persona,
-    PreviousAttempt,
-    Scenario,
-    ScenarioInsight,
-    ServerConfig,
-    SignInError,
-    SyncPhase,
-    SyncState,
-    SyncStatus,
-    Team,
-    Track,
-    UnsyncedWork,
-)
-from ui.workers import lower_this_thread_priority
 
 log = structlog.get_logger(__name__)
 

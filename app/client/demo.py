@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import numpy as np
 
+from app.client.views import ServerConfig
 from audio.capture import Level, Recorder
 from audio.decode import SAMPLE_RATE, load_audio
-from ui.services import ServerConfig
 
 DEMO_PASSWORD = "coachdesk-demo"
 # Three answers that walk the demo cold call to its best ending (open -> why -> interest -> close).
@@ -219,7 +219,7 @@ class FileMicrophone:
 
 
 def serve(argv: list[str] | None = None) -> int:
-    """`python -m ui.demo`: run a throwaway stack in this process until stdin closes.
+    """`python -m app.client.demo`: run a throwaway stack in this process until stdin closes.
 
     Prints one JSON line (url, anon_key, service_key, dsn) when ready. Benchmarks run the stack
     in its own process so that its work does not compete with the GUI's for one interpreter.

@@ -1,9 +1,9 @@
 """Practice calls a crash or kill interrupted: found at the next start, made into real attempts.
 
-A call leaves its folder behind (ui/call_files.py): turn recordings, perhaps a Recorder journal of
-the turn being recorded, and the call's record. `find_interrupted_calls` lists those of the
-signed-in user; `recover_call` finishes the journals into FLAC, transcribes every rep turn as the
-practice screen would, and rebuilds the transcript on the call's timeline; `save_recovered`
+A call leaves its folder behind (app/client/call_files.py): turn recordings, perhaps a Recorder
+journal of the turn being recorded, and the call's record. `find_interrupted_calls` lists those of
+the signed-in user; `recover_call` finishes the journals into FLAC, transcribes every rep turn as
+the practice screen would, and rebuilds the transcript on the call's timeline; `save_recovered`
 saves it through the backend under the call's own attempt id, so recovering twice (a kill during
 recovery) saves one attempt. Audio without a record (an older Coachdesk's journal) can only be
 finished into a FLAC: with no scenario there is nothing to score it against.
@@ -28,13 +28,7 @@ from typing import Any
 import soundfile
 import structlog
 
-from app.practice import TranscriberLike
-from app.transcript import build_transcript, has_rep_speech, rep_turn
-from audio import capture
-from audio.capture import InterruptedRecording
-from audio.decode import SAMPLE_RATE, load_audio
-from audio.errors import AudioError, TranscriptionCancelled
-from ui.call_files import (
+from app.client.call_files import (
     CALL_AUDIO_NAME,
     NOTHING_SAID,
     RECORD_NAME,
@@ -48,8 +42,14 @@ from ui.call_files import (
     timeline_position,
     write_record,
 )
-from ui.errors import CoachdeskError
-from ui.services import AttemptRow, Backend, FinishedAttempt
+from app.client.views import AttemptRow, Backend, FinishedAttempt
+from app.errors import CoachdeskError
+from app.practice import TranscriberLike
+from app.transcript import build_transcript, has_rep_speech, rep_turn
+from audio import capture
+from audio.capture import InterruptedRecording
+from audio.decode import SAMPLE_RATE, load_audio
+from audio.errors import AudioError, TranscriptionCancelled
 
 log = structlog.get_logger(__name__)
 

@@ -1,11 +1,11 @@
 """What the screens ask of the rest of the app: plain row types and the `Backend` protocol.
 
 Screens never talk HTTP or SQL: they call a `Backend` from a worker thread (ui/workers.py) and
-show the rows it returns. `ui/backend_synced.py` implements it over sync/ (the local cache, the
+show the rows it returns. `app/client/backend.py` implements it over sync/ (the local cache, the
 outbox and the sync engine, which use the official supabase client); tests drive that real one
 against the local stack.
 Every method may block and must be called off the GUI thread; every failure is a
-`ui.errors.CoachdeskError` (or a subclass) with a message for people.
+`app.errors.CoachdeskError` (or a subclass) with a message for people.
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from app.client.errors import (
+    NotSignedIn,
+    OfflineError,
+    PermissionDenied,
+    SignInError,
+    UnsyncedWork,
+)
 from sync.db_types import OrgRole
-from ui.errors import CoachdeskError
 
 __all__ = [
     "Account",
@@ -52,27 +58,6 @@ __all__ = [
 ]
 
 MANAGER_ROLES = frozenset({OrgRole.MANAGER, OrgRole.ADMIN})
-
-
-# Errors -----------------------------------------------------------------------------------------
-class SignInError(CoachdeskError):
-    """Wrong email or password, or an account that cannot sign in."""
-
-
-class OfflineError(CoachdeskError):
-    """The server cannot be reached; cached data is still shown."""
-
-
-class PermissionDenied(CoachdeskError):
-    """The server refused: the account's role in this org does not allow it."""
-
-
-class NotSignedIn(CoachdeskError):
-    """The session ended (signed out elsewhere, expired): sign in again."""
-
-
-class UnsyncedWork(CoachdeskError):
-    """Signing out now would delete practice calls the server does not have yet."""
 
 
 # Configuration ----------------------------------------------------------------------------------
@@ -265,7 +250,8 @@ class AttemptRow:
     passed: bool | None = None
     team_ids: frozenset[str] = frozenset()
     assignment_id: str | None = None
-    # The call's KPIs (the server's once scored), for reports computed here (ui/team_reports.py).
+    # The call's KPIs (the server's once scored), for reports computed here
+    # (app/client/team_reports.py).
     kpis: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property

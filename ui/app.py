@@ -31,6 +31,7 @@ from ui.context import AppContext
 from ui.errors import ExceptionReporter
 from ui.main_window import MainWindow
 from ui.preferences import Preferences
+from ui.termination import TerminationWatch
 from ui.theme import Theme
 from ui.workers import Workers
 
@@ -204,6 +205,8 @@ def _run_window(
     asyncio.set_event_loop(loop)
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
+    stop = TerminationWatch(app)
+    stop.stop_requested.connect(lambda _number: closed.set())
     window.show()
     if args.demo:
         window.signin.email.setText(f"{args.demo}@demo.coachdesk.test")
@@ -217,6 +220,7 @@ def _run_window(
         ctx.workers.shutdown()
         ctx.backend.close()
         reporter.uninstall()
+        stop.close()
     return 0
 
 

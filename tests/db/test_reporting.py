@@ -819,7 +819,15 @@ def test_the_refresh_and_scoring_are_scheduled_where_pg_cron_serves_the_database
     dsn = cron_cluster("reporting_cron")
     notices, jobs = migrate_noting(dsn)
     if pg_cron_installed(dsn):
-        refresh_job, scoring_job = jobs
+        purge_job, refresh_job, scoring_job = jobs
+        assert purge_job == {
+            "jobname": "coachdesk-purge-cron-history",
+            "schedule": "17 3 * * *",
+            "command": (
+                "delete from cron.job_run_details where end_time < now() - interval '7 days'"
+            ),
+            "database": "reporting_cron",
+        }
         assert refresh_job == {
             "jobname": "coachdesk-refresh-reporting",
             "schedule": "* * * * *",
@@ -914,9 +922,14 @@ def test_freshness_counts_the_scheduled_refreshs_failures_since_it_last_worked(
     with connect(freshness_cluster, autocommit=True) as conn:
         # The job under its real name, on a schedule that does not fire during the test, and
         # its run history arranged: it worked, then failed twice.
-        conn.execute("select cron.unschedule(jobname) from cron.job")
+        conn.execute(
+            "select cron.unschedule(jobname) from cron.job"
+            " where jobname <> 'coachdesk-purge-cron-history'"
+        )
         conn.execute("select cron.schedule('coachdesk-refresh-reporting', '0 0 1 1 *', 'select 1')")
-        job = conn.execute("select jobid from cron.job").fetchone()["jobid"]
+        job = conn.execute(
+            "select jobid from cron.job where jobname = 'coachdesk-refresh-reporting'"
+        ).fetchone()["jobid"]
         for status, minutes_ago in (("failed", 9), ("succeeded", 5), ("failed", 3), ("failed", 1)):
             conn.execute(
                 "insert into cron.job_run_details (jobid, runid, database, username, command,"
@@ -933,3 +946,27 @@ def test_freshness_counts_the_scheduled_refreshs_failures_since_it_last_worked(
     assert row["last_run_succeeded"] is False
     assert row["failed_runs"] == 2
     assert "connection failed" not in json.dumps(row, default=str)  # error text stays server-side
+
+
+def test_the_run_history_is_purged_after_a_week(freshness_cluster):
+    if not pg_cron_installed(freshness_cluster):
+        pytest.skip("pg_cron is not installed here")
+    with connect(freshness_cluster, autocommit=True) as conn:
+        (purge,) = conn.execute(
+            "select command from cron.job where jobname = 'coachdesk-purge-cron-history'"
+        ).fetchall()
+        job = conn.execute("select min(jobid) as j from cron.job").fetchone()["j"]
+        for days_ago in (30, 8, 6, 0):
+            conn.execute(
+                "insert into cron.job_run_details (jobid, runid, database, username, command,"
+                " status, start_time, end_time) values (%s, nextval('cron.runid_seq'),"
+                " current_database(), 'postgres', 'select 1', 'succeeded',"
+                " now() - make_interval(days => %s), now() - make_interval(days => %s))",
+                (job, days_ago, days_ago),
+            )
+        conn.execute(purge["command"])  # what the job runs, as it runs it
+        ages = conn.execute(
+            "select extract(day from now() - end_time)::int as days"
+            " from cron.job_run_details order by end_time"
+        ).fetchall()
+    assert [row["days"] for row in ages if row["days"] > 1] == [6]

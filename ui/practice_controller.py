@@ -370,6 +370,7 @@ class PracticeController(QObject):
             persona_turns=tuple(line.turn() for line in persona_lines),
             rep_turns=turns + ((recording,) if recording is not None else ()),
             incomplete=incomplete,
+            vocabulary=self.session.scenario.vocabulary,
         )
         try:
             write_record(self.folder, record)

@@ -63,6 +63,8 @@ class CallRecord:
     # Why the call ended without becoming an attempt ("nothing you said was heard"); None: it
     # was interrupted (a crash or kill) before it could be saved.
     incomplete: str | None = None
+    # The scenario's key terms, so that recovering transcribes with the hotwords practice used.
+    vocabulary: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,8 @@ class CallRecord:
             "rep_turns": [{"audio": t.audio, "offset": t.offset} for t in self.rep_turns],
             # Optional: a record without it (or read by an older Coachdesk) is an interrupted call.
             "incomplete": self.incomplete,
+            # Optional too: a record without it recovers without hotwords.
+            "vocabulary": list(self.vocabulary),
         }
 
     @classmethod
@@ -102,6 +106,7 @@ class CallRecord:
                     for turn in data["rep_turns"]
                 ),
                 incomplete=_optional(data.get("incomplete")),
+                vocabulary=tuple(str(term) for term in data.get("vocabulary") or ()),
             )
         except (KeyError, TypeError, ValueError) as error:
             if isinstance(error, CallRecordError):

@@ -258,7 +258,10 @@ def _transcribe_turns(
             samples = load_audio(path)
             clips.append((path, offset, len(samples) / SAMPLE_RATE))
             utterance = transcriber.transcribe(
-                samples, progress=_part(progress, index, len(turns)), cancelled=cancelled
+                samples,
+                progress=_part(progress, index, len(turns)),
+                cancelled=cancelled,
+                vocabulary=record.vocabulary,
             )
         except TranscriptionCancelled:
             raise

@@ -100,6 +100,7 @@ def test_a_call_killed_mid_turn_is_recovered_as_one_synced_attempt(
     second = microphone.recorders[-1]
     qtbot.waitUntil(lambda: microphone.heard(second), timeout=SLOW)
     attempt_id = practice.controller.attempt_id
+    key_terms = practice.controller.session.scenario.vocabulary
     crashed = tmp_path / "after-the-crash"
     folder = _kill_snapshot(practice.controller.folder, crashed)
     assert (folder / "turn-01.flac").exists() and (folder / "turn-02.recording").is_dir()
@@ -109,6 +110,8 @@ def test_a_call_killed_mid_turn_is_recovered_as_one_synced_attempt(
     assert dialog.isVisible() and not dialog.isModal()
     (entry,) = dialog.model.rows
     assert entry.call.record.attempt_id == attempt_id
+    # Recovering hears with the hotwords the live call used: the scenario's key terms.
+    assert entry.call.record.vocabulary == key_terms != ()
     assert dialog.model.index(0, 2).data() == "Cold call: the skeptical IT director"
     assert entry.call.seconds >= second.seconds - 1.0  # both turns' audio, the cut one included
     record_text = (folder / RECORD_NAME).read_text()
@@ -409,6 +412,44 @@ def test_the_call_record_round_trips_and_refuses_damage(tmp_path):
     (tmp_path / RECORD_NAME).write_text(json.dumps(data))
     with pytest.raises(CallRecordError, match="is not a file name"):
         read_record(tmp_path)
+
+
+def test_a_record_keeps_the_scenarios_key_terms_and_an_older_one_reads_without(tmp_path):
+    record = replace(_record(str(uuid.uuid4())), vocabulary=("Coachdesk", "ServiceNow"))
+    write_record(tmp_path, record)
+    assert read_record(tmp_path).vocabulary == ("Coachdesk", "ServiceNow")
+    older = record.to_json()
+    del older["vocabulary"]  # written by a Coachdesk before key terms were kept
+    (tmp_path / RECORD_NAME).write_text(json.dumps(older))
+    assert read_record(tmp_path).vocabulary == ()
+
+
+class HeardWith:
+    """The real transcriber, noting the hotwords each call to it was given."""
+
+    def __init__(self, transcriber) -> None:
+        self.transcriber = transcriber
+        self.vocabularies: list[tuple[str, ...]] = []
+
+    def transcribe(self, audio, **options):
+        self.vocabularies.append(tuple(options.get("vocabulary", ())))
+        return self.transcriber.transcribe(audio, **options)
+
+
+def test_recovery_transcribes_with_the_key_terms_practice_used(
+    qtbot, transcriber, speech, tmp_path
+):
+    root = tmp_path / "recordings"
+    attempt_id = str(uuid.uuid4())
+    folder = root / attempt_id
+    _recording_journal(qtbot, folder, "turn-01", speech(FIRST), tmp_path)
+    record = replace(_record(attempt_id), vocabulary=("Coachdesk", "ticket"))
+    write_record(folder, record)
+    (call,) = find_interrupted_calls(root, user_id=TRAINEE, org_id=DEMO_ORG)
+    heard = HeardWith(transcriber)
+    recovered = recover_call(call, heard)
+    assert heard.vocabularies == [("Coachdesk", "ticket")]
+    assert "calling" in recovered.attempt.transcript["turns"][1]["text"].lower()
 
 
 def test_a_turn_starts_after_everything_said_before_it():

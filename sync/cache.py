@@ -1,10 +1,11 @@
 """The local cache: one SQLite database per user (WAL), the server's rows the app needs, the outbox.
 
 The file lives at `<data dir>/cache/<user id>.sqlite3` (data dir: platformdirs' user data dir
-for "Coachdesk"). Every thread gets its own connection; WAL lets the UI read while the sync
-worker writes. Local work (a finished practice call, a manager's assignment) is written here
-together with its outbox entry in one transaction, so it survives a crash and is sent once the
-server is reachable. Reads return plain frozen dataclasses for the UI's models.
+for "Coachdesk"). One thread uses it, through one connection: in the app, the owner thread of
+the cache and session (sync/owner.py). Local work (a finished practice call, a manager's
+assignment) is written here together with its outbox entry in one transaction, so it survives a
+crash and is sent once the server is reachable. Reads return plain frozen dataclasses for the
+UI's models.
 """
 
 from __future__ import annotations
@@ -244,9 +245,10 @@ class _Database(Database):
 
     sqlite_utils starts it with a plain (deferred) BEGIN. In WAL mode a deferred transaction that
     reads first and writes later fails at once with "database is locked" (no busy wait) when
-    another connection committed in between: a practice call saved on the GUI thread while the
-    sync worker applies a page. BEGIN IMMEDIATE waits for the lock (the connection's timeout)
-    instead, and every write transaction here is short.
+    another connection committed in between. In the app the owner thread holds the only
+    connection, but another process may open the same file (`coachdesk` commands, a second app
+    started by mistake): BEGIN IMMEDIATE waits for the lock (the connection's timeout) instead,
+    and every write transaction here is short.
     """
 
     @contextlib.contextmanager
@@ -270,7 +272,11 @@ class _Database(Database):
 
 
 class Cache:
-    """One user's cache file; safe to use from several threads (one connection each).
+    """One user's cache file, used by one thread: the one that opened it.
+
+    In the app that is the owner thread of the cache and session (sync/owner.py): every other
+    thread hands its work to it, so the cache has one connection and no locks. Use from
+    another thread is refused (CacheError) rather than left to race.
 
     Opening checks the file first (sync/cache_repair.py). A damaged one is set aside and a new
     cache started; `repair` then says what happened, for the user. Either way, attempts whose
@@ -283,8 +289,8 @@ class Cache:
         self.path = path
         self.user_id = str(uuid.UUID(user_id))
         self.copies = cache_copies.copies_dir(path)
-        self._local = threading.local()
-        self._closed = False
+        self._owner = threading.get_ident()
+        self._db: Database | None = None
         self.repair: CacheRepair | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         damage: tuple[str, Path] | None = None
@@ -294,9 +300,12 @@ class Cache:
             if not repair:
                 raise
             damage = (error.reason, cache_repair.set_aside(path))
-        db = self.db
-        migrate(db.conn)
-        db.enable_wal()
+        conn = sqlite3.connect(path, timeout=30)
+        # FULL: a commit survives power loss too, not only a killed process.
+        conn.execute("pragma synchronous = full")
+        self._db = _Database(conn, execute_plugins=False)
+        migrate(conn)
+        self._db.enable_wal()
         self.device_id = self._device_id()
         recovered = self._restore_copies()
         if damage is not None:
@@ -309,17 +318,15 @@ class Cache:
 
     @property
     def db(self) -> Database:
-        """This thread's connection."""
-        db: Database | None = getattr(self._local, "db", None)
-        if db is None:
-            if self._closed:
-                raise CacheError(f"the cache {self.path} is closed")
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            # FULL: a commit survives power loss too, not only a killed process.
-            conn.execute("pragma synchronous = full")
-            db = _Database(conn, execute_plugins=False)
-            self._local.db = db
-        return db
+        """The cache's connection (CacheError once closed, or on another thread)."""
+        if threading.get_ident() != self._owner:
+            raise CacheError(
+                f"the cache {self.path} belongs to another thread: hand the work to its owner "
+                "(sync/owner.py)"
+            )
+        if self._db is None:
+            raise CacheError(f"the cache {self.path} is closed")
+        return self._db
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Database]:
@@ -327,21 +334,10 @@ class Cache:
             yield db
 
     def close(self) -> None:
-        """Close the cache: this thread's connection now; every other thread's as soon as that
-        thread lets go of it.
-
-        A connection must never be closed from one thread while another is inside a query on
-        it (the sqlite3 module frees its statements under that query: a crash, not an error),
-        and a screen's refresh on a worker thread may still be reading when the user signs out.
-        So the connections are only dropped here: each is closed when nothing refers to it any
-        more, at once for an idle thread's, after the query for a busy one. A thread that asks
-        for its connection again gets CacheError.
-        """
-        self._closed = True
-        own: Database | None = getattr(self._local, "db", None)
-        self._local = threading.local()
-        if own is not None:
-            own.conn.close()
+        """Close the connection (on the owner thread; a second close does nothing)."""
+        db, self._db = self.db if self._db is not None else None, None
+        if db is not None:
+            db.conn.close()
 
     def destroy(self) -> None:
         """Close and delete this user's cache (sign-out); the caller checked the outbox."""
@@ -814,8 +810,8 @@ class Cache:
 
 # Server rows -------------------------------------------------------------------------------------
 def _unlink_when_released(path: Path, patience_s: float = 10.0) -> None:
-    """Delete `path`; on Windows an open file cannot be deleted, and a worker thread may still
-    be finishing a read on it (see Cache.close), so wait for it a little."""
+    """Delete `path`; on Windows an open file cannot be deleted, and another process (a
+    `coachdesk` command) may still be finishing a read on it, so wait for it a little."""
     deadline = time.monotonic() + patience_s
     while True:
         try:

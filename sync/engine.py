@@ -1,17 +1,23 @@
-"""The sync engine: one worker thread that pushes the outbox and pulls changes, and says how it is.
+"""The sync engine: pushes the outbox and pulls changes on the owner thread, and says how it is.
 
-It knows no Qt. A screen calls `sync_now()` (returns at once) and listens with `subscribe()`:
-callbacks get an immutable `SyncStatus` on the thread that changed it (the worker, during
-rounds), so a Qt window re-emits them as a signal to reach the GUI thread; `status` can be read
-from any thread. One round is:
-refresh the token if it is about to expire, push (files, then rows), pull (changes, tombstones,
-the month's leaderboard). A round that cannot reach the server backs off exponentially with
-jitter (Backoff, at most 30 s); "sync now" always tries at once. An expired token found mid-round
-is refreshed and the round's step retried once.
+It knows no Qt. Its rounds run on the owner thread of the user's cache and session
+(sync/owner.py) as the owner's background step; between pages and batches the round lets the
+owner run the jobs waiting (a screen's read, a saved call), so nothing waits for a whole round.
+A screen calls `sync_now()` (returns at once) and listens with `subscribe()`: callbacks get an
+immutable `SyncStatus` on the thread that changed it (the owner, during rounds), so a Qt window
+re-emits them as a signal to reach the GUI thread; `status` can be read from any thread. One
+round is: refresh the token if it is about to expire, push (files, then rows), pull (changes,
+tombstones, the month's leaderboard). A round that cannot reach the server backs off
+exponentially with jitter (Backoff, at most 30 s); "sync now" always tries at once. An expired
+token found mid-round is refreshed and the round's step retried once.
 
-Coming back needs nobody: while offline, the wait between rounds is cut short as soon as
-`probe()` (a cheap request to the server's health endpoint, every PROBE_S) gets an answer, and
-`wake()` (the UI calls it when the OS says the network is back) starts a round at once.
+Without `start()` nothing runs by itself: `run_once()` is a round on the calling thread (tests,
+the CLI), which must then be the one using the cache.
+
+Coming back needs nobody: while offline, a probe thread asks the server's health endpoint every
+PROBE_S (apart from the owner, so a server that does not answer never holds up a screen) and
+pokes the owner as soon as it answers; `wake()` (the UI calls it when the OS says the network
+is back) starts a round at once.
 
 The server scores an uploaded attempt in the background, a moment after the upload. While
 attempts in the cache (a trainee's own, a manager's org's) wait for their scores, the next
@@ -24,7 +30,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -40,6 +45,7 @@ from sync.client import (
     SessionExpiredError,
     SyncError,
 )
+from sync.owner import Owner
 from sync.pull import PAGE_ROWS, PullResult, pull
 from sync.push import BATCH_ROWS, PushResult, push
 from sync.rows import now
@@ -111,7 +117,11 @@ class SyncEngine:
         batch_rows: int = BATCH_ROWS,
         rand: Callable[[], float] = random.random,
         probe: Callable[[], bool] | None = None,
+        owner: Owner | None = None,
     ) -> None:
+        """`owner`: the thread that owns `cache` and `session` (the app's); without one, the
+        engine makes its own for `start()`, and the cache must then be opened on it."""
+        self.owner = owner if owner is not None else Owner("coachdesk-sync")
         self.session = session
         # None: ask the session's server (sync.session.Session.server_answers).
         self._probe = probe if probe is not None else session.server_answers
@@ -122,14 +132,10 @@ class SyncEngine:
         self.batch_rows = batch_rows
         self._rand = rand
         self._lock = threading.Lock()  # guards status and listeners
-        self._round_lock = threading.Lock()  # one round at a time
-        self._rounds = threading.Condition()
-        self._started_rounds = 0
-        self._finished_rounds = 0
         self._listeners: list[Listener] = []
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._started = False
+        self._prober: threading.Thread | None = None
+        self._stop_probing = threading.Event()
         self._full_pass_due = True  # the first round after start re-reads everything
         self._score_polls = 0  # rounds in a row that found attempts waiting for their score
         pending, rejected = cache.sync_counts()
@@ -154,89 +160,99 @@ class SyncEngine:
         return unsubscribe
 
     def start(self) -> None:
-        if self._thread is not None:
+        """Sync in the background on the owner: a round now, then as the last one says."""
+        if self._started:
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="coachdesk-sync", daemon=True)
-        self._thread.start()
+        self._started = True
+        self.owner.set_background(self._step)
 
     def stop(self, timeout: float | None = 30.0) -> None:
         """Finish the round in progress (its work is committed page by page) and stop."""
-        self._stop.set()
-        self._wake.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
+        self._started = False
+        self.owner.set_background(None)
+        self._stop_probing.set()
+        if not self.owner.is_current():
+            # Queued behind the round in progress, so it returns once that has finished.
+            self.owner.submit(lambda: None, between_rounds=True).result(timeout)
         self._update(phase=Phase.STOPPED)
 
     def sync_now(self) -> None:
         """Start a round as soon as possible, even while backing off; returns at once."""
-        self._wake.set()
+        self.owner.poke()
 
     def wake(self) -> None:
         """The network (or server) may be back: retry now if the last round failed to reach it.
         Cheap and safe from any thread; a no-op while rounds work."""
         if self.status.phase in (Phase.OFFLINE, Phase.ERROR):
             log.info("woken: retrying sync now")
-            self._wake.set()
+            self.owner.poke()
 
     def sync_now_and_wait(self, timeout: float | None = None) -> SyncStatus:
-        """A round that starts after this call, finished (run here when no worker runs)."""
-        if self._thread is None:
+        """A round that starts after this call, finished (run here when not started, or when
+        called on the owner thread)."""
+        if not self._started or self.owner.is_current():
             return self.run_once()
-        with self._rounds:
-            target = self._started_rounds + 1
-        self._wake.set()
-        with self._rounds:
-            self._rounds.wait_for(lambda: self._finished_rounds >= target, timeout)
-        return self.status
+        future = self.owner.submit(self.run_once, between_rounds=True)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            return self.status
 
     def switch_org(self, org_id: str) -> Identity:
         """Switch the session's org between rounds (a pull must never see the org change under
         it: its cursors are per org), then sync the new org."""
-        with self._round_lock:
-            identity = self.session.switch_org(org_id)
+        identity = self._between_rounds(lambda: self.session.switch_org(org_id))
         self.sync_now()
         return identity
 
     def sign_out(self, *, discard_unsynced: bool = False) -> None:
         """Stop syncing, end the session and delete this user's cache (UnsyncedWorkError while
         changes are unsent, unless `discard_unsynced`)."""
-        pending, rejected = self.cache.sync_counts()
+        pending, rejected = self._between_rounds(self.cache.sync_counts)
         if (pending or rejected) and not discard_unsynced:
             raise UnsyncedWorkError(pending, rejected)
         self.stop()
-        self.session.sign_out(self.cache, discard_unsynced=True)
+        self._between_rounds(lambda: self.session.sign_out(self.cache, discard_unsynced=True))
 
     def refresh_counts(self) -> SyncStatus:
         """Re-read pending/rejected counts after a local write (the UI calls it after saving)."""
         pending, rejected = self.cache.sync_counts()
         return self._update(pending=pending, rejected=rejected)
 
+    def _between_rounds(self, fn: Callable[[], T]) -> T:
+        """`fn` on the owner between rounds once started; here otherwise (see the docstring)."""
+        if self._started:
+            return self.owner.call(fn, between_rounds=True)
+        return fn()
+
     # A round --------------------------------------------------------------------------------
     def run_once(self, *, full: bool | None = None) -> SyncStatus:
         """One push + pull round, synchronously; never raises for sync failures."""
-        with self._round_lock:
-            with self._rounds:
-                self._started_rounds += 1
-            try:
-                return self._round(self._full_pass_due if full is None else full)
-            finally:
-                with self._rounds:
-                    self._finished_rounds += 1
-                    self._rounds.notify_all()
+        return self._round(self._full_pass_due if full is None else full)
 
     def _round(self, full: bool) -> SyncStatus:
         self._update(phase=Phase.SYNCING)
         try:
             identity = self.session.ensure_fresh()
             self._check_identity(identity)
+            between = self._yield_point()
             pushed = self._with_fresh_token(
-                lambda org: push(self.session.client, self.cache, org, batch_rows=self.batch_rows)
+                lambda org: push(
+                    self.session.client,
+                    self.cache,
+                    org,
+                    batch_rows=self.batch_rows,
+                    between=between,
+                )
             )
             pulled = self._with_fresh_token(
                 lambda org: pull(
-                    self.session.client, self.cache, org, page_rows=self.page_rows, full=full
+                    self.session.client,
+                    self.cache,
+                    org,
+                    page_rows=self.page_rows,
+                    full=full,
+                    on_page=None if between is None else lambda _table, _rows: between(),
                 )
             )
         except NotSignedInError as error:
@@ -315,36 +331,39 @@ class SyncEngine:
             next_attempt_at=now() + timedelta(seconds=delay) if delay is not None else None,
         )
 
-    # Worker ---------------------------------------------------------------------------------
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            status = self.run_once()
-            if status.phase is Phase.SIGNED_OUT:
-                delay: float | None = None  # nothing to do until someone signs in again
-            elif status.failures:
-                delay = status.retry_delay_s
-            elif status.next_attempt_at is not None:
-                delay = max(0.0, (status.next_attempt_at - now()).total_seconds())
-            else:
-                delay = self.interval_s
-            # sync_now(), wake() or stop() end the wait early, backoff or not; offline, so does
-            # the server answering again.
-            self._wait(delay, probe=status.phase is Phase.OFFLINE)
-            self._wake.clear()
+    def _yield_point(self) -> Callable[[], None] | None:
+        """On the owner: let its waiting jobs run between a round's pages and batches."""
+        return self.owner.run_pending if self.owner.is_current() else None
 
-    def _wait(self, delay: float | None, *, probe: bool) -> None:
-        if not probe or delay is None:
-            self._wake.wait(delay)
-            return
-        deadline = time.monotonic() + delay
-        while (remaining := deadline - time.monotonic()) > 0:
-            if self._wake.wait(min(PROBE_S, remaining)):
-                return
-            if deadline - time.monotonic() <= 0:
-                return  # the backoff is over: the next round tries anyway
-            if self._server_answers():
-                log.info("the server answers again: retrying sync now")
-                return
+    # In the background, on the owner ------------------------------------------------------------
+    def _step(self) -> float | None:
+        """One round; returns the seconds until the next (None: only when poked)."""
+        self._stop_probing.set()
+        status = self.run_once()
+        if status.phase is Phase.SIGNED_OUT:
+            return None  # nothing to do until someone signs in again
+        if status.phase is Phase.OFFLINE:
+            self._probe_until_answered()
+        if status.failures:
+            return status.retry_delay_s
+        if status.next_attempt_at is not None:
+            return max(0.0, (status.next_attempt_at - now()).total_seconds())
+        return self.interval_s
+
+    def _probe_until_answered(self) -> None:
+        """Offline: ask the server every PROBE_S, off the owner, and poke it once it answers
+        (the backoff's own retry comes anyway)."""
+        self._stop_probing = stop = threading.Event()
+
+        def probe() -> None:
+            while not stop.wait(PROBE_S):
+                if self._server_answers():
+                    log.info("the server answers again: retrying sync now")
+                    self.owner.poke()
+                    return
+
+        self._prober = threading.Thread(target=probe, name="coachdesk-sync-probe", daemon=True)
+        self._prober.start()
 
     def _server_answers(self) -> bool:
         try:

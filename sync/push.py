@@ -67,8 +67,10 @@ def push(
     *,
     batch_rows: int = BATCH_ROWS,
     batch_bytes: int = BATCH_BYTES,
+    between: Callable[[], None] | None = None,
 ) -> PushResult:
-    """Send everything waiting for `org_id` (the org the session's token is for)."""
+    """Send everything waiting for `org_id` (the org the session's token is for); `between` is
+    called after each file and each batch (the owner thread's yield point: sync/owner.py)."""
     carried = token_org_id(client)
     if carried != org_id:
         raise WrongOrgError(
@@ -78,7 +80,7 @@ def push(
         )
     db = cache.db
     result = PushResult()
-    result.files, result.files_refused = uploads.upload_pending(client, db, org_id)
+    result.files, result.files_refused = uploads.upload_pending(client, db, org_id, between=between)
     after = 0
     while True:
         window = _window(db, org_id, after, batch_bytes)
@@ -92,6 +94,8 @@ def push(
             batch = list(run)
             for start in range(0, len(batch), batch_rows):
                 _send(client, db, table, op, batch[start : start + batch_rows], result)
+                if between is not None:
+                    between()
 
 
 def _window(db: Database, org_id: str, after: int, budget: int) -> int:

@@ -12,14 +12,15 @@ then needs a sign-in earlier in the same run), or, when the user asks for it, a 
 with a passphrase they choose (`encrypted_file_keyring`, keyrings.cryptfile), passed as the
 keyring backend.
 
-All network calls of one Session must come from one thread at a time (the sync worker): refresh
-tokens are single-use, and the lock below keeps two refreshes from racing.
+One thread uses a Session (in the app, the owner thread of the cache and session:
+sync/owner.py): refresh tokens are single-use, so two refreshes must never race, and with one
+thread they cannot. Only `server_answers` (its own HTTP client) may be asked from any thread.
 """
 
 from __future__ import annotations
 
-import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from supabase_auth.types import Session as AuthSession
 from supabase import Client
 from sync.cache import Cache
 from sync.client import (
+    DEFAULT_TIMEOUT,
     NotSignedInError,
     OfflineError,
     ServerConfig,
@@ -248,7 +250,8 @@ class Session:
         # supabase client's.
         self._probe_http = httpx.Client(timeout=PROBE_TIMEOUT_S, transport=transport)
         self.client: Client = make_client(config, storage=self._storage, transport=transport)
-        self._lock = threading.RLock()
+        # Downloads of signed URLs (no session header: the URL carries its own grant).
+        self._download_http = httpx.Client(timeout=DEFAULT_TIMEOUT, transport=transport)
 
     # Who ----------------------------------------------------------------------------------
     @property
@@ -281,23 +284,21 @@ class Session:
         # the probe's short one says so in seconds.
         if not self.server_answers():
             raise OfflineError(f"the server at {self.config.url} does not answer")
-        with self._lock:
-            self._call(
-                lambda: self.client.auth.sign_in_with_password(
-                    {"email": email.strip(), "password": password}
-                )
+        self._call(
+            lambda: self.client.auth.sign_in_with_password(
+                {"email": email.strip(), "password": password}
             )
+        )
         identity = self.require_identity()
         log.info("signed in", user_id=identity.user_id, org_id=identity.org_id)
         return identity
 
     def restore(self) -> Identity | None:
         """Resume the session kept in the keyring; works offline (no request is made)."""
-        with self._lock:
-            # With auto refresh off this only loads the stored session and, if its access token
-            # is still valid, puts it on the client's requests; an expired one waits for
-            # ensure_fresh() once the server is reachable.
-            self.client.auth.initialize_from_storage()
+        # With auto refresh off this only loads the stored session and, if its access token
+        # is still valid, puts it on the client's requests; an expired one waits for
+        # ensure_fresh() once the server is reachable.
+        self.client.auth.initialize_from_storage()
         return self.identity
 
     def sign_out(self, cache: Cache | None = None, *, discard_unsynced: bool = False) -> None:
@@ -310,14 +311,13 @@ class Session:
             pending += len(cache.held_attempts())  # calls kept here until the user uploads
             if pending or rejected:
                 raise UnsyncedWorkError(pending, rejected)
-        with self._lock:
-            try:
-                self.client.auth.sign_out({"scope": "local"})
-            except Exception as error:  # classify re-raises what it does not know
-                problem = classify(error)
-                # Signed out here either way; the server forgets the session when it expires.
-                log.info("server sign-out not confirmed", reason=str(problem))
-            self._storage.remove_item(STORAGE_KEY)
+        try:
+            self.client.auth.sign_out({"scope": "local"})
+        except Exception as error:  # classify re-raises what it does not know
+            problem = classify(error)
+            # Signed out here either way; the server forgets the session when it expires.
+            log.info("server sign-out not confirmed", reason=str(problem))
+        self._storage.remove_item(STORAGE_KEY)
         if cache is not None:
             cache.destroy()
 
@@ -325,23 +325,21 @@ class Session:
     def ensure_fresh(self, margin_s: int = REFRESH_MARGIN_S) -> Identity:
         """Refresh the access token if it expires within `margin_s`; OfflineError if the server
         cannot be reached (the session stays, for later), NotSignedInError if it is gone."""
-        with self._lock:
-            stored = self._stored()
-            if stored is None:
-                raise NotSignedInError("not signed in: sign in to sync")
-            if (stored.expires_at or 0) - time.time() < margin_s:
-                self._refresh(stored.refresh_token)
-            else:
-                self._ensure_on_client(stored)
+        stored = self._stored()
+        if stored is None:
+            raise NotSignedInError("not signed in: sign in to sync")
+        if (stored.expires_at or 0) - time.time() < margin_s:
+            self._refresh(stored.refresh_token)
+        else:
+            self._ensure_on_client(stored)
         return self.require_identity()
 
     def refresh(self) -> Identity:
         """A new access token now (after the server said the token expired, or an org switch)."""
-        with self._lock:
-            stored = self._stored()
-            if stored is None:
-                raise NotSignedInError("not signed in: sign in to sync")
-            self._refresh(stored.refresh_token)
+        stored = self._stored()
+        if stored is None:
+            raise NotSignedInError("not signed in: sign in to sync")
+        self._refresh(stored.refresh_token)
         return self.require_identity()
 
     def _refresh(self, refresh_token: str) -> None:
@@ -402,6 +400,29 @@ class Session:
             )
         log.info("switched org", user_id=identity.user_id, org_id=org_id)
         return identity
+
+    # Live calls ---------------------------------------------------------------------------
+    def rpc(self, function: str, params: Mapping[str, Any] | None = None) -> Any:
+        """Call the database function `function` now, with a fresh token; its JSON result
+        (OfflineError, RejectedError, ... as `classify` says)."""
+        self.ensure_fresh()
+        return self._call(lambda: self.client.rpc(function, dict(params or {})).execute().data)
+
+    def download(self, url: str) -> bytes:
+        """The body of a signed URL (a recording); a path-only URL is taken as the server's
+        Storage path. OfflineError when the server cannot be reached, ServerError when it
+        answers anything but 200."""
+        if url.startswith("/"):
+            url = f"{self.config.url}/storage/v1{url}"
+        try:
+            response = self._download_http.get(url)
+        except httpx.HTTPError as error:
+            raise OfflineError(f"the download from {self.config.url} failed: {error}") from error
+        if response.status_code != 200:
+            raise ServerError(
+                f"the download was refused (the server answered {response.status_code})"
+            )
+        return response.content
 
     # Helpers ------------------------------------------------------------------------------
     @staticmethod

@@ -264,13 +264,19 @@ def refused_paths(db: Database, attempt_ids: list[str]) -> set[tuple[str, str]]:
 
 
 def upload_pending(
-    client: Client, db: Database, org_id: str, *, resumable_threshold: int = RESUMABLE_THRESHOLD
+    client: Client,
+    db: Database,
+    org_id: str,
+    *,
+    resumable_threshold: int = RESUMABLE_THRESHOLD,
+    between: Callable[[], None] | None = None,
 ) -> tuple[int, int]:
     """Send every waiting file of the org; returns (uploaded, refused).
 
     Stops at the first failure that is not a refusal (offline, expired token): the caller
     retries later, and files already sent are not sent again (nor the part of a large file the
-    server already has). Files above `resumable_threshold` bytes go resumable.
+    server already has). Files above `resumable_threshold` bytes go resumable. `between` is
+    called after each file (the owner thread's yield point: sync/owner.py).
     """
     sent = refused = 0
     for upload in pending(db, org_id):
@@ -282,6 +288,8 @@ def upload_pending(
             continue
         _finish(db, upload.id, "done", None)
         sent += 1
+        if between is not None:
+            between()
     return sent, refused
 
 

@@ -10,14 +10,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
-from app.client.views import Backend
+from app.client.views import Backend, Changes
 from ui.preferences import Preferences
 from ui.theme import Theme
 from ui.workers import Handle, Operation, ProgressSink, Task, Workers
 
 T = TypeVar("T")
+
+
+class ChangeFeed(QObject):
+    """What the backend changed, on the GUI thread: each screen connects to `changed` and
+    decides itself whether what it shows needs reading again (the backend reports on its owner
+    thread; Qt queues the signal to the GUI thread)."""
+
+    changed = Signal(Changes)
 
 
 @dataclass
@@ -28,6 +36,11 @@ class AppContext:
     preferences: Preferences
     progress: ProgressSink | None = None  # the status bar, once the main window exists
     running: list[Handle] = field(default_factory=list)
+    changes: ChangeFeed = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.changes = ChangeFeed()
+        self.backend.subscribe_changes(self.changes.changed.emit)
 
     def call(
         self,

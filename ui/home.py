@@ -21,7 +21,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.client.formatting import due_text, score_text
-from app.client.views import Assignment, AttemptRow, HomeData, Scenario, utc_now
+from app.client.views import (
+    OUTBOX,
+    Assignment,
+    AttemptRow,
+    Changes,
+    HomeData,
+    Scenario,
+    utc_now,
+)
 from ui.context import AppContext
 from ui.errors import show_error
 from ui.models import ROW_ROLE, AssignmentsModel, AttemptsModel
@@ -30,6 +38,16 @@ from ui.widgets.table import make_table
 
 # A thin bar reads as a gauge; at a button's height, beside the Start button, it read as one.
 PROGRESS_BAR_HEIGHT = 8
+# What home shows comes from these (app.client.views.Changes names them).
+HOME_DATA = (
+    "assignments",
+    "scenarios",
+    "scenario_attempts",
+    "tracks",
+    "track_scenarios",
+    "org_members",
+    OUTBOX,
+)
 
 
 def _content(assignment: Assignment) -> Hashable:
@@ -139,6 +157,13 @@ class HomeScreen(QWidget):
             lambda current, _previous: self.review_button.setEnabled(current.isValid())
         )
         ctx.theme.changed.connect(self._recolor)
+        ctx.changes.changed.connect(self._data_changed)
+
+    def _data_changed(self, changes: Changes) -> None:
+        """A round or a local write changed what home shows: read it again if on screen (the
+        window refreshes home whenever it shows it)."""
+        if self.isVisible() and self.ctx.backend.account is not None and changes.touch(*HOME_DATA):
+            self.refresh()
 
     def refresh(self) -> None:
         account = self.ctx.backend.account

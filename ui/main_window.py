@@ -161,7 +161,6 @@ class MainWindow(QMainWindow):
         self.recovery: RecoveryDialog | None = None
         self._relay = _StatusRelay(self)
         self._relay.changed.connect(self._sync_changed)
-        self._last_synced: object = None
         self._notices_shown: set[str] = set()
         ctx.backend.subscribe(self._relay.changed.emit)
         self._show_sync_controls(False)  # nothing to sync until someone signs in
@@ -455,9 +454,7 @@ class MainWindow(QMainWindow):
         )
 
     def _synced(self, status: SyncStatus) -> None:
-        self._show_sync(status)
-        if self.review.detail is not None and self.pages.currentWidget() is self.review:
-            self.review.refresh_if_showing(self.review.detail.row.id)
+        self._show_sync(status)  # what the round changed reaches the screens through ctx.changes
 
     def _sync_failed(self, error: BaseException) -> None:
         self.poll_sync()
@@ -467,20 +464,9 @@ class MainWindow(QMainWindow):
         self.status.show_sync(status)
 
     def _sync_changed(self, status: SyncStatus) -> None:
-        """Live engine status; after a round brought news, refresh what is on screen."""
-        if self.ctx.backend.account is None:
-            return
-        self._show_sync(status)
-        if status.last_synced is None or status.last_synced == self._last_synced:
-            return
-        self._last_synced = status.last_synced
-        shown = self.pages.currentWidget()
-        if shown is self.review and self.review.detail is not None:
-            self.review.refresh_if_showing(self.review.detail.row.id)
-        elif shown is self.workspace and self.workspace is not None:
-            current = self.workspace.currentWidget()
-            if current is self.home and self.home is not None:
-                self.home.refresh()
+        """Live engine status for the status bar (screens hear of changed data themselves)."""
+        if self.ctx.backend.account is not None:
+            self._show_sync(status)
 
     def open_settings(self) -> SettingsDialog:
         dialog = SettingsDialog(self.ctx, self, recorder_factory=self.devices.recorder_factory)

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.client.formatting import clock, local_time, number, score_text
 from app.client.kpi_display import KpiReading, readings
-from app.client.views import AttemptDetail, AttemptRow, Scenario, SyncState
+from app.client.views import OUTBOX, AttemptDetail, AttemptRow, Changes, Scenario, SyncState
 from sync.rows import number as as_decimal
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
@@ -50,6 +50,8 @@ from ui.widgets.table import fit_rows, make_table
 log = structlog.get_logger(__name__)
 
 KPI_COLUMNS = 3
+# What the review shows comes from these (app.client.views.Changes names them).
+REVIEW_DATA = ("scenario_attempts", "scenarios", OUTBOX)
 
 Criterion = Mapping[str, Any]
 
@@ -149,6 +151,7 @@ class ReviewScreen(QWidget):
         self._previous_readings: list[KpiReading] | None = None
         self._recording_load = 0  # the latest load: an older one finishing late is dropped
         self._recording_file: Path | None = None  # what the player plays, to save a copy of
+        ctx.changes.changed.connect(self._data_changed)
 
         self.back_button = QPushButton("← &Back")
         self.back_button.setToolTip("Back (Esc)")
@@ -298,6 +301,12 @@ class ReviewScreen(QWidget):
             fit_rows(self.breakdown_table)
         if before is None or _recording_of(before) != _recording_of(detail):
             self._load_recording(detail)
+
+    def _data_changed(self, changes: Changes) -> None:
+        """A score arrived, or the call was sent or refused: show it if the attempt is on screen."""
+        shown = self.detail
+        if shown is not None and self.isVisible() and changes.touch(*REVIEW_DATA):
+            self.refresh_if_showing(shown.row.id)
 
     def refresh_if_showing(self, attempt_id: str) -> None:
         """Re-read the attempt shown, quietly (no progress, no dialog: nobody asked)."""

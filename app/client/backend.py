@@ -7,12 +7,18 @@ provisional score until the engine has sent it and pulled the server's. Only wha
 server alone needs it live: the leaderboard for another month or a team (this month's is cached),
 the manager's charts (reporting accessors) and signed URLs for recordings made elsewhere.
 
-Every method blocks and runs on the UI's network thread; engine status changes arrive on the
-engine's thread through `subscribe` (the main window relays them to the GUI thread).
+The cache and the session have one owner thread (sync/owner.py), and every method here that
+touches them hands its work to it and blocks until it is done: callers (the UI's network thread)
+never use either themselves. The sync engine's rounds run on that thread too; reads and local
+writes run between a round's pages, sign-in, sign-out, org switches and "sync now" between
+rounds. Engine status changes arrive through `subscribe`, and what a round or a local write
+changed through `subscribe_changes`, both on the owner thread (screens relay them to the GUI
+thread).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 import threading
@@ -20,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,17 +34,19 @@ import structlog
 
 from app.client.threads import lower_this_thread_priority
 from app.client.views import (
+    LEADERBOARD,
+    OUTBOX,
     Account,
     Assignment,
     AttemptDetail,
     AttemptRow,
+    Changes,
     FinishedAttempt,
     HomeData,
     LeaderRow,
     Member,
     NewAssignment,
     NotSignedIn,
-    OfflineError,
     OrgChoice,
     OverviewMonth,
     PermissionDenied,
@@ -47,7 +55,8 @@ from app.client.views import (
     Scenario,
     ScenarioInsight,
     ServerConfig,
-    SignInError,
+    ServerUnreachable,
+    SignInRefused,
     SyncPhase,
     SyncState,
     SyncStatus,
@@ -72,12 +81,14 @@ from sync.cache import DueAssignment as CachedAssignment
 from sync.cache import Scenario as CachedScenario
 from sync.client import NotSignedInError as SyncNotSignedIn
 from sync.client import OfflineError as SyncOffline
-from sync.client import RejectedError, SyncError
+from sync.client import RejectedError, ServerError, SyncError
 from sync.client import ServerConfig as SyncServerConfig
 from sync.client import SignInError as SyncSignInError
 from sync.db_types import OrgRole
 from sync.engine import Phase, SyncEngine
 from sync.engine import SyncStatus as EngineStatus
+from sync.owner import Owner
+from sync.pull import CONTENT_TABLES, MEMBERSHIP_TABLES
 from sync.reporting import reporting_freshness
 from sync.rows import number as as_decimal
 from sync.session import (
@@ -91,6 +102,7 @@ from sync.session import (
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 SYNC_INTERVAL_S = 60.0
 ENCRYPTED_SIGN_IN_FILE = "sign-in.cfg"
@@ -137,12 +149,12 @@ def translate(error: BaseException, server: str) -> CoachdeskError:
         return error
     log.info("server call failed", error_type=type(error).__name__, reason=str(error))
     if isinstance(error, SyncOffline):
-        return OfflineError(
+        return ServerUnreachable(
             f"Cannot reach the Coachdesk server at {server}. Check your connection; your "
             "practice calls are kept on this computer and sync when it is back."
         )
     if isinstance(error, SyncSignInError):
-        return SignInError("The email or password is not right. Check both and try again.")
+        return SignInRefused("The email or password is not right. Check both and try again.")
     if isinstance(error, SyncNotSignedIn):
         return NotSignedIn("Your session has ended. Please sign in again.")
     if isinstance(error, UnsyncedWorkError):
@@ -174,8 +186,32 @@ def cannot_sign_in(server: str) -> str:
     return text
 
 
+_SYNCED_TABLES = frozenset(MEMBERSHIP_TABLES + CONTENT_TABLES)
+
+
+def _on_owner(
+    *, between_rounds: bool = False
+) -> Callable[
+    [Callable[Concatenate[SyncedBackend, P], T]], Callable[Concatenate[SyncedBackend, P], T]
+]:
+    """Run the method on the backend's owner thread (between sync rounds if asked)."""
+
+    def wrap(
+        method: Callable[Concatenate[SyncedBackend, P], T],
+    ) -> Callable[Concatenate[SyncedBackend, P], T]:
+        @functools.wraps(method)
+        def on_owner(self: SyncedBackend, *args: P.args, **kwargs: P.kwargs) -> T:
+            return self._owner.call(
+                lambda: method(self, *args, **kwargs), between_rounds=between_rounds
+            )
+
+        return on_owner
+
+    return wrap
+
+
 class SyncedBackend:
-    """The app's Backend: sync.Session + sync.Cache + sync.SyncEngine."""
+    """The app's Backend: sync.Session + sync.Cache + sync.SyncEngine, on one owner thread."""
 
     def __init__(
         self,
@@ -196,6 +232,7 @@ class SyncedBackend:
         self._playback_dir = playback_dir or Path(tempfile.gettempdir()) / "coachdesk-playback"
         sync_config = SyncServerConfig(config.url, config.anon_key)
         self._sync_config, self._transport = sync_config, transport
+        self._owner = Owner("coachdesk-owner", on_start=lower_this_thread_priority)
         # Where the OS has no keyring, sign-in is kept in memory only until the user chooses an
         # encrypted file (keep_sign_in_encrypted); the UI says so.
         self.keyring_problem: str | None = None
@@ -210,7 +247,9 @@ class SyncedBackend:
         self._engine: SyncEngine | None = None
         self._account: Account | None = None
         self._listeners: list[Callable[[SyncStatus], None]] = []
-        self._lock = threading.Lock()
+        self._change_listeners: list[Callable[[Changes], None]] = []
+        self._lock = threading.Lock()  # guards the listener lists (subscribed from any thread)
+        self._last_round: object = None
 
     # Session -------------------------------------------------------------------------------
     @property
@@ -226,13 +265,14 @@ class SyncedBackend:
         """When a finished call's recording and transcript go (the `upload` setting)."""
         return self._upload
 
+    @_on_owner(between_rounds=True)
     def sign_in(self, email: str, password: str) -> Account:
         if not email.strip() or not password:
-            raise SignInError("Enter your email address and password.")
+            raise SignInRefused("Enter your email address and password.")
         try:
             identity = self._guard(lambda: self._session.sign_in(email, password))
-        except OfflineError as error:
-            raise OfflineError(cannot_sign_in(self._config.url)) from error
+        except ServerUnreachable as error:
+            raise ServerUnreachable(cannot_sign_in(self._config.url)) from error
         self._open(identity)
         # A first round now, so home shows the server's rows, not an empty cache.
         status = self._engine_required().run_once(full=True)
@@ -246,6 +286,7 @@ class SyncedBackend:
         """Where the sign-in is kept when there is no system keyring and the user chose a file."""
         return self._data_dir / ENCRYPTED_SIGN_IN_FILE
 
+    @_on_owner(between_rounds=True)
     def keep_sign_in_encrypted(self, passphrase: str) -> None:
         """No system keyring: keep the sign-in in a file encrypted with `passphrase`, made now or
         unlocked if an earlier run made it. Only while signed out (the next sign-in uses it)."""
@@ -261,6 +302,7 @@ class SyncedBackend:
         self.keyring_problem = None
         log.info("sign-in kept in an encrypted file", path=str(self.encrypted_sign_in_file))
 
+    @_on_owner(between_rounds=True)
     def cached_account(self) -> Account | None:
         """The account kept in the keyring, if its cache is on this computer (no network)."""
         try:
@@ -272,15 +314,17 @@ class SyncedBackend:
         self._open(identity)
         return self._account_for(identity, offline=True)
 
+    @_on_owner(between_rounds=True)
     def resume_offline(self) -> Account:
         """Start on the saved session and cache; the engine syncs whenever the server answers."""
         account = self.cached_account()
         if account is None:
-            raise SignInError("There is no saved sign-in on this computer. Sign in once online.")
+            raise SignInRefused("There is no saved sign-in on this computer. Sign in once online.")
         self._account = account
         self._engine_required().start()
         return account
 
+    @_on_owner(between_rounds=True)
     def switch_org(self, org_id: str) -> Account:
         engine = self._engine_required()
         engine.stop()
@@ -292,6 +336,7 @@ class SyncedBackend:
             engine.start()
         return self._account
 
+    @_on_owner(between_rounds=True)
     def sign_out(self, discard_unsynced: bool = False) -> None:
         engine, cache = self._engine, self._cache
         if engine is not None:
@@ -305,11 +350,17 @@ class SyncedBackend:
         self._engine = self._cache = self._account = None
 
     def close(self) -> None:
-        """Stop syncing and close the cache (quitting the app; the session stays remembered)."""
-        if self._engine is not None:
-            self._engine.stop()
-        if self._cache is not None:
-            self._cache.close()
+        """Stop syncing, close the cache and end the owner thread (quitting the app; the session
+        stays remembered)."""
+
+        def close_on_owner() -> None:
+            if self._engine is not None:
+                self._engine.stop()
+            if self._cache is not None:
+                self._cache.close()
+
+        self._owner.call(close_on_owner, between_rounds=True)
+        self._owner.stop()
 
     def _open(self, identity: Identity) -> None:
         if self._cache is not None and self._cache.user_id == identity.user_id:
@@ -322,6 +373,7 @@ class SyncedBackend:
             self._cache,
             interval_s=self._interval_s,
             page_rows=PULL_PAGE_ROWS,
+            owner=self._owner,
         )
         self._engine.subscribe(self._status_changed)
 
@@ -364,6 +416,7 @@ class SyncedBackend:
         return choices
 
     # Trainee -------------------------------------------------------------------------------
+    @_on_owner()
     def home(self) -> HomeData:
         account, cache = self._require_account(), self._cache_required()
         org = str(account.org_id)
@@ -376,12 +429,14 @@ class SyncedBackend:
             scenarios=scenarios,
         )
 
+    @_on_owner()
     def scenario(self, scenario_id: str) -> Scenario:
         cached = self._cache_required().scenario(scenario_id)
         if cached is None:
             raise CoachdeskError("This scenario is not available (unpublished or removed).")
         return _scenario(cached)
 
+    @_on_owner()
     def attempt(self, attempt_id: str) -> AttemptDetail:
         record = self._cache_required().attempt(attempt_id)
         if record is None:
@@ -413,6 +468,7 @@ class SyncedBackend:
             previous=previous,
         )
 
+    @_on_owner()
     def save_attempt(self, finished: FinishedAttempt) -> AttemptRow:
         """Keep the call with its provisional score (same numbers as the server's), then sync."""
         if not has_rep_speech(finished.transcript):
@@ -443,47 +499,45 @@ class SyncedBackend:
             )
         )
         log.info("attempt saved", attempt_id=record.id, org_id=account.org_id)
-        self._after_local_write()
+        self._after_local_write("scenario_attempts")
         return self._row(record, {scenario.id: scenario}, self._names())
 
+    @_on_owner()
     def upload_attempt(self, attempt_id: str) -> AttemptRow:
         """Send a call kept here (upload = "manual"): its files and transcript go next round."""
         cache = self._cache_required()
         record = self._guard(lambda: cache.upload_attempt(attempt_id))
         log.info("attempt released for upload", attempt_id=attempt_id)
-        self._after_local_write()
+        self._after_local_write("scenario_attempts")
         scenario = self.scenario(record.scenario_id)
         return self._row(record, {scenario.id: scenario}, self._names())
 
+    @_on_owner()
     def recording_for_playback(self, detail: AttemptDetail) -> Path:
         if detail.local_recording is not None and detail.local_recording.exists():
             return detail.local_recording
         if not detail.recording_path:
             raise CoachdeskError("This attempt has no recording to play.")
         url = self._rpc("grant_signed_url", {"path": detail.recording_path, "ttl": 300})
-        if url.startswith("/"):
-            url = f"{self._config.url}/storage/v1{url}"
         try:
-            response = httpx.get(url, timeout=60)
-        except httpx.HTTPError as error:
-            raise translate(SyncOffline(str(error)), self._config.url) from error
-        if response.status_code != 200:
-            raise CoachdeskError(
-                f"The recording could not be downloaded (the server answered "
-                f"{response.status_code})."
-            )
+            content = self._session.download(url)
+        except ServerError as error:
+            raise CoachdeskError(f"The recording could not be downloaded: {error}.") from error
+        except SyncError as error:
+            raise translate(error, self._config.url) from error
         target = self._playback_dir / f"{detail.row.id}{Path(detail.recording_path).suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(response.content)
+        target.write_bytes(content)
         return target
 
     # Everyone ------------------------------------------------------------------------------
+    @_on_owner()
     def leaderboard(self, month: date, team_id: str | None) -> list[LeaderRow]:
         """Live from `leaderboard_month`; offline, the org's snapshot of that month if cached."""
         account = self._require_account()
         try:
             rows = self._rpc("leaderboard_month", {"month": month.isoformat(), "team": team_id})
-        except OfflineError:
+        except ServerUnreachable:
             snapshot = self._cache_required().leaderboard(str(account.org_id), month)
             if snapshot is None or team_id is not None:
                 raise
@@ -503,6 +557,7 @@ class SyncedBackend:
             for r in rows or []
         ]
 
+    @_on_owner()
     def reporting_status(self) -> str:
         """How current the server's leaderboard and charts are, in one line (live)."""
         self._require_account()
@@ -513,11 +568,13 @@ class SyncedBackend:
 
         return self._guard(call)
 
+    @_on_owner()
     def teams(self) -> list[Team]:
         org = str(self._require_account().org_id)
         return [Team(t.id, t.name, t.member_ids) for t in self._cache_required().teams(org)]
 
     # Managers ------------------------------------------------------------------------------
+    @_on_owner()
     def members(self) -> list[Member]:
         org = str(self._require_account().org_id)
         return [
@@ -525,14 +582,17 @@ class SyncedBackend:
             for m in self._cache_required().members(org)
         ]
 
+    @_on_owner()
     def scenarios(self) -> list[Scenario]:
         org = str(self._require_account().org_id)
         return [_scenario(s) for s in self._cache_required().scenarios(org)]
 
+    @_on_owner()
     def tracks(self) -> list[Track]:
         org = str(self._require_account().org_id)
         return [Track(t.id, t.title, t.scenario_ids) for t in self._cache_required().tracks(org)]
 
+    @_on_owner()
     def org_attempts(self, limit: int = 1000) -> list[AttemptRow]:
         """The org's attempts as the cache holds them (RLS let the manager's pull have them)."""
         account = self._require_manager()
@@ -549,6 +609,7 @@ class SyncedBackend:
             for r in records
         ]
 
+    @_on_owner()
     def org_overview(self, months: int) -> list[OverviewMonth]:
         rows = self._rpc("org_overview", {"months": months})
         return [
@@ -564,6 +625,7 @@ class SyncedBackend:
             for r in rows or []
         ]
 
+    @_on_owner()
     def scenario_insights(self) -> list[ScenarioInsight]:
         rows = self._rpc("scenario_insights", {})
         return [
@@ -583,6 +645,7 @@ class SyncedBackend:
             for r in rows or []
         ]
 
+    @_on_owner()
     def create_assignment(self, new: NewAssignment) -> str:
         """Kept in the outbox at once (works offline), sent by the engine."""
         account = self._require_manager()
@@ -598,7 +661,7 @@ class SyncedBackend:
             )
         )
         log.info("assignment created", org_id=account.org_id, assignment_id=assignment_id)
-        self._after_local_write()
+        self._after_local_write("assignments")
         return assignment_id
 
     # Sync ----------------------------------------------------------------------------------
@@ -608,6 +671,7 @@ class SyncedBackend:
             return SyncStatus(SyncPhase.IDLE, message="Not signed in")
         return _status(engine.status)
 
+    @_on_owner(between_rounds=True)
     def sync_now(self, progress: Callable[[float, str], None] | None = None) -> SyncStatus:
         engine = self._engine_required()
         if progress is not None:
@@ -631,28 +695,52 @@ class SyncedBackend:
 
         return unsubscribe
 
+    def subscribe_changes(self, listener: Callable[[Changes], None]) -> Callable[[], None]:
+        """`listener(changes)` after each round or local write that changed data (on the owner
+        thread): screens decide from it whether what they show needs reading again."""
+        with self._lock:
+            self._change_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._change_listeners:
+                    self._change_listeners.remove(listener)
+
+        return unsubscribe
+
     def _status_changed(self, status: EngineStatus) -> None:
-        # Called on the engine's own thread: the one place to make it yield to the GUI thread.
-        lower_this_thread_priority()
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(_status(status))
+        # A finished round is a new PullResult (status updates in between carry the same one).
+        if status.last_pull is not None and status.last_pull is not self._last_round:
+            self._last_round = status.last_pull
+            tables = _round_changes(status)
+            if tables:
+                self._changed(tables)
 
-    def _after_local_write(self) -> None:
+    def _changed(self, tables: frozenset[str]) -> None:
+        with self._lock:
+            listeners = list(self._change_listeners)
+        changes = Changes(tables)
+        for listener in listeners:
+            try:
+                listener(changes)
+            except Exception:  # a screen's bug must not undo the write or stop sync
+                log.exception("change listener failed", tables=sorted(tables))
+
+    def _after_local_write(self, table: str) -> None:
         engine = self._engine_required()
         engine.refresh_counts()
+        self._changed(frozenset({table, OUTBOX}))
         engine.sync_now()
 
     # Helpers -------------------------------------------------------------------------------
     def _rpc(self, function: str, params: Mapping[str, Any]) -> Any:
         """A live call to the server (reports, signed URLs), with a fresh token."""
 
-        def call() -> Any:
-            self._session.ensure_fresh()
-            return self._session.client.rpc(function, dict(params)).execute().data
-
-        return self._guard(lambda: Session._call(call))
+        return self._guard(lambda: self._session.rpc(function, params))
 
     def _guard(self, call: Callable[[], T]) -> T:
         try:
@@ -708,6 +796,20 @@ class SyncedBackend:
             assignment_id=record.assignment_id,
             kpis=record.kpis or {},
         )
+
+
+def _round_changes(status: EngineStatus) -> frozenset[str]:
+    """The tables a finished round changed here: pulled rows, deletions, sent or refused
+    changes, the month's leaderboard."""
+    pulled, pushed = status.last_pull, status.last_push
+    tables = {table for table, rows in (pulled.rows if pulled else {}).items() if rows}
+    if pulled is not None and pulled.deleted:
+        tables |= _SYNCED_TABLES  # tombstones are not counted by table
+    if pulled is not None and pulled.leaderboard_rows:
+        tables.add(LEADERBOARD)
+    if pushed is not None and (pushed.rows or pushed.files or pushed.rejected):
+        tables.add(OUTBOX)
+    return frozenset(tables)
 
 
 def _status(status: EngineStatus) -> SyncStatus:

@@ -1,15 +1,18 @@
-"""What can go wrong in the client core, as errors whose text a user reads."""
+"""What can go wrong in the client core, as errors whose text a user reads.
+
+Named apart from sync's own (sync/client.py: OfflineError, SignInError, ...), whose text is for
+the log: app/client/backend.py `translate` turns those into these."""
 
 from __future__ import annotations
 
 from app.errors import CoachdeskError
 
 
-class SignInError(CoachdeskError):
+class SignInRefused(CoachdeskError):
     """Wrong email or password, or an account that cannot sign in."""
 
 
-class OfflineError(CoachdeskError):
+class ServerUnreachable(CoachdeskError):
     """The server cannot be reached; cached data is still shown."""
 
 

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 from app.client.errors import (
     NotSignedIn,
-    OfflineError,
     PermissionDenied,
-    SignInError,
+    ServerUnreachable,
+    SignInRefused,
     UnsyncedWork,
 )
 from sync.db_types import OrgRole
@@ -34,13 +34,13 @@ __all__ = [
     "AttemptDetail",
     "AttemptRow",
     "Backend",
+    "Changes",
     "FinishedAttempt",
     "HomeData",
     "LeaderRow",
     "Member",
     "NewAssignment",
     "NotSignedIn",
-    "OfflineError",
     "OrgChoice",
     "OverviewMonth",
     "PermissionDenied",
@@ -49,7 +49,8 @@ __all__ = [
     "Scenario",
     "ScenarioInsight",
     "ServerConfig",
-    "SignInError",
+    "ServerUnreachable",
+    "SignInRefused",
     "SyncState",
     "SyncStatus",
     "Team",
@@ -397,6 +398,24 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# What a screen subscribes to: the names are the server's tables the cache keeps, plus OUTBOX
+# (local changes sent or refused: sync states shown beside attempts) and LEADERBOARD (the
+# month's cached snapshot).
+OUTBOX = "outbox"
+LEADERBOARD = "leaderboard"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a sync round or a local write changed in the client's data, by table."""
+
+    tables: frozenset[str]
+
+    def touch(self, *tables: str) -> bool:
+        """Whether any of `tables` changed (a screen showing them refreshes)."""
+        return not self.tables.isdisjoint(tables)
+
+
 # The boundary -----------------------------------------------------------------------------------
 class Backend(Protocol):
     """Everything the screens need; blocking, so always called from a worker thread."""
@@ -446,6 +465,8 @@ class Backend(Protocol):
     def sync_now(self, progress: Callable[[float, str], None] | None = None) -> SyncStatus: ...
     def wake_sync(self) -> None: ...  # the network is back: retry now; returns at once
     def subscribe(self, listener: Callable[[SyncStatus], None]) -> Callable[[], None]: ...
+    # `listener(changes)` after each round or local write that changed data (on a worker thread)
+    def subscribe_changes(self, listener: Callable[[Changes], None]) -> Callable[[], None]: ...
 
 
 def month_start(day: date) -> date:

@@ -15,6 +15,7 @@ from sync_support import FaultyTransport, MemoryKeyring, TcpProxy
 from sync.cache import Cache
 from sync.client import ServerConfig
 from sync.engine import Backoff, SyncEngine
+from sync.owner import Owner
 from sync.session import Session
 
 
@@ -104,6 +105,30 @@ def engine_for(open_cache: Callable[..., Cache]) -> Callable[..., SyncEngine]:
         return SyncEngine(session, open_cache(identity.user_id, data_dir), **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture
+def owned_engine_for(tmp_path: Path) -> Iterator[Callable[..., SyncEngine]]:
+    """An engine as the app has it: its cache opened on its owner thread (sync/owner.py), so
+    `start()` syncs there; the test hands cache work to `engine.owner` too."""
+    engines: list[SyncEngine] = []
+
+    def make(session: Session, data_dir: Path | None = None, **kwargs: object) -> SyncEngine:
+        owner = Owner("coachdesk-owner")
+        user_id = session.require_identity().user_id
+        cache = owner.call(lambda: Cache.open(data_dir or tmp_path / "data", user_id))
+        kwargs.setdefault("backoff", Backoff(base_s=0.05, cap_s=0.2))
+        engine = owner.call(
+            lambda: SyncEngine(session, cache, owner=owner, **kwargs)  # type: ignore[arg-type]
+        )
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.stop()
+        engine.owner.call(engine.cache.close)
+        engine.owner.stop()
 
 
 @pytest.fixture(scope="session")

@@ -226,30 +226,33 @@ def test_server_rows_leave_the_columns_they_do_not_carry(cache):
     assert cache.attempt(other["id"]).transcript == {"turns": [], "version": 1}
 
 
-def test_a_write_waits_for_another_threads_transaction_instead_of_failing(cache):
-    """Write transactions take the lock when they begin: one that read first and found the
-    other thread's commit in between would otherwise fail at once with "database is locked"
-    (what a practice call saved while the sync worker applied a page ran into)."""
+def test_a_write_waits_for_another_connections_transaction_instead_of_failing(cache):
+    """Write transactions take the lock when they begin: one that read first and found another
+    connection's commit in between (a `coachdesk` command on the same file) would otherwise
+    fail at once with "database is locked"."""
     reading = threading.Event()
     errors: list[BaseException] = []
 
-    def worker() -> None:
+    def other_connection() -> None:
+        other = Cache(cache.path, cache.user_id)
         reading.wait()
         try:
-            cache.set_meta("worker", "wrote")
+            other.set_meta("other", "wrote")
         except BaseException as error:  # reported below
             errors.append(error)
+        finally:
+            other.close()
 
-    thread = threading.Thread(target=worker)
+    thread = threading.Thread(target=other_connection)
     thread.start()
     with cache.atomic() as db:
         db.execute("select count(*) from scenario_attempts").fetchone()
         reading.set()
-        thread.join(0.5)  # the worker's write waits for this transaction (or slips in before)
+        thread.join(0.5)  # the other write waits for this transaction (or slips in before)
         db.execute("insert into meta (key, value) values ('gui', 'wrote')")
     thread.join()
     assert errors == []
-    assert (cache.meta("gui"), cache.meta("worker")) == ("wrote", "wrote")
+    assert (cache.meta("gui"), cache.meta("other")) == ("wrote", "wrote")
 
 
 def test_due_assignments_show_progress_from_server_and_provisional_scores(cache):
@@ -288,40 +291,24 @@ def test_due_assignments_show_progress_from_server_and_provisional_scores(cache)
     assert not due[0].overdue(datetime(2031, 1, 1, tzinfo=UTC))
 
 
-def test_closing_while_another_thread_is_mid_query_lets_that_query_finish(tmp_path):
-    """Signing out while a screen's refresh still reads on a worker thread: the read finishes
-    (closing its connection under it would crash the process), then the cache says it is closed."""
+def test_the_cache_refuses_a_thread_that_is_not_its_owner(tmp_path):
+    """One thread uses a cache (in the app, its owner: sync/owner.py); another is told so
+    instead of racing it, and after closing every use says the cache is closed."""
     cache = Cache.open(tmp_path, TRAINEE)
-    started, finished = threading.Event(), threading.Event()
-    outcome: dict[str, object] = {}
+    outcome: list[BaseException] = []
 
-    def progress() -> int:
-        started.set()
-        return 0  # keep going
-
-    def read() -> None:
-        conn = cache.db.conn
-        conn.set_progress_handler(progress, 10_000)
-        try:
-            outcome["rows"] = conn.execute(
-                "with recursive n(i) as (select 1 union all select i + 1 from n where i < 3000000)"
-                " select count(*) from n"
-            ).fetchone()[0]
-        finally:
-            conn.set_progress_handler(None, 0)
+    def intruder() -> None:
         try:
             cache.scenarios(DEMO_ORG)
         except CacheError as error:
-            outcome["after"] = str(error)
-        finished.set()
+            outcome.append(error)
 
-    reader = threading.Thread(target=read)
-    reader.start()
-    assert started.wait(30)
-    cache.close()  # while the reader is inside its query
-    assert finished.wait(60)
-    reader.join()
-    assert outcome["rows"] == 3_000_000
-    assert "is closed" in str(outcome["after"])
+    thread = threading.Thread(target=intruder)
+    thread.start()
+    thread.join()
+    assert len(outcome) == 1 and "belongs to another thread" in str(outcome[0])
+    assert cache.scenarios(DEMO_ORG) == []  # still fine on its own thread
+    cache.close()
+    cache.close()  # a second close does nothing
     with pytest.raises(CacheError, match="is closed"):
         cache.meta("device_id")

@@ -1,4 +1,4 @@
-"""The engine as the UI uses it: a worker thread, "sync now", status and listeners."""
+"""The engine as the UI uses it: rounds on the owner thread, "sync now", status and listeners."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sync.cache import NewAttempt, store_server_rows
 from sync.engine import Phase
 
 
-def test_the_worker_syncs_on_request_and_reports_each_change(sign_in, engine_for, db):
-    engine = engine_for(sign_in("trainee"), interval_s=3600)
+def test_the_owner_syncs_on_request_and_reports_each_change(sign_in, owned_engine_for, db):
+    engine = owned_engine_for(sign_in("trainee"), interval_s=3600)
     seen: list[tuple[Phase, str]] = []
 
     def listener(status) -> None:
@@ -25,8 +25,8 @@ def test_the_worker_syncs_on_request_and_reports_each_change(sign_in, engine_for
         first = engine.sync_now_and_wait(timeout=60)
         assert first.phase is Phase.IDLE, first.last_error
         new = NewAttempt(**new_attempt_args())
-        engine.cache.record_attempt(new)
-        assert engine.refresh_counts().pending == 1
+        engine.owner.call(lambda: engine.cache.record_attempt(new))
+        assert engine.owner.call(engine.refresh_counts).pending == 1
         done = engine.sync_now_and_wait(timeout=60)
         assert done.phase is Phase.IDLE and done.pending == 0
         wait_for_scoring(db)
@@ -38,9 +38,31 @@ def test_the_worker_syncs_on_request_and_reports_each_change(sign_in, engine_for
         unsubscribe()
     rounds = [thread for phase, thread in seen if phase is Phase.SYNCING]
     assert len(rounds) >= 2
-    assert set(rounds) == {"coachdesk-sync"}, "rounds run on the worker, never the caller"
-    assert (Phase.IDLE, "coachdesk-sync") in seen
+    assert set(rounds) == {"coachdesk-owner"}, "rounds run on the owner, never the caller"
+    assert (Phase.IDLE, "coachdesk-owner") in seen
     assert engine.status.phase is Phase.STOPPED
+
+
+def test_work_handed_to_the_owner_during_a_round_runs_between_its_pages(sign_in, owned_engine_for):
+    """A screen's read waits for one page, not for the whole round (a first, full pull of the
+    demo org in pages of 2 rows is dozens of pages)."""
+    engine = owned_engine_for(sign_in("trainee"), interval_s=3600, page_rows=2)
+    order: list[str] = []
+    handed: list[object] = []
+
+    def listener(status) -> None:
+        if status.phase is Phase.SYNCING and not handed:  # on the owner, as the round begins
+            handed.append(engine.owner.submit(lambda: order.append("read")))
+        elif status.phase is Phase.IDLE and handed:
+            order.append("round done")
+
+    engine.subscribe(listener)
+    engine.start()
+    try:
+        assert engine.sync_now_and_wait(timeout=60).phase is Phase.IDLE
+    finally:
+        engine.stop()
+    assert order[:2] == ["read", "round done"]
 
 
 def test_without_a_worker_sync_now_and_wait_runs_here(sign_in, engine_for):

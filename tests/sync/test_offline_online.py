@@ -130,12 +130,13 @@ def _wait_for(check, timeout: float = 60.0, what: str = "the engine") -> None:
 
 
 def test_an_offline_engine_syncs_as_soon_as_the_server_answers_again(
-    sign_in, engine_for, proxy, proxied, recording
+    sign_in, owned_engine_for, proxy, proxied, recording
 ):
     # A backoff far longer than the test: only the engine's own probe can bring it back.
-    engine = engine_for(sign_in("trainee", config=proxied), backoff=Backoff(600, 600))
+    engine = owned_engine_for(sign_in("trainee", config=proxied), backoff=Backoff(600, 600))
     proxy.stop()
-    engine.cache.record_attempt(NewAttempt(**new_attempt_args(recording=recording())))
+    new = NewAttempt(**new_attempt_args(recording=recording()))
+    engine.owner.call(lambda: engine.cache.record_attempt(new))
     engine.start()
     try:
         _wait_for(lambda: engine.status.phase is Phase.OFFLINE)
@@ -146,14 +147,15 @@ def test_an_offline_engine_syncs_as_soon_as_the_server_answers_again(
 
 
 def test_wake_retries_at_once_after_the_network_comes_back(
-    sign_in, engine_for, proxy, proxied, recording
+    sign_in, owned_engine_for, proxy, proxied, recording
 ):
     # No probe and a long backoff: the OS saying "online" (ui/main_window) is what wakes it.
-    engine = engine_for(
+    engine = owned_engine_for(
         sign_in("trainee", config=proxied), backoff=Backoff(600, 600), probe=lambda: False
     )
     proxy.stop()
-    engine.cache.record_attempt(NewAttempt(**new_attempt_args(recording=recording())))
+    new = NewAttempt(**new_attempt_args(recording=recording()))
+    engine.owner.call(lambda: engine.cache.record_attempt(new))
     engine.start()
     try:
         _wait_for(lambda: engine.status.phase is Phase.OFFLINE)

@@ -181,9 +181,10 @@ def test_the_encrypted_file_keeps_the_session_for_the_next_start_and_only_with_i
     server, tmp_path
 ):
     path = tmp_path / "sign-in.cfg"
-    session = Session(server, storage=encrypted_file_storage(path, "s3cret phrase", server.url))
+    storage = encrypted_file_storage(path, "s3cret phrase", server.url)
+    session = Session(server, storage=storage)
     session.sign_in(EMAILS["trainee"], DEMO_PASSWORD)
-    token = session._stored().access_token
+    token = json.loads(storage.get_item(STORAGE_KEY) or "{}")["access_token"]
     assert token.encode() not in path.read_bytes()
     assert path.stat().st_mode & 0o077 == 0
     with pytest.raises(WrongPassphraseError, match="does not unlock"):

@@ -135,8 +135,10 @@ def test_without_a_system_keyring_the_sign_in_can_be_kept_in_an_encrypted_file(
     qtbot.waitUntil(
         lambda: window.home is not None and window.home.data is not None, timeout=30_000
     )
-    token = backend._session._stored().access_token  # what must not be readable in the file
-    assert token.encode() not in backend.encrypted_sign_in_file.read_bytes()
+    kept = backend.encrypted_sign_in_file.read_bytes()
+    # The session kept in plain text would be JSON naming its tokens and the user's email.
+    assert b"access_token" not in kept and b"refresh_token" not in kept
+    assert accounts["trainee"].encode() not in kept
     window.close()
     window.ctx.workers.shutdown()
     backend.close()

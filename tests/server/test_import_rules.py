@@ -1,4 +1,5 @@
-"""No production module imports testing code (docs/architecture.md, "Rules the tests keep").
+"""No production module imports testing code, and the local stack's modules keep their layers
+(docs/architecture.md, "Rules the tests keep").
 
 Modules are parsed, not imported: importing would run them, and an import inside a function
 (the lazy kind) counts as much as one at the top.
@@ -99,3 +100,26 @@ def later():
     ]
     fine = "from server.db.scratch import migrated_database\nimport server.db.testing_notes"
     assert violations(fine, "server.example") == []
+
+
+def _stack_imports(name: str) -> set[str]:
+    path = REPO_ROOT / "server" / "stack" / f"{name}.py"
+    return _imported(ast.parse(path.read_text()), f"server.stack.{name}", name == "__init__")
+
+
+def test_stack_package_init_imports_nothing():
+    # Importing any server.stack module must not load the Starlette app.
+    assert _stack_imports("__init__") == set()
+
+
+def test_simple_and_resumable_uploads_do_not_import_each_other():
+    assert "server.stack.resumable" not in _stack_imports("storage")
+    assert "server.stack.storage" not in _stack_imports("resumable")
+
+
+def test_the_request_context_depends_on_no_api():
+    apis = {f"server.stack.{name}" for name in ("app", "rest", "storage", "resumable", "auth")}
+    assert _stack_imports("context") & apis == set()
+    assert _stack_imports("storage_objects") & apis == set()
+    for name in ("rest", "storage", "resumable", "auth", "auth_mail"):
+        assert "server.stack.app" not in _stack_imports(name), name

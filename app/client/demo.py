@@ -48,7 +48,7 @@ class DemoStack:
 def throwaway_stack() -> Iterator[DemoStack]:
     """A freshly migrated, seeded database behind an in-process local stack; removed after."""
     from server.db.cluster import free_port
-    from server.db.testing import migrated_database
+    from server.db.scratch import migrated_database
     from server.stack.config import StackConfig
     from server.stack.runner import StackServer, apply_local_stack_sql
 

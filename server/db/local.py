@@ -15,8 +15,8 @@ import platformdirs
 import psycopg
 
 from server.db.cluster import PostgresCluster, free_port
+from server.db.dsn import with_dbname
 from server.db.migrate import migrate
-from server.db.testing import with_dbname
 
 DATABASE_NAME = "coachdesk"
 

@@ -134,7 +134,7 @@ def generate(dsn: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from app.logs import configure_logging
-    from server.db.testing import migrated_database
+    from server.db.scratch import migrated_database
 
     configure_logging()
     parser = argparse.ArgumentParser(description=__doc__)

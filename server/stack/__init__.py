@@ -5,8 +5,3 @@ The database decides every authorization question: each request runs in one tran
 token's Postgres role with `request.jwt.claims` set, exactly as PostgREST does, so the RLS
 policies in `supabase/migrations/` are the only access rules. See docs/local-stack.md.
 """
-
-from server.stack.app import create_app
-from server.stack.config import StackConfig
-
-__all__ = ["StackConfig", "create_app"]

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.to_thread
 import bcrypt
@@ -40,10 +40,8 @@ from starlette.routing import Route
 from server.db import auth_users
 from server.stack import jwt as stack_jwt
 from server.stack.bodies import MalformedJson, parse_json
+from server.stack.context import StackState
 from server.stack.ratelimit import RateLimited, client_ip
-
-if TYPE_CHECKING:
-    from server.stack.app import StackState
 
 log = structlog.get_logger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]

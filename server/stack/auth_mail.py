@@ -19,7 +19,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import psycopg
@@ -36,10 +36,8 @@ from server.db.auth_users import (
     insert_user_sql,
 )
 from server.stack import auth, outbox
+from server.stack.context import StackState
 from server.stack.ratelimit import RateLimited, client_ip
-
-if TYPE_CHECKING:
-    from server.stack.app import StackState
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from server.db.testing import with_dbname
+from server.db.dsn import with_dbname
 from server.stack import jwt as stack_jwt
 from server.stack.ratelimit import RateLimits
 

@@ -9,96 +9,20 @@ may be read or written is decided by the database's grants and RLS policies alon
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.stack import jwt as stack_jwt
 from server.stack import query as q
 from server.stack.bodies import MalformedJson, parse_json
-from server.stack.config import API_ROLES
+from server.stack.context import StackState, as_role, authenticate
 from server.stack.query import ApiError
-
-if TYPE_CHECKING:
-    from server.stack.app import StackState
 
 SINGLE_OBJECT = "application/vnd.pgrst.object+json"
 JSON_TYPE = "application/json; charset=utf-8"
-
-
-# -- authentication ------------------------------------------------------------------------------
-
-
-def authenticate(request: Request, state: StackState) -> dict[str, Any]:
-    """Claims of the request's token, checked like Kong (apikey) and PostgREST (Bearer)."""
-    apikey = request.headers.get("apikey") or request.query_params.get("apikey")
-    if not apikey:
-        raise ApiError(
-            401,
-            "PGRST301",
-            "No API key found in request",
-            hint="No `apikey` request header or url param was found.",
-        )
-    try:
-        key_claims = stack_jwt.decode(apikey, state.config.jwt_secret)
-    except stack_jwt.TokenError:
-        key_claims = {}
-    if key_claims.get("role") not in ("anon", "service_role"):
-        raise ApiError(
-            401,
-            "PGRST301",
-            "Invalid API key",
-            hint="Double check your Supabase `anon` or `service_role` API key.",
-        )
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        token = apikey
-    elif scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "PGRST301", "Authorization header must be 'Bearer <token>'")
-    try:
-        claims = stack_jwt.decode(token.strip(), state.config.jwt_secret)
-    except stack_jwt.TokenError as exc:
-        if exc.expired:
-            raise ApiError(401, "PGRST303", "JWT expired") from exc
-        raise ApiError(401, "PGRST301", exc.message) from exc
-    if claims.get("role") not in API_ROLES:
-        raise ApiError(401, "PGRST301", f'role "{claims.get("role")}" may not use the API')
-    return claims
-
-
-@asynccontextmanager
-async def as_role(
-    state: StackState, claims: dict[str, Any], method: str
-) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """One transaction acting as the token's role with its claims and the role's own settings
-    (its statement_timeout above all), rolled back on any error."""
-    settings = state.role_settings.get(claims["role"], {})
-    statement = (
-        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
-        " set_config('request.method', %s, true)" + ", set_config(%s, %s, true)" * len(settings)
-    )
-    params = [claims["role"], json.dumps(claims), method]
-    for name, value in settings.items():
-        params += [name, value]
-    try:
-        conn = await state.api_pool.getconn()
-    except PoolTimeout as exc:
-        raise ApiError(
-            504, "PGRST003", "Timed out acquiring connection from connection pool."
-        ) from exc
-    try:
-        async with conn.transaction():
-            await conn.execute(statement, params)
-            yield conn
-    finally:
-        await state.api_pool.putconn(conn)
 
 
 # -- errors --------------------------------------------------------------------------------------

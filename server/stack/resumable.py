@@ -10,9 +10,9 @@
 Authorisation is the normal upload's: creating an upload and every append dry-run the object
 row's insert (upsert with `x-upsert: true`) as the caller and roll it back, so the storage RLS
 policies decide before any byte is taken. The row itself is written only by the append that
-completes the file, through storage.save_object, exactly as a normal upload writes it (bucket
-size and MIME limits re-checked, the same errors). Only the token that created an upload (same
-role and user) may see, continue or end it.
+completes the file, through storage_objects.save_object, exactly as a normal upload writes it
+(bucket size and MIME limits re-checked, the same errors). Only the token that created an
+upload (same role and user) may see, continue or end it.
 
 Partial data lives on disk, `<storage dir>/resumable/<id>/` (`data` and `info.json`), never in
 memory, so an upload survives a restart of the stack. `info.json` holds the offset, and it moves
@@ -38,7 +38,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from email.utils import formatdate
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from starlette.concurrency import run_in_threadpool
@@ -46,12 +46,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.stack import rest, storage, storage_metadata
+from server.stack import storage_metadata
+from server.stack import storage_objects as objects
 from server.stack.config import DEFAULT_FILE_SIZE_LIMIT
-from server.stack.storage import StorageError
-
-if TYPE_CHECKING:
-    from server.stack.app import StackState
+from server.stack.context import StackState, authenticate, stack_state
+from server.stack.storage_objects import StorageError
 
 log = structlog.get_logger(__name__)
 
@@ -213,8 +212,8 @@ async def options(request: Request) -> Response:
 
 
 async def create(request: Request) -> Response:
-    state = storage.stack_state(request)
-    claims = rest.authenticate(request, state)
+    state = stack_state(request)
+    claims = authenticate(request, state)
     if "upload-defer-length" in request.headers:
         raise StorageError(400, "InvalidRequest", "Upload-Defer-Length is not supported")
     length = _int_header(request, "upload-length")
@@ -222,19 +221,19 @@ async def create(request: Request) -> Response:
     bucket_id = meta.get("bucketName") or ""
     if not bucket_id:
         raise StorageError(400, "InvalidRequest", "Upload-Metadata must name bucketName")
-    name = storage.validate_key(meta.get("objectName") or "")
+    name = objects.validate_key(meta.get("objectName") or "")
     content_type = storage_metadata.media_type(
         meta.get("contentType") or storage_metadata.DEFAULT_MEDIA_TYPE
     )
     cache_control = storage_metadata.cache_seconds(meta.get("cacheControl"))
     raw_metadata = meta.get("metadata")
-    user_metadata = None if raw_metadata is None else storage.user_metadata(raw_metadata)
-    bucket = await storage.bucket_settings(state, bucket_id)
-    if length > storage.file_size_limit(bucket):
-        raise storage.too_large()
-    storage.check_mime(content_type, bucket)
-    upsert = storage.truthy(request.headers.get("x-upsert"))
-    await storage.check_can_write(state, claims, "POST", bucket_id, name, upsert)
+    user_metadata = None if raw_metadata is None else objects.user_metadata(raw_metadata)
+    bucket = await objects.bucket_settings(state, bucket_id)
+    if length > objects.file_size_limit(bucket):
+        raise objects.too_large()
+    objects.check_mime(content_type, bucket)
+    upsert = objects.truthy(request.headers.get("x-upsert"))
+    await objects.check_can_write(state, claims, "POST", bucket_id, name, upsert)
 
     busy = _busy(request)
     _sweep(state, busy)
@@ -264,15 +263,15 @@ async def create(request: Request) -> Response:
 
 
 async def head(request: Request) -> Response:
-    state = storage.stack_state(request)
-    claims = rest.authenticate(request, state)
+    state = stack_state(request)
+    claims = authenticate(request, state)
     upload = _owned(request, state, claims)
     return Response(status_code=200, headers={**upload.headers(), "Cache-Control": "no-store"})
 
 
 async def append(request: Request) -> Response:
-    state = storage.stack_state(request)
-    claims = rest.authenticate(request, state)
+    state = stack_state(request)
+    claims = authenticate(request, state)
     upload = _owned(request, state, claims)
     if request.headers.get("content-type", "").split(";")[0].strip() != OFFSET_CONTENT_TYPE:
         raise StorageError(415, "InvalidRequest", f"Content-Type must be {OFFSET_CONTENT_TYPE}")
@@ -290,7 +289,7 @@ async def append(request: Request) -> Response:
         raise StorageError(423, "ResourceLocked", "Another request is appending to this upload")
     busy.add(upload.id)
     try:
-        await storage.check_can_write(
+        await objects.check_can_write(
             state, claims, "PATCH", upload.bucket_id, upload.name, upload.upsert
         )
         received = await _receive(request, _folder(state, upload.id) / "data", upload)
@@ -305,8 +304,8 @@ async def append(request: Request) -> Response:
 
 
 async def terminate(request: Request) -> Response:
-    state = storage.stack_state(request)
-    claims = rest.authenticate(request, state)
+    state = stack_state(request)
+    claims = authenticate(request, state)
     upload = _owned(request, state, claims)
     if upload.complete:
         # As hosted Storage: a finished upload is an object now; remove that instead.
@@ -356,25 +355,25 @@ async def _complete(
     """Store the finished file as a normal upload would, or take the last chunk back."""
     data = _folder(state, upload.id) / "data"
     version = str(uuid.uuid4())
-    blob = storage.blob_path(state, version)
+    blob = objects.blob_path(state, version)
     moved = False
     try:
-        bucket = await storage.bucket_settings(state, upload.bucket_id)
-        if upload.length > storage.file_size_limit(bucket):
-            raise storage.too_large()
-        storage.check_mime(upload.content_type, bucket)
+        bucket = await objects.bucket_settings(state, upload.bucket_id)
+        if upload.length > objects.file_size_limit(bucket):
+            raise objects.too_large()
+        objects.check_mime(upload.content_type, bucket)
         etag = await run_in_threadpool(_md5, data)
         blob.parent.mkdir(parents=True, exist_ok=True)
         os.replace(data, blob)
         moved = True
-        await storage.save_object(
+        await objects.save_object(
             state,
             claims,
             "PATCH",
             bucket_id=upload.bucket_id,
             name=upload.name,
             version=version,
-            metadata=storage.object_metadata(
+            metadata=objects.object_metadata(
                 upload.length, etag, upload.content_type, upload.cache_control
             ),
             user_metadata=upload.user_metadata,
@@ -383,7 +382,7 @@ async def _complete(
     except Exception as exc:
         if moved:
             os.replace(blob, data)
-        error = storage.as_storage_error(exc)
+        error = objects.as_storage_error(exc)
         if error is not None and 400 <= error.status < 500:
             _drop(state, upload.id)  # refused: the same bytes would be refused again
         else:
@@ -398,7 +397,7 @@ async def _complete(
 
 def _tus(handler: Any) -> Any:
     """Storage's error shape, the Tus-Resumable check on requests and header on responses."""
-    inner = storage.handled(handler)
+    inner = objects.handled(handler)
 
     async def wrapper(request: Request) -> Response:
         if request.method != "OPTIONS" and request.headers.get("tus-resumable") != TUS_VERSION:

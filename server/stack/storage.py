@@ -2,13 +2,15 @@
 
 Objects: upload (POST, `x-upsert`; PUT = upsert), download (authenticated and public), remove,
 list, info, signed URLs (single and batch) and signed download. Buckets: list, get, create.
-Resumable (tus) uploads are in server.stack.resumable, routed from here; both store a finished
-file through `save_object`, so limits, policies and errors are the same.
+Resumable (tus) uploads are in server.stack.resumable, routed beside these by the app; both build
+on server.stack.storage_objects and store a finished file through its `save_object`, so limits,
+policies and errors are the same.
 
 Every read or write of `storage.objects` runs as the caller's role with their claims (the same
-transaction helper as /rest/v1), so the storage RLS policies in the migrations decide who may
-upload, read, sign or delete. Only two lookups bypass RLS, as hosted Storage's do: the bucket's
-settings (size limit, MIME types, public flag), and the object behind a valid signed token.
+transaction helper as /rest/v1, server.stack.context.as_role), so the storage RLS policies in
+the migrations decide who may upload, read, sign or delete. Only two lookups bypass RLS, as
+hosted Storage's do: the bucket's settings (size limit, MIME types, public flag), and the object
+behind a valid signed token.
 
 File bytes live under `<data dir>/storage/objects/<uuid>`: the file name is a random version id
 stored in the object's row, never derived from the request, so no object name can reach outside
@@ -17,17 +19,12 @@ that directory. Errors use Storage's shape: {"statusCode": "404", "error": "..."
 
 from __future__ import annotations
 
-import contextlib
 import email.parser
 import email.policy
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -37,167 +34,33 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.stack import jwt as stack_jwt
-from server.stack import rest
 from server.stack import storage_metadata as meta
 from server.stack.bodies import MalformedJson, parse_json
-from server.stack.config import DEFAULT_FILE_SIZE_LIMIT
-from server.stack.query import ApiError
-
-if TYPE_CHECKING:
-    from server.stack.app import StackState
+from server.stack.context import StackState, as_role, authenticate, stack_state
+from server.stack.storage_objects import (
+    StorageError,
+    as_service,
+    blob_path,
+    bucket_settings,
+    check_mime,
+    file_size_limit,
+    handled,
+    object_metadata,
+    remove_blob,
+    save_object,
+    too_large,
+    truthy,
+    user_metadata,
+    validate_key,
+)
 
 log = structlog.get_logger(__name__)
 
-MAX_KEY_LENGTH = 1024
 # Room for multipart boundaries and form fields around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 _OBJECT_COLUMNS = (
     "id, name, bucket_id, owner, version, metadata, created_at, updated_at, last_accessed_at"
 )
-
-
-class StorageError(Exception):
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-
-    def response(self) -> JSONResponse:
-        body = {"statusCode": str(self.status), "error": self.error, "message": self.message}
-        return JSONResponse(body, status_code=self.status)
-
-
-def _from_api_error(exc: ApiError) -> StorageError:
-    if exc.status in (401, 403) and exc.code in ("PGRST301", "PGRST303"):
-        return StorageError(exc.status, "InvalidJWT", exc.message)
-    return StorageError(exc.status, "InvalidRequest", exc.message)
-
-
-def _from_database_error(exc: psycopg.Error) -> StorageError:
-    if exc.sqlstate is None and isinstance(exc, psycopg.DataError):
-        return unstorable()
-    if exc.sqlstate == "42501":
-        message = exc.diag.message_primary or "new row violates row-level security policy"
-        return StorageError(403, "Unauthorized", message)
-    if exc.sqlstate == "23505":
-        return StorageError(409, "Duplicate", "The resource already exists")
-    if exc.sqlstate and exc.sqlstate.startswith(("22", "23")):
-        return StorageError(400, "InvalidRequest", exc.diag.message_primary or str(exc))
-    log.error("storage.database_error", sqlstate=exc.sqlstate)
-    return StorageError(500, "DatabaseError", exc.diag.message_primary or "database error")
-
-
-def unstorable() -> StorageError:
-    """A value the database cannot take as text: a NUL, or a lone surrogate from JSON."""
-    return StorageError(400, "InvalidRequest", "a value contains NUL or invalid Unicode")
-
-
-def as_storage_error(exc: Exception) -> StorageError | None:
-    """The Storage error a handler's failure stands for; None for a bug (let it raise)."""
-    if isinstance(exc, StorageError):
-        return exc
-    if isinstance(exc, meta.InvalidMetadata):
-        return StorageError(400, "InvalidRequest", str(exc))
-    if isinstance(exc, UnicodeEncodeError):
-        return unstorable()
-    if isinstance(exc, ApiError):
-        return _from_api_error(exc)
-    if isinstance(exc, psycopg.Error):
-        return _from_database_error(exc)
-    return None
-
-
-def handled(
-    handler: Any,
-) -> Any:
-    """Turn every failure of a storage handler into Storage's error shape."""
-
-    async def wrapper(request: Request) -> Response:
-        try:
-            return await handler(request)  # type: ignore[no-any-return]
-        except (
-            StorageError,
-            ApiError,
-            psycopg.Error,
-            meta.InvalidMetadata,
-            UnicodeEncodeError,
-        ) as exc:
-            error = as_storage_error(exc)
-            assert error is not None
-            return error.response()
-
-    return wrapper
-
-
-def validate_key(name: str) -> str:
-    """Object names: relative, no empty/dot segments, no control characters or backslashes."""
-    parts = name.split("/")
-    if (
-        not name
-        or len(name) > MAX_KEY_LENGTH
-        or name.startswith("/")
-        or any(p in ("", ".", "..") for p in parts)
-        or "\\" in name
-        or any(ord(c) < 32 or ord(c) == 127 for c in name)
-    ):
-        raise StorageError(400, "InvalidKey", f"Invalid key: {name}")
-    return name
-
-
-def blob_path(state: StackState, version: str) -> Path:
-    # The version is a uuid the stack generated; re-parse it so nothing else can ever get here.
-    return state.config.storage_dir / "objects" / uuid.UUID(version).hex
-
-
-def remove_blob(state: StackState, version: str | None) -> None:
-    if not version:
-        return
-    with contextlib.suppress(ValueError):
-        blob_path(state, version).unlink(missing_ok=True)
-
-
-@asynccontextmanager
-async def _service(state: StackState) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """Storage's own lookups (bucket settings, signed-token objects) as service_role."""
-    async with state.admin_pool.connection() as conn, conn.transaction():
-        await conn.execute("set local role service_role")
-        yield conn
-
-
-async def bucket_settings(state: StackState, bucket_id: str) -> dict[str, Any]:
-    async with _service(state) as conn:
-        row = await (
-            await conn.execute(
-                "select id, public, file_size_limit, allowed_mime_types from storage.buckets"
-                " where id = %s",
-                (bucket_id,),
-            )
-        ).fetchone()
-    if row is None:
-        raise StorageError(404, "Bucket not found", "Bucket not found")
-    return {"id": row[0], "public": row[1], "file_size_limit": row[2], "allowed_mime_types": row[3]}
-
-
-def file_size_limit(bucket: dict[str, Any]) -> int:
-    """The bucket's limit, never above Storage's global one."""
-    return min(bucket["file_size_limit"] or DEFAULT_FILE_SIZE_LIMIT, DEFAULT_FILE_SIZE_LIMIT)
-
-
-def check_mime(mimetype: str, bucket: dict[str, Any]) -> None:
-    if not _mime_allowed(mimetype, bucket["allowed_mime_types"]):
-        raise StorageError(415, "invalid_mime_type", f"mime type {mimetype} is not supported")
-
-
-def _mime_allowed(mimetype: str, allowed: list[str] | None) -> bool:
-    if not allowed:
-        return True
-    base = mimetype.split(";")[0].strip().lower()
-    for pattern in allowed:
-        pattern = pattern.lower()
-        if pattern == base or (pattern.endswith("/*") and base.startswith(pattern[:-1])):
-            return True
-    return False
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -212,10 +75,6 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             raise too_large()
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def too_large() -> StorageError:
-    return StorageError(413, "Payload too large", "The object exceeded the maximum allowed size")
 
 
 def _parse_upload(content_type: str, body: bytes) -> tuple[bytes, str, dict[str, Any] | None, str]:
@@ -247,17 +106,6 @@ def _parse_upload(content_type: str, body: bytes) -> tuple[bytes, str, dict[str,
     return file_bytes, mimetype, metadata, cache_control
 
 
-def user_metadata(raw: bytes | str) -> dict[str, Any]:
-    """The `metadata` an upload gives: one JSON object (kept apart from Storage's own keys)."""
-    try:
-        parsed = parse_json(raw)
-    except MalformedJson as exc:
-        raise StorageError(400, "InvalidRequest", f"metadata must be JSON: {exc}") from exc
-    if not isinstance(parsed, dict):
-        raise StorageError(400, "InvalidRequest", "metadata must be a JSON object")
-    return parsed
-
-
 async def json_object(request: Request) -> dict[str, Any]:
     """A request body that must be one JSON object (blank means {})."""
     try:
@@ -269,109 +117,12 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def stack_state(request: Request) -> StackState:
-    return request.app.state.stack  # type: ignore[no-any-return]
-
-
-def truthy(value: str | None) -> bool:
-    return (value or "").lower() in ("true", "1", "yes")
-
-
 # -- objects -------------------------------------------------------------------------------------
-
-
-_INSERT_OBJECT = (
-    "insert into storage.objects (bucket_id, name, owner, metadata, version)"
-    " values (%s, %s, %s, coalesce(%s::jsonb, '{}') || %s::jsonb, %s)"
-)
-_UPSERT_OBJECT = _INSERT_OBJECT + (
-    " on conflict (bucket_id, name) do update set owner = excluded.owner,"
-    " metadata = excluded.metadata, version = excluded.version,"
-    " updated_at = now(), last_accessed_at = now()"
-)
-
-
-def object_metadata(size: int, etag: str, mimetype: str, cache_control: str) -> dict[str, Any]:
-    """The `metadata` column Storage writes for a stored file; every value checked, since
-    mimetype and cacheControl become headers of every download."""
-    return {
-        "eTag": f'"{etag}"',
-        "size": size,
-        "mimetype": meta.media_type(mimetype),
-        "cacheControl": f"max-age={meta.cache_seconds(cache_control)}",
-        "lastModified": datetime.now(UTC).isoformat(),
-        "contentLength": size,
-        "httpStatusCode": 200,
-    }
-
-
-def _object_params(
-    claims: dict[str, Any],
-    bucket_id: str,
-    name: str,
-    metadata: dict[str, Any],
-    user_metadata: dict[str, Any] | None,
-    version: str,
-) -> tuple[Any, ...]:
-    owner = claims.get("sub") if claims.get("role") == "authenticated" else None
-    extra = json.dumps(user_metadata) if isinstance(user_metadata, dict) else None
-    # Storage's own keys (mimetype, cacheControl, eTag, size) come last so an uploader's
-    # metadata can never replace the values downloads are served with.
-    return (bucket_id, name, owner, extra, json.dumps(metadata), version)
-
-
-async def check_can_write(
-    state: StackState, claims: dict[str, Any], method: str, bucket_id: str, name: str, upsert: bool
-) -> None:
-    """Ask the storage policies whether the caller may write this object, writing nothing: the
-    row an upload would write, inserted as the caller and rolled back (hosted Storage checks a
-    resumable upload the same way before it takes any bytes)."""
-    params = _object_params(claims, bucket_id, name, {}, None, str(uuid.uuid4()))
-    async with (
-        rest.as_role(state, claims, method) as conn,
-        conn.transaction(force_rollback=True),
-    ):
-        await conn.execute(_UPSERT_OBJECT if upsert else _INSERT_OBJECT, params)
-
-
-async def save_object(
-    state: StackState,
-    claims: dict[str, Any],
-    method: str,
-    *,
-    bucket_id: str,
-    name: str,
-    version: str,
-    metadata: dict[str, Any],
-    user_metadata: dict[str, Any] | None,
-    upsert: bool,
-) -> JSONResponse:
-    """Write the row of a file already stored under `version`, as the caller (RLS decides).
-
-    On failure the file stays where it is (the caller owns it); on success the file of the
-    version it replaced is removed."""
-    params = _object_params(claims, bucket_id, name, metadata, user_metadata, version)
-    old_version = None
-    async with rest.as_role(state, claims, method) as conn:
-        if upsert:
-            previous = await (
-                await conn.execute(
-                    "select version from storage.objects where bucket_id = %s and name = %s",
-                    (bucket_id, name),
-                )
-            ).fetchone()
-            old_version = previous[0] if previous else None
-        statement = (_UPSERT_OBJECT if upsert else _INSERT_OBJECT) + " returning id"
-        row = await (await conn.execute(statement, params)).fetchone()
-        assert row is not None
-    if old_version and old_version != version:
-        remove_blob(state, old_version)
-    return JSONResponse({"Id": str(row[0]), "Key": f"{bucket_id}/{name}"})
 
 
 async def upload(request: Request) -> Response:
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
+    claims = authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
     bucket = await bucket_settings(state, bucket_id)
@@ -410,7 +161,7 @@ async def upload(request: Request) -> Response:
 async def _visible_object(
     state: StackState, claims: dict[str, Any], bucket_id: str, name: str
 ) -> tuple[str, dict[str, Any]]:
-    async with rest.as_role(state, claims, "GET") as conn:
+    async with as_role(state, claims, "GET") as conn:
         row = await (
             await conn.execute(
                 "select version, metadata from storage.objects where bucket_id = %s and name = %s",
@@ -439,7 +190,7 @@ def _file_response(
 
 async def download(request: Request) -> Response:
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
+    claims = authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
     version, metadata = await _visible_object(state, claims, bucket_id, name)
@@ -453,14 +204,14 @@ async def download_public(request: Request) -> Response:
     bucket = await bucket_settings(state, bucket_id)
     if not bucket["public"]:
         raise StorageError(404, "not_found", "Object not found")
-    version, metadata = await _object_as_service(state, bucket_id, name)
+    version, metadata = await _object_asas_service(state, bucket_id, name)
     return _file_response(state, version, metadata, name, request.query_params.get("download"))
 
 
-async def _object_as_service(
+async def _object_asas_service(
     state: StackState, bucket_id: str, name: str
 ) -> tuple[str, dict[str, Any]]:
-    async with _service(state) as conn:
+    async with as_service(state) as conn:
         row = await (
             await conn.execute(
                 "select version, metadata from storage.objects where bucket_id = %s and name = %s",
@@ -474,10 +225,10 @@ async def _object_as_service(
 
 async def info(request: Request) -> Response:
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
+    claims = authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
-    async with rest.as_role(state, claims, "GET") as conn:
+    async with as_role(state, claims, "GET") as conn:
         row = await (
             await conn.execute(
                 "select to_json(o)::text from (select " + _OBJECT_COLUMNS + " from storage.objects"
@@ -492,7 +243,7 @@ async def info(request: Request) -> Response:
 
 async def remove(request: Request) -> Response:
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
+    claims = authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     if "name" in request.path_params:
         names = [request.path_params["name"]]
@@ -500,7 +251,7 @@ async def remove(request: Request) -> Response:
         names = (await json_object(request)).get("prefixes")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise StorageError(400, "InvalidRequest", '"prefixes" must be a list of object names')
-    async with rest.as_role(state, claims, "DELETE") as conn:
+    async with as_role(state, claims, "DELETE") as conn:
         # What the storage server sets in its transactions: hosted's storage.objects refuses
         # a delete without it, so only Storage removes rows (and their files).
         await conn.execute("select set_config('storage.allow_delete_query', 'true', true)")
@@ -544,7 +295,7 @@ def _list_count(body: dict[str, Any], key: str, default: int) -> int:
 async def list_objects(request: Request) -> Response:
     """Direct children of `prefix`: files with their rows, folders with null ids."""
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
+    claims = authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     body = await json_object(request)
     prefix = _list_text(body, "prefix").strip("/")
@@ -559,7 +310,7 @@ async def list_objects(request: Request) -> Response:
     if column not in ("name", "created_at", "updated_at", "last_accessed_at"):
         raise StorageError(400, "InvalidRequest", f"cannot sort by {column!r}")
     descending = str(sort.get("order", "asc")).lower() == "desc"
-    async with rest.as_role(state, claims, "POST") as conn:
+    async with as_role(state, claims, "POST") as conn:
         rows = await (
             await conn.execute(
                 "select name, to_json(o)::text from (select " + _OBJECT_COLUMNS + " from"
@@ -623,7 +374,7 @@ def _expires_in(body: Any) -> int:
 
 async def sign(request: Request) -> Response:
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
+    claims = authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     name = validate_key(request.path_params["name"])
     body = await json_object(request)
@@ -635,14 +386,14 @@ async def sign(request: Request) -> Response:
 
 async def sign_many(request: Request) -> Response:
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
+    claims = authenticate(request, state)
     bucket_id = request.path_params["bucket"]
     body = await json_object(request)
     expires_in = _expires_in(body)
     paths = body.get("paths")
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise StorageError(400, "InvalidRequest", '"paths" must be a list of object names')
-    async with rest.as_role(state, claims, "POST") as conn:
+    async with as_role(state, claims, "POST") as conn:
         rows = await (
             await conn.execute(
                 "select name from storage.objects where bucket_id = %s and name = any(%s::text[])",
@@ -684,7 +435,7 @@ async def signed_download(request: Request) -> Response:
         ) from exc
     if payload.get("url") != f"{bucket_id}/{name}":
         raise StorageError(400, "InvalidSignature", "The url does not match the signature")
-    version, metadata = await _object_as_service(state, bucket_id, name)
+    version, metadata = await _object_asas_service(state, bucket_id, name)
     return _file_response(state, version, metadata, name, request.query_params.get("download"))
 
 
@@ -699,16 +450,16 @@ _BUCKET_JSON = (
 
 async def list_buckets(request: Request) -> Response:
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
-    async with rest.as_role(state, claims, "GET") as conn:
+    claims = authenticate(request, state)
+    async with as_role(state, claims, "GET") as conn:
         row = await (await conn.execute(_BUCKET_JSON.format("order by id"))).fetchone()
     return Response(row[0] if row else "[]", media_type="application/json")
 
 
 async def get_bucket(request: Request) -> Response:
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
-    async with rest.as_role(state, claims, "GET") as conn:
+    claims = authenticate(request, state)
+    async with as_role(state, claims, "GET") as conn:
         row = await (
             await conn.execute(_BUCKET_JSON.format("where id = %s"), (request.path_params["id"],))
         ).fetchone()
@@ -721,7 +472,7 @@ async def get_bucket(request: Request) -> Response:
 async def create_bucket(request: Request) -> Response:
     """Inserted as the caller: only roles the grants allow (service_role) can create buckets."""
     state = stack_state(request)
-    claims = rest.authenticate(request, state)
+    claims = authenticate(request, state)
     body = await json_object(request)
     bucket_id = str(body.get("id") or body.get("name") or "")
     if not bucket_id or "/" in bucket_id or bucket_id in (".", ".."):
@@ -734,7 +485,7 @@ async def create_bucket(request: Request) -> Response:
         not isinstance(mime_types, list) or not all(isinstance(m, str) for m in mime_types)
     ):
         raise StorageError(400, "InvalidRequest", "allowed_mime_types must be a list of types")
-    async with rest.as_role(state, claims, "POST") as conn:
+    async with as_role(state, claims, "POST") as conn:
         await conn.execute(
             "insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)"
             " values (%s, %s, %s, %s, %s)",
@@ -747,6 +498,16 @@ async def create_bucket(request: Request) -> Response:
             ),
         )
     return JSONResponse({"name": bucket_id})
+
+
+async def prepare(state: StackState) -> None:
+    """Storage's part of starting the stack: the signing secret SQL-signed URLs need, and the
+    folder the files go to."""
+    async with state.admin_pool.connection() as conn:
+        await install_signing_secret(
+            conn, state.config.jwt_secret, f"{state.config.url}/storage/v1"
+        )
+    state.config.storage_dir.mkdir(parents=True, exist_ok=True)
 
 
 async def install_signing_secret(
@@ -774,9 +535,6 @@ async def install_signing_secret(
 
 
 def routes() -> list[Route]:
-    # Imported here: the resumable module builds on this one.
-    from server.stack import resumable
-
     base = "/storage/v1"
     obj = "{bucket}/{name:path}"
     return [
@@ -794,5 +552,4 @@ def routes() -> list[Route]:
         Route(f"{base}/object/{obj}", handled(download), methods=["GET"]),
         Route(f"{base}/object/{obj}", handled(upload), methods=["POST", "PUT"]),
         Route(f"{base}/object/{obj}", handled(remove), methods=["DELETE"]),
-        *resumable.routes(),
     ]

@@ -1,7 +1,7 @@
 """A real HTTP webhook receiver on 127.0.0.1, for tests and bench/bench_webhooks.py.
 
 Lives beside the dispatcher (not in tests/) so the benchmark can use it too, as
-server/db/testing.py does for databases.
+server/db/scratch.py does for databases.
 
 Every request is checked with the reference `standardwebhooks` library against the secret
 registered for its path; the receiver records what it got and whether it verified, and answers

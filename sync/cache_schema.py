@@ -1,31 +1,59 @@
 """Which server columns the cache keeps, and the PostgREST selects that pull and push send.
 
 A synced table keeps the server's columns under the same names (sync/cache_migrations.py), so
-pull and push map rows 1:1.
+pull and push map rows 1:1. The columns come from the generated row models (sync/db_types.py,
+`make types`): all of a table's columns but the server-only ones listed in _SERVER_ONLY. So a
+column added to a synced table on the server is synced too, unless it is listed there; the
+cache's schema must then gain it (tests/sync/test_cache_schema.py checks that it has every
+synced column).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-# The server columns each synced table keeps here (same names; pull selects exactly these).
+from pydantic import BaseModel
+
+from sync.db_types import (
+    Assignments,
+    OrgMembers,
+    ScenarioAttempts,
+    Scenarios,
+    TeamMembers,
+    Teams,
+    Tracks,
+    TrackScenarios,
+)
+
+# The row model of each synced table.
+_MODELS: Mapping[str, type[BaseModel]] = {
+    "org_members": OrgMembers,
+    "teams": Teams,
+    "team_members": TeamMembers,
+    "scenarios": Scenarios,
+    "tracks": Tracks,
+    "track_scenarios": TrackScenarios,
+    "assignments": Assignments,
+    "scenario_attempts": ScenarioAttempts,
+}
+# Server columns the cache does not keep: nothing on this computer reads them, and the cache's
+# schema has no column for them. A new server column the cache should not keep goes here too.
+_SERVER_ONLY: Mapping[str, frozenset[str]] = {
+    "org_members": frozenset({"created_at", "updated_at"}),
+    "teams": frozenset({"created_at", "updated_at"}),
+    "team_members": frozenset({"created_at", "updated_at"}),
+    "scenarios": frozenset({"created_by", "created_at"}),
+    "tracks": frozenset({"created_by", "created_at"}),
+    "track_scenarios": frozenset({"created_at", "updated_at"}),
+    "assignments": frozenset(),
+    "scenario_attempts": frozenset(),
+}
+
+# The server columns each synced table keeps here (same names; pull selects exactly these), in
+# the server's column order.
 SYNCED_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    table: tuple(columns.split())
-    for table, columns in {
-        "org_members": "id org_id user_id role display_name sync_xid",
-        "teams": "id org_id name sync_xid",
-        "team_members": "id org_id team_id user_id sync_xid",
-        "scenarios": "id org_id title description persona difficulty ai_prompt branching rubric "
-        "status pass_score max_attempts updated_at sync_xid",
-        "tracks": "id org_id title description status updated_at sync_xid",
-        "track_scenarios": "id org_id track_id scenario_id position sync_xid",
-        "assignments": "id org_id scenario_id track_id user_id team_id due_at required_score "
-        "max_attempts note assigned_by created_at updated_at sync_xid",
-        "scenario_attempts": "id org_id user_id assignment_id scenario_id started_at ended_at "
-        "duration_seconds recording_path transcript_path transcript kpis score score_breakdown "
-        "status failure_reason scored_at device_id created_at updated_at sync_xid "
-        "transcript_xid",
-    }.items()
+    table: tuple(column for column in model.model_fields if column not in _SERVER_ONLY[table])
+    for table, model in _MODELS.items()
 }
 # Columns too large to travel with every copy of their row: an attempt's transcript (~150 KB of
 # JSON for a ten-minute call, and immutable once scored). Pull and push leave them out of their

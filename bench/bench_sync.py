@@ -42,7 +42,10 @@ from server.db.testing import migrated_database
 from server.stack.config import StackConfig
 from server.stack.runner import StackServer, apply_local_stack_sql
 from sync import outbox, uploads
-from sync.cache import SYNCED_COLUMNS, Cache, NewAttempt, store_server_rows
+from sync.cache import Cache
+from sync.cache_merge import store_server_rows
+from sync.cache_records import NewAttempt
+from sync.cache_schema import SYNCED_COLUMNS
 from sync.client import ServerConfig
 from sync.pull import pull
 from sync.push import push

@@ -13,13 +13,13 @@ and below the watermark, ordered by (sync_xid, id), `PAGE_ROWS` at a time, and e
 applied together with the new cursor in one local transaction. When a table is drained the
 cursor moves to watermark - 1.
 
-Large columns (sync.cache.LARGE_COLUMNS: an attempt's transcript) are not in the pages. For the
-rows of a page whose large columns' version (LARGE_VERSION: `transcript_xid`, which changes only
-with the transcript) the cache does not hold yet, they are fetched apart, as JSON text, in
+Large columns (sync.cache_schema.LARGE_COLUMNS: an attempt's transcript) are not in the pages. For
+the rows of a page whose large columns' version (LARGE_VERSION: `transcript_xid`, which changes
+only with the transcript) the cache does not hold yet, they are fetched apart, as JSON text, in
 batches sized to about LARGE_BATCH_BYTES, before the page's transaction. So a row that changed
-without its transcript (an attempt this computer just pushed, now scored by the server) costs a
-few hundred bytes instead of its whole transcript, and no single response is
-large enough to hold the interpreter lock for long while it is parsed: the UI's thread shares it.
+without its transcript (an attempt this computer just pushed, now scored by the server) costs a few
+hundred bytes instead of its whole transcript, and no single response is large enough to hold the
+interpreter lock for long while it is parsed: the UI's thread shares it.
 
 Visibility can change without a row changing (a trainee joins a team, a scenario goes back to
 draft, a trainee becomes a manager). A *full pass* re-reads the org from the start and removes
@@ -40,15 +40,9 @@ import structlog
 from sqlite_utils import Database
 
 from supabase import Client
-from sync.cache import (
-    LARGE_COLUMNS,
-    LARGE_VERSION,
-    SYNCED_COLUMNS,
-    Cache,
-    large_select,
-    row_select,
-    store_server_rows,
-)
+from sync.cache import Cache
+from sync.cache_merge import store_server_rows
+from sync.cache_schema import LARGE_COLUMNS, LARGE_VERSION, SYNCED_COLUMNS, large_select, row_select
 from sync.client import RejectedError, ServerError, SyncError, classify
 from sync.rows import now, now_iso
 

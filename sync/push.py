@@ -33,7 +33,9 @@ from sqlite_utils import Database
 
 from supabase import Client
 from sync import outbox, uploads
-from sync.cache import Cache, row_select, store_server_rows
+from sync.cache import Cache
+from sync.cache_merge import store_server_rows
+from sync.cache_schema import row_select
 from sync.client import RejectedError, SyncError, WrongOrgError, classify, token_org_id
 from sync.outbox import Op, OutboxEntry
 

@@ -69,16 +69,15 @@ from app.errors import CoachdeskError
 from app.kpis import compute_kpis
 from app.scoring import score as score_rubric
 from app.transcript import has_rep_speech
-from sync.cache import (
+from sync.cache import Cache, cache_path
+from sync.cache_records import (
     AttemptRecord,
     AttemptSyncState,
-    Cache,
     CacheError,
     NewAttempt,
-    cache_path,
 )
-from sync.cache import DueAssignment as CachedAssignment
-from sync.cache import Scenario as CachedScenario
+from sync.cache_records import DueAssignment as CachedAssignment
+from sync.cache_records import Scenario as CachedScenario
 from sync.client import NotSignedInError as SyncNotSignedIn
 from sync.client import OfflineError as SyncOffline
 from sync.client import RejectedError, ServerError, SyncError

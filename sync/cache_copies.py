@@ -52,7 +52,7 @@ def read(directory: Path, attempt_id: str) -> Mapping[str, Any] | None:
         if not isinstance(attempt, dict):
             raise ValueError("the copy holds no attempt")
     except (OSError, ValueError, KeyError, AttributeError) as error:
-        log.warning("attempt copy unreadable; left in place", path=str(path), error=str(error))
+        log.warning("attempt copy unreadable", left="in place", path=str(path), error=str(error))
         return None
     return attempt
 

@@ -308,7 +308,7 @@ class SyncEngine:
         try:
             return step(str(identity.org_id))
         except SessionExpiredError:
-            log.info("access token refused mid-sync; refreshing")
+            log.info("access token refused mid-sync", next_step="refresh")
             identity = self.session.refresh()
             self._check_identity(identity)
             return step(str(identity.org_id))

@@ -273,7 +273,7 @@ class Session:
         try:
             return AuthSession.model_validate_json(raw)
         except ValueError:
-            log.warning("stored session unreadable; signing in again is needed")
+            log.warning("stored session unreadable", next_step="sign in again")
             return None
 
     # Sign in and out ----------------------------------------------------------------------
@@ -378,7 +378,7 @@ class Session:
             rows = self._call(lambda: self.client.rpc("my_orgs").execute()).data or []
             return [Membership(str(r["org_id"]), str(r["name"]), r.get("role")) for r in rows]
         except ServerError:
-            log.info("server has no my_orgs(); listing the current org only")
+            log.info("server has no my_orgs", listed="the current org only")
         if identity.org_id is None:
             return []
         rows = self._call(

@@ -131,7 +131,7 @@ def _call_in(
     try:
         record = read_record(folder)
     except (OSError, CallRecordError) as error:
-        log.warning("call record unreadable; audio offered alone", folder=str(folder), error=error)
+        log.warning("call record unreadable", offered="audio only", folder=str(folder), error=error)
         record = None
     if record is not None:
         if (record.user_id, record.org_id) != (user_id, org_id):
@@ -224,7 +224,7 @@ def _keep_incomplete(
     marked = replace(record, incomplete=record.incomplete or NOTHING_SAID)
     if marked != call.record:
         write_record(call.folder, marked)
-    log.info("recovered call has no rep speech; kept as incomplete", attempt_id=record.attempt_id)
+    log.info("recovered call has no rep speech", kept_as="incomplete", attempt_id=record.attempt_id)
     found = replace(call, record=marked, journals=())
     return RecoveredCall(found, kept, None, tuple(problems), incomplete=marked.incomplete)
 

@@ -260,15 +260,19 @@ def _bench_stall(session: Session, data_dir: Path, user_id: str) -> dict[str, fl
     """Longest lateness of a 5 ms Qt timer on the main thread's event loop while a worker thread
     pulls (at the app's background priority), and while a worker only sleeps for as long (the
     machine's own noise, for comparison)."""
-    cache = Cache.open(data_dir, user_id)
 
     def pulling() -> Any:
-        lower_this_thread_priority()  # as the app's sync thread does
-        return pull(session.client, cache, DEMO_ORG)
+        # As the app's owner thread does (sync/owner.py): it opens the cache it uses, at the
+        # app's background priority.
+        lower_this_thread_priority()
+        cache = Cache.open(data_dir, user_id)
+        try:
+            return pull(session.client, cache, DEMO_ORG)
+        finally:
+            cache.close()
 
     worst, took, result = _qt_lateness(pulling)
     idle, _, _ = _qt_lateness(lambda: time.sleep(took))
-    cache.close()
     return {"stall_ms": worst * 1000, "idle_ms": idle * 1000, "stall_rows": float(result.total)}
 
 

@@ -41,6 +41,7 @@ from sync.cache_records import (
     DueAssignment,
     LeaderboardRow,
     LeaderboardSnapshot,
+    MadeAssignment,
     Member,
     NewAttempt,
     Scenario,
@@ -76,6 +77,7 @@ __all__ = [
     "DueAssignment",
     "LeaderboardRow",
     "LeaderboardSnapshot",
+    "MadeAssignment",
     "Member",
     "NewAttempt",
     "Scenario",
@@ -424,6 +426,16 @@ class Cache:
     def due_assignments(self, org_id: str, user_id: str | None = None) -> list[DueAssignment]:
         """Assignments addressed to the user or their teams, soonest due first (undated last)."""
         return cache_queries.due_assignments(self.db, org_id, user_id or self.user_id)
+
+    def assignments_made(
+        self, org_id: str, assigned_by: str | None = None
+    ) -> list[MadeAssignment]:
+        """The org's assignments (those `assigned_by` made, if given), newest first."""
+        return cache_queries.assignments_made(self.db, org_id, assigned_by)
+
+    def attempt_counts(self, org_id: str) -> dict[tuple[str, str], int]:
+        """Attempts held here per (user, scenario), incomplete calls left out."""
+        return cache_queries.attempt_counts(self.db, org_id)
 
     def leaderboard(self, org_id: str, month: date) -> LeaderboardSnapshot | None:
         """The last leaderboard fetched for that month, as it was then (works offline)."""

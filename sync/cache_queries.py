@@ -20,12 +20,14 @@ from sync.cache_records import (
     DueAssignment,
     LeaderboardRow,
     LeaderboardSnapshot,
+    MadeAssignment,
     Member,
     Scenario,
     Team,
     Track,
     attempt_from_row,
     due_from_row,
+    made_from_row,
     scenario_from_row,
 )
 from sync.rows import iso, now, number, parse_time
@@ -128,6 +130,40 @@ def due_assignments(db: Database, org_id: str, user_id: str) -> list[DueAssignme
     scenarios_by_id = {s.id: s for s in scenarios(db, org_id)}
     best = best_scores(db, org_id, user_id)
     return [due_from_row(row, by_id, scenarios_by_id, best) for row in rows]
+
+
+def assignments_made(
+    db: Database, org_id: str, assigned_by: str | None = None
+) -> list[MadeAssignment]:
+    """The org's assignments (those `assigned_by` made, if given), newest first.
+
+    One made here and not sent yet has no `assigned_by` or `created_at` (the server stamps
+    both): it counts as made by this cache's user, and as the newest."""
+    where, params = "org_id = ?", [org_id]
+    if assigned_by is not None:
+        where, params = (
+            where + " and (assigned_by = ? or assigned_by is null)",
+            [
+                *params,
+                assigned_by,
+            ],
+        )
+    rows = db.execute_returning_dicts(
+        f"select * from assignments where {where} "
+        "order by created_at is not null, created_at desc, id",
+        params,
+    )
+    return [made_from_row(row) for row in rows]
+
+
+def attempt_counts(db: Database, org_id: str) -> dict[tuple[str, str], int]:
+    """How many attempts (not incomplete ones) each (user, scenario) of the org has here."""
+    rows = db.execute(
+        "select user_id, scenario_id, count(*) from scenario_attempts "
+        "where org_id = ? and status <> ? group by user_id, scenario_id",
+        [org_id, INCOMPLETE],
+    ).fetchall()
+    return {(str(user), str(scenario)): int(n) for user, scenario, n in rows}
 
 
 def leaderboard(db: Database, org_id: str, month: date) -> LeaderboardSnapshot | None:

@@ -139,6 +139,23 @@ class Team:
 
 
 @dataclass(frozen=True)
+class MadeAssignment:
+    """An assignment as a manager made it (what the manager's list shows and edits)."""
+
+    id: str
+    scenario_id: str | None
+    track_id: str | None
+    user_id: str | None
+    team_id: str | None
+    due_at: datetime | None
+    note: str
+    required_score: Decimal | None
+    max_attempts: int | None
+    assigned_by: str | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
 class DueAssignment:
     """An assignment addressed to the user (directly or via a team), with their progress."""
 
@@ -284,6 +301,22 @@ def scenario_from_row(row: Mapping[str, Any]) -> Scenario:
         status=row["status"],
         pass_score=number(row["pass_score"]) or Decimal(70),
         max_attempts=row["max_attempts"],
+    )
+
+
+def made_from_row(row: Mapping[str, Any]) -> MadeAssignment:
+    return MadeAssignment(
+        id=row["id"],
+        scenario_id=row["scenario_id"],
+        track_id=row["track_id"],
+        user_id=row["user_id"],
+        team_id=row["team_id"],
+        due_at=parse_time(row["due_at"]),
+        note=row["note"] or "",
+        required_score=number(row["required_score"]),
+        max_attempts=None if row["max_attempts"] is None else int(row["max_attempts"]),
+        assigned_by=row["assigned_by"],
+        created_at=parse_time(row["created_at"]),
     )
 
 

@@ -33,6 +33,7 @@ from app.client.views import Account, Scenario, SyncStatus, UnsyncedWork
 from app.practice import TranscriberLike
 from audio.devices import check_input, list_input_devices
 from ui.about_dialog import AboutDialog
+from ui.assignments_pane import AssignmentsPane
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
 from ui.home import HomeScreen
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.home: HomeScreen | None = None
         self.leaderboard: LeaderboardScreen | None = None
         self.manager: QWidget | None = None
+        self.assignments: AssignmentsPane | None = None
         self.practice = PracticeScreen(ctx)
         self.review = ReviewScreen(ctx, player_factory=self.devices.player_factory)
         self.pages.addWidget(self.practice)
@@ -204,6 +206,8 @@ class MainWindow(QMainWindow):
             manager.open_attempt.connect(self.open_review)
             tabs.addTab(manager, "&Team")
             self.manager = manager
+            self.assignments = AssignmentsPane(self.ctx)
+            tabs.addTab(self.assignments, "&Assignments")
         tabs.currentChanged.connect(self._tab_shown)
         self.workspace = tabs
         self.pages.addWidget(tabs)
@@ -262,7 +266,7 @@ class MainWindow(QMainWindow):
         if self.workspace is not None:
             self.pages.removeWidget(self.workspace)
             self.workspace.deleteLater()
-        self.workspace = self.home = self.leaderboard = self.manager = None
+        self.workspace = self.home = self.leaderboard = self.manager = self.assignments = None
 
     def _show_account(self, account: Account) -> None:
         role = account.role.value if account.role else "no role"

@@ -22,9 +22,9 @@ import functools
 import json
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit
@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
+from app.client.assignments import ManagedAssignment, managed_assignments
 from app.client.threads import lower_this_thread_priority
 from app.client.views import (
     LEADERBOARD,
@@ -63,6 +64,7 @@ from app.client.views import (
     Team,
     Track,
     UnsyncedWork,
+    utc_now,
 )
 from app.config import UploadPolicy
 from app.errors import CoachdeskError
@@ -645,20 +647,65 @@ class SyncedBackend:
         ]
 
     @_on_owner()
+    def create_assignments(self, new: Sequence[NewAssignment]) -> list[str]:
+        """Several at once (people and teams chosen together): all kept, or none (one
+        transaction), then sent by the engine."""
+        account = self._require_manager()
+        cache = self._cache_required()
+
+        def write() -> list[str]:
+            with cache.atomic():
+                return [self._new_assignment(cache, str(account.org_id), n) for n in new]
+
+        ids = self._guard(write)
+        log.info("assignments created", org_id=account.org_id, count=len(ids))
+        self._after_local_write("assignments")
+        return ids
+
+    @_on_owner()
+    def managed_assignments(self) -> list[ManagedAssignment]:
+        """The assignments this manager made (an admin: all of the org's), with each assigned
+        person's progress, from the cache (works offline)."""
+        account = self._require_manager()
+        mine = None if account.role is OrgRole.ADMIN else account.user_id
+        return managed_assignments(self._cache_required(), str(account.org_id), utc_now(), mine)
+
+    @_on_owner()
+    def update_assignment(self, assignment_id: str, *, due_at: datetime | None, note: str) -> None:
+        """A new due date (None: no due date) and note; only these fields are sent."""
+        account = self._require_manager()
+        cache = self._cache_required()
+        self._guard(lambda: cache.update_assignment(assignment_id, due_at=due_at, note=note))
+        log.info("assignment changed", org_id=account.org_id, assignment_id=assignment_id)
+        self._after_local_write("assignments")
+
+    @_on_owner()
+    def cancel_assignment(self, assignment_id: str) -> None:
+        """Withdraw it: gone from the assignees' homes at their next sync; attempts stay."""
+        account = self._require_manager()
+        cache = self._cache_required()
+        self._guard(lambda: cache.delete_assignment(assignment_id))
+        log.info("assignment cancelled", org_id=account.org_id, assignment_id=assignment_id)
+        self._after_local_write("assignments")
+
+    @staticmethod
+    def _new_assignment(cache: Cache, org_id: str, new: NewAssignment) -> str:
+        return cache.create_assignment(
+            org_id=org_id,
+            scenario_id=new.scenario_id,
+            track_id=new.track_id,
+            user_id=new.user_id,
+            team_id=new.team_id,
+            due_at=new.due_at,
+            note=new.note,
+        )
+
+    @_on_owner()
     def create_assignment(self, new: NewAssignment) -> str:
         """Kept in the outbox at once (works offline), sent by the engine."""
         account = self._require_manager()
-        assignment_id = self._guard(
-            lambda: self._cache_required().create_assignment(
-                org_id=str(account.org_id),
-                scenario_id=new.scenario_id,
-                track_id=new.track_id,
-                user_id=new.user_id,
-                team_id=new.team_id,
-                due_at=new.due_at,
-                note=new.note,
-            )
-        )
+        cache = self._cache_required()
+        assignment_id = self._guard(lambda: self._new_assignment(cache, str(account.org_id), new))
         log.info("assignment created", org_id=account.org_id, assignment_id=assignment_id)
         self._after_local_write("assignments")
         return assignment_id

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from app.client.assignments import ManagedAssignment
 from app.client.errors import (
     NotSignedIn,
     PermissionDenied,
@@ -459,6 +460,12 @@ class Backend(Protocol):
     def org_overview(self, months: int) -> list[OverviewMonth]: ...
     def scenario_insights(self) -> list[ScenarioInsight]: ...
     def create_assignment(self, new: NewAssignment) -> str: ...
+    def create_assignments(self, new: Sequence[NewAssignment]) -> list[str]: ...  # one write
+    def managed_assignments(self) -> list[ManagedAssignment]: ...  # the ones I made, progress
+    def update_assignment(
+        self, assignment_id: str, *, due_at: datetime | None, note: str
+    ) -> None: ...
+    def cancel_assignment(self, assignment_id: str) -> None: ...
 
     # sync
     def sync_status(self) -> SyncStatus: ...

@@ -25,6 +25,30 @@ class AttemptStatus(enum.StrEnum):
     INCOMPLETE = "incomplete"
 
 
+class AuditAction(enum.StrEnum):
+    MEMBER_ADDED = "member.added"
+    MEMBER_INVITED = "member.invited"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    INVITATION_REVOKED = "invitation.revoked"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    MEMBER_REMOVED = "member.removed"
+    TEAM_CREATED = "team.created"
+    TEAM_RENAMED = "team.renamed"
+    TEAM_DELETED = "team.deleted"
+    TEAM_MEMBER_ADDED = "team.member_added"
+    TEAM_MEMBER_REMOVED = "team.member_removed"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WEBHOOK_DELETED = "webhook.deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
+    SCENARIO_PUBLISHED = "scenario.published"
+    SCENARIO_ARCHIVED = "scenario.archived"
+    TRACK_PUBLISHED = "track.published"
+    TRACK_ARCHIVED = "track.archived"
+    RECORDING_REMOVED = "recording.removed"
+    TRANSCRIPT_REMOVED = "transcript.removed"
+
+
 class ContentStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
@@ -76,6 +100,21 @@ class Assignments(BaseModel):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     sync_xid: int
+
+
+class AuditEvents(BaseModel):
+    """A row of public.audit_events (table)."""
+
+    id: int
+    org_id: uuid.UUID
+    occurred_at: datetime.datetime
+    actor_id: uuid.UUID | None
+    actor_role: OrgRole | None
+    acting_as: str
+    action: AuditAction
+    target_table: str
+    target_id: uuid.UUID
+    details: Json
 
 
 class DeletedRows(BaseModel):
@@ -400,6 +439,7 @@ class Webhooks(BaseModel):
 
 TABLES: dict[str, type[BaseModel]] = {
     "assignments": Assignments,
+    "audit_events": AuditEvents,
     "deleted_rows": DeletedRows,
     "dim_orgs": DimOrgs,
     "dim_scenarios": DimScenarios,

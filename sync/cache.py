@@ -427,9 +427,7 @@ class Cache:
         """Assignments addressed to the user or their teams, soonest due first (undated last)."""
         return cache_queries.due_assignments(self.db, org_id, user_id or self.user_id)
 
-    def assignments_made(
-        self, org_id: str, assigned_by: str | None = None
-    ) -> list[MadeAssignment]:
+    def assignments_made(self, org_id: str, assigned_by: str | None = None) -> list[MadeAssignment]:
         """The org's assignments (those `assigned_by` made, if given), newest first."""
         return cache_queries.assignments_made(self.db, org_id, assigned_by)
 

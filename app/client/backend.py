@@ -710,6 +710,20 @@ class SyncedBackend:
         self._after_local_write("assignments")
         return assignment_id
 
+    # For the client core's services ----------------------------------------------------------
+    @_on_owner()
+    def live(self, call: Callable[[Session], T]) -> T:
+        """`call(session)` on the owner thread with a fresh token, its sync errors turned into
+        sentences: how the client core's services (app/client/*.py: reports, administration)
+        reach what exists on the server alone, without their own thread or session."""
+        self._require_account()
+
+        def run() -> T:
+            self._session.ensure_fresh()
+            return call(self._session)
+
+        return self._guard(run)
+
     # Sync ----------------------------------------------------------------------------------
     def sync_status(self) -> SyncStatus:
         engine = self._engine

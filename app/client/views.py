@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from app.client.assignments import ManagedAssignment
 from app.client.errors import (
@@ -58,6 +58,8 @@ __all__ = [
     "Track",
     "UnsyncedWork",
 ]
+
+T = TypeVar("T")
 
 MANAGER_ROLES = frozenset({OrgRole.MANAGER, OrgRole.ADMIN})
 
@@ -466,6 +468,9 @@ class Backend(Protocol):
         self, assignment_id: str, *, due_at: datetime | None, note: str
     ) -> None: ...
     def cancel_assignment(self, assignment_id: str) -> None: ...
+
+    # services of the client core (app/client/*.py) that talk to the server directly
+    def live(self, call: Callable[[Any], T]) -> T: ...  # call(session) on the owner thread
 
     # sync
     def sync_status(self) -> SyncStatus: ...

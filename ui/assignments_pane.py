@@ -55,13 +55,21 @@ class AssignmentsModel(RowTableModel[ManagedAssignment]):
             [
                 Column("Assignment", lambda a: a.title),
                 Column("To", lambda a: a.assignee),
-                Column("Due", lambda a: due_text(a.due_at, utc_now())),
+                Column("Due", _due),
                 Column("Progress", lambda a: a.summary),
             ]
         )
 
     def row_key(self, row: ManagedAssignment) -> str:
         return row.id
+
+
+def _due(assignment: ManagedAssignment) -> str:
+    """When it is due; "Done" once everyone passed (an old due date is no longer news)."""
+    people = assignment.people
+    if people and assignment.count(Progress.PASSED) == len(people):
+        return "Done"
+    return due_text(assignment.due_at, utc_now())
 
 
 class PeopleModel(RowTableModel[PersonProgress]):
@@ -150,7 +158,9 @@ class AssignmentsPane(QWidget):
         self.table = make_table(self.model, "assignmentsTable", "Assignments you made", stretch=0)
         self.people_title = subheading("People")
         self.people = PeopleModel()
-        self.people_table = make_table(self.people, "assignmentPeople", "Assigned people")
+        self.people_table = make_table(
+            self.people, "assignmentPeople", "Assigned people", stretch=0
+        )
         self.edit_button = QPushButton("&Edit…")
         self.edit_button.setToolTip("Change the due date or the note")
         self.cancel_button = QPushButton("&Cancel assignment…")

@@ -173,6 +173,8 @@ def _sign_in(window: object, email: str, password: str) -> None:
 
 
 def _trainee_screens(window, shooter, microphone, password) -> None:  # noqa: ANN001
+    from app.client.views import SyncState
+
     window.signin.email.setText("trainee@demo.coachdesk.test")
     shooter.shoot(window, "01-sign-in")
     _sign_in(window, "trainee@demo.coachdesk.test", password)
@@ -196,6 +198,11 @@ def _trainee_screens(window, shooter, microphone, password) -> None:  # noqa: AN
     review = window.review
     wait_until(lambda: review.detail is not None, "the review")
     wait_until(lambda: review.playback.player is not None, "playback")
+    # The server scores the upload a moment later; the review shows it by itself (ctx.changes).
+    wait_until(
+        lambda: review.detail is not None and review.detail.row.sync_state is SyncState.SCORED,
+        "the server's score",
+    )
     review.transcript_view.setCurrentIndex(review.transcript.index(3))
     shooter.shoot(window, "04-review")
 
@@ -267,6 +274,12 @@ def _manager_screens(window, shooter, password) -> None:  # noqa: ANN001
     wait_until(lambda: window.review.playback.status.text() != "Loading…", "recording")
     shooter.shoot(window, "09-manager-review")
     window.review.back_button.click()
+    assignments = window.assignments
+    window.workspace.setCurrentWidget(assignments)
+    wait_until(lambda: assignments.rows, "the manager's assignments")
+    assignments.table.selectRow(0)
+    shooter.shoot(window, "15-manager-assignments")
+    window.workspace.setCurrentWidget(manager)
     dialog = window.open_settings()
     shooter.shoot(window, "10-settings")
     dialog.reject()

@@ -10,15 +10,16 @@ from datetime import timedelta
 import pytest
 
 from app.client.audit import (
+    FORMER_MEMBER,
     NO_ACTOR,
     SYSTEM,
     AuditQuery,
     AuditService,
     describe,
 )
-from app.client.views import PermissionDenied
+from app.client.views import Member, PermissionDenied
 from app.errors import CoachdeskError
-from sync.db_types import AuditAction
+from sync.db_types import AuditAction, OrgRole
 
 PASSWORD = "coachdesk-demo"
 INVITATIONS = frozenset({AuditAction.MEMBER_INVITED, AuditAction.INVITATION_REVOKED})
@@ -161,3 +162,37 @@ def test_each_action_reads_as_a_sentence():
     for action in AuditAction:  # every action has words, even with details missing
         what, _detail = describe(action, {})
         assert what and what != action.value
+
+
+class _CannedBackend:
+    """Members and the rows a page read would return, without a server."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.rows = rows
+
+    def members(self) -> list[Member]:
+        return [Member("a0000000-0000-4000-8000-000000000001", "Ana", OrgRole.ADMIN)]
+
+    def live(self, _call):
+        return self.rows
+
+
+def _row(event_id: int, actor: str | None) -> dict:
+    return {
+        "id": event_id, "org_id": "d0000000-0000-4000-8000-000000000001",
+        "occurred_at": "2026-12-04T09:00:00+00:00", "actor_id": actor,
+        "actor_role": "admin" if actor else None, "acting_as": "authenticated",
+        "action": "team.created", "target_table": "teams",
+        "target_id": "e0000000-0000-4000-8000-000000000009", "details": {"name": "North"},
+    }  # fmt: skip
+
+
+def test_actors_are_named_from_the_members_and_a_full_page_says_there_is_more():
+    ana, gone = "a0000000-0000-4000-8000-000000000001", "a0000000-0000-4000-8000-0000000000ff"
+    rows = [_row(3, ana), _row(2, gone), _row(1, None)]
+    page = AuditService(_CannedBackend(rows)).events(AuditQuery(page_rows=2))
+    assert [e.actor_name for e in page.events] == ["Ana", FORMER_MEMBER]
+    assert page.more and page.next is not None and page.next.id == 2
+    last = AuditService(_CannedBackend(rows[2:])).events(AuditQuery(page_rows=2))
+    assert [e.actor_name for e in last.events] == [SYSTEM] and not last.more
+    assert last.events[0].what == "Team created" and last.events[0].detail == "North"

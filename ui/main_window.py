@@ -1,5 +1,6 @@
 """The main window: sign-in, then the workspace (home, leaderboard and — for managers and admins
-only — the manager pane), the practice and review screens, and the status bar with sync state.
+only — the manager pane; for admins and HR the audit log), the practice and review screens, and
+the status bar with sync state.
 
 The manager pane is built only when the token's role is manager or admin; for anyone else it is
 never constructed (and the server would refuse its queries anyway).
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.audit import can_read_audit_log
 from app.client.recovery import InterruptedCall, attempt_saved, find_interrupted_calls
 from app.client.transcriber_process import ProcessTranscriber
 from app.client.views import Account, Scenario, SyncStatus, UnsyncedWork
@@ -34,6 +36,7 @@ from app.practice import TranscriberLike
 from audio.devices import check_input, list_input_devices
 from ui.about_dialog import AboutDialog
 from ui.assignments_pane import AssignmentsPane
+from ui.audit_pane import AuditPane
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
 from ui.home import HomeScreen
@@ -104,6 +107,7 @@ class MainWindow(QMainWindow):
         self.leaderboard: LeaderboardScreen | None = None
         self.manager: QWidget | None = None
         self.assignments: AssignmentsPane | None = None
+        self.audit: AuditPane | None = None
         self.practice = PracticeScreen(ctx)
         self.review = ReviewScreen(ctx, player_factory=self.devices.player_factory)
         self.pages.addWidget(self.practice)
@@ -208,6 +212,9 @@ class MainWindow(QMainWindow):
             self.manager = manager
             self.assignments = AssignmentsPane(self.ctx)
             tabs.addTab(self.assignments, "&Assignments")
+        if can_read_audit_log(account):
+            self.audit = AuditPane(self.ctx)
+            tabs.addTab(self.audit, "A&udit log")  # &L is the leaderboard's
         tabs.currentChanged.connect(self._tab_shown)
         self.workspace = tabs
         self.pages.addWidget(tabs)
@@ -267,6 +274,7 @@ class MainWindow(QMainWindow):
             self.pages.removeWidget(self.workspace)
             self.workspace.deleteLater()
         self.workspace = self.home = self.leaderboard = self.manager = self.assignments = None
+        self.audit = None
 
     def _show_account(self, account: Account) -> None:
         role = account.role.value if account.role else "no role"

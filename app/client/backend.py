@@ -82,7 +82,7 @@ from sync.cache_records import DueAssignment as CachedAssignment
 from sync.cache_records import Scenario as CachedScenario
 from sync.client import NotSignedInError as SyncNotSignedIn
 from sync.client import OfflineError as SyncOffline
-from sync.client import RejectedError, ServerError, SyncError
+from sync.client import RejectedError, ServerError, SyncError, classify
 from sync.client import ServerConfig as SyncServerConfig
 from sync.client import SignInError as SyncSignInError
 from sync.db_types import OrgRole
@@ -715,12 +715,18 @@ class SyncedBackend:
     def live(self, call: Callable[[Session], T]) -> T:
         """`call(session)` on the owner thread with a fresh token, its sync errors turned into
         sentences: how the client core's services (app/client/*.py: reports, administration)
-        reach what exists on the server alone, without their own thread or session."""
+        reach what exists on the server alone, without their own thread or session. What the
+        supabase client raises inside `call` is classified as sync's errors are."""
         self._require_account()
 
         def run() -> T:
             self._session.ensure_fresh()
-            return call(self._session)
+            try:
+                return call(self._session)
+            except SyncError:
+                raise
+            except Exception as error:  # a supabase error: classify re-raises anything else
+                raise classify(error) from error
 
         return self._guard(run)
 

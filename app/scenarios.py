@@ -33,8 +33,31 @@ def slugify(title: str) -> str:
 
 
 @dataclass(frozen=True)
+class Persona:
+    """Who the rep is calling, as the screens name them (from the persona document)."""
+
+    name: str
+    role: str
+    company: str = ""
+    voice: str | None = None
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any] | None) -> Persona:
+        doc = document or {}
+        return cls(
+            name=str(doc.get("name") or "Unknown"),
+            role=str(doc.get("role") or ""),
+            company=str(doc.get("company") or ""),
+            voice=doc.get("voice") if isinstance(doc.get("voice"), str) else None,
+        )
+
+
+@dataclass(frozen=True)
 class Scenario:
-    """One practice scenario: who the persona is, how the dialog branches, how it is scored."""
+    """One practice scenario: who the persona is, how the dialog branches, how it is scored.
+
+    The one scenario type of the app: the practice engine runs it, the CLI loads it from files,
+    and the client core gives it to the screens (app/client/views.py re-exports it)."""
 
     id: str
     title: str
@@ -46,6 +69,12 @@ class Scenario:
     difficulty: str = "beginner"
     status: str = "published"
     org_id: str | None = None
+    max_attempts: int | None = None
+
+    @property
+    def profile(self) -> Persona:
+        """The persona's name, role, company and voice, for the screens."""
+        return Persona.from_json(self.persona)
 
     @property
     def slug(self) -> str:

@@ -51,7 +51,6 @@ from app.practice import (
     TranscriberLike,
     TranscriptionProgress,
 )
-from app.scenarios import Scenario as PracticeScenario
 from app.transcript import has_rep_speech
 from audio.capture import BLOCK_FRAMES, Level
 from audio.decode import SAMPLE_RATE
@@ -90,26 +89,6 @@ def microphone(device: str | None) -> RecorderFactory:
         return Recorder(root, name, device=device, on_level=on_level)
 
     return open_recorder
-
-
-def practice_scenario(scenario: Scenario) -> PracticeScenario:
-    """The engine's scenario from the backend's row (same documents, as the server holds them)."""
-    persona = {"name": scenario.persona.name, "role": scenario.persona.role}
-    if scenario.persona.company:
-        persona["company"] = scenario.persona.company
-    if scenario.persona.voice:
-        persona["voice"] = scenario.persona.voice
-    return PracticeScenario(
-        id=scenario.id,
-        title=scenario.title,
-        persona=persona,
-        branching=dict(scenario.branching),
-        rubric=dict(scenario.rubric),
-        pass_score=scenario.pass_score,
-        description=scenario.description,
-        difficulty=scenario.difficulty,
-        status=scenario.status,
-    )
 
 
 class PracticeController(QObject):
@@ -153,7 +132,7 @@ class PracticeController(QObject):
         self.turn_settings = turn_settings
         # With a voice, the line lasts until the voice is done (speaker returns None).
         speaker = (lambda _text: None) if self.voice is not None else None
-        self.session = PracticeSession(practice_scenario(scenario), transcriber, speaker=speaker)
+        self.session = PracticeSession(scenario, transcriber, speaker=speaker)
         self.state = "ready"
         self.result: PracticeResult | None = None
         self.started_at: datetime | None = None
@@ -316,7 +295,7 @@ class PracticeController(QObject):
         elif isinstance(event, PersonaSpeaks):
             self.persona_speaks.emit(event.line)
             if self.voice is not None:
-                self.voice.say(event.line.text, self.scenario.persona.voice)
+                self.voice.say(event.line.text, self.scenario.profile.voice)
         elif isinstance(event, RepTurnDone):
             self.rep_turn_done.emit(event.turn)
         elif isinstance(event, CallEnded):

@@ -170,8 +170,8 @@ class PracticeScreen(QWidget):
         controller.setParent(self)
         scenario = controller.scenario
         self.persona_card.show_scenario(scenario)
-        self.transcript.set_turns([], scenario.persona.name)
-        name = scenario.persona.name
+        self.transcript.set_turns([], scenario.profile.name)
+        name = scenario.profile.name
         self.speaker_avatar.set_person(name)
         self.speaker_name.setText(name)
         self.persona_line.setText(f"{name} will answer in a moment…")
@@ -246,7 +246,7 @@ class PracticeScreen(QWidget):
 
     def _state_changed(self, state: str) -> None:
         controller = self.controller
-        persona = controller.scenario.persona.name if controller else "The persona"
+        persona = controller.scenario.profile.name if controller else "The persona"
         on_pause = controller is not None and controller.turn_settings is not None
         self.turn.setText(turn_text(state, persona, ends_on_pause=on_pause))
         recording = state == "recording"

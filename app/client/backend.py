@@ -51,7 +51,6 @@ from app.client.views import (
     OrgChoice,
     OverviewMonth,
     PermissionDenied,
-    Persona,
     PreviousAttempt,
     Scenario,
     ScenarioInsight,
@@ -464,7 +463,7 @@ class SyncedBackend:
             recording_path=f"recordings/{record.recording_path}" if record.recording_path else None,
             local_recording=record.local_recording,
             rejection=record.rejection or record.failure_reason,
-            persona_name=scenario.persona.name,
+            persona_name=scenario.profile.name,
             pass_score=scenario.pass_score,
             previous=previous,
         )
@@ -896,12 +895,14 @@ def _scenario(cached: CachedScenario) -> Scenario:
         id=cached.id,
         title=cached.title,
         description=cached.description,
-        persona=Persona.from_json(cached.persona),
+        persona=dict(cached.persona),
         difficulty=cached.difficulty,
         pass_score=cached.pass_score,
         status=cached.status,
-        branching=cached.branching,
-        rubric=cached.rubric,
+        branching=dict(cached.branching),
+        rubric=dict(cached.rubric),
+        org_id=cached.org_id,
+        max_attempts=cached.max_attempts,
     )
 
 

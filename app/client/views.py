@@ -27,6 +27,7 @@ from app.client.errors import (
     SignInRefused,
     UnsyncedWork,
 )
+from app.scenarios import Persona, Scenario
 from sync.db_types import OrgRole
 
 __all__ = [
@@ -126,37 +127,6 @@ class Account:
 
 
 # Content ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Persona:
-    name: str
-    role: str
-    company: str = ""
-    voice: str | None = None
-
-    @classmethod
-    def from_json(cls, document: Mapping[str, Any] | None) -> Persona:
-        doc = document or {}
-        return cls(
-            name=str(doc.get("name") or "Unknown"),
-            role=str(doc.get("role") or ""),
-            company=str(doc.get("company") or ""),
-            voice=doc.get("voice") if isinstance(doc.get("voice"), str) else None,
-        )
-
-
-@dataclass(frozen=True)
-class Scenario:
-    id: str
-    title: str
-    description: str
-    persona: Persona
-    difficulty: str
-    pass_score: Decimal
-    status: str = "published"
-    branching: Mapping[str, Any] = field(default_factory=dict)
-    rubric: Mapping[str, Any] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class Track:
     id: str

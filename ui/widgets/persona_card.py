@@ -30,7 +30,7 @@ class PersonaCard(QFrame):
             details.addWidget(widget)
 
     def show_scenario(self, scenario: Scenario) -> None:
-        persona = scenario.persona
+        persona = scenario.profile
         self.avatar.set_person(persona.name)
         self.name.setText(persona.name)
         self.role.setText(f"{persona.role}, {persona.company}" if persona.company else persona.role)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from app.logs import configure_logging
 from app.version import __version__
 
-_COMMANDS = {"run", "db", "stack", "worker", "inbound", "transcribe", "practice"}
+_COMMANDS = {"run", "db", "stack", "worker", "inbound", "transcribe", "practice", "scenario"}
 _OWN_FLAGS = {"-h", "--help", "--version", "--self-test"}
 
 if TYPE_CHECKING:
@@ -262,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_option(practice)
     practice.add_argument("--json", action="store_true", help="print the result as JSON")
     practice.set_defaults(handler=_practice_command)
+
+    scenario = commands.add_parser(
+        "scenario",
+        help="check .coachdesk-scenario files (what an import would take, or why it would not)",
+    )
+    scenario.add_argument("action", choices=["check"], help="check: read each file fully")
+    scenario.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    scenario.set_defaults(handler=_scenario_command)
     return parser
 
 
@@ -383,6 +391,29 @@ def _transcribe_command(args: argparse.Namespace) -> int:
     elif utterance.words:
         print(utterance.text)
     return 0
+
+
+def _scenario_command(args: argparse.Namespace) -> int:
+    """Exit 0 when every file would import, 1 when one would not (each problem printed)."""
+    from app.scenario_package import PackageError, read_package
+
+    failed = 0
+    for path in args.files:
+        try:
+            package = read_package(path)
+        except PackageError as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        scenario = package.scenario
+        nodes = len(scenario.branching.get("nodes", ()))
+        criteria = len(scenario.rubric.get("criteria", ()))
+        files = ", ".join(a.name for a in package.attachments) or "no attachments"
+        print(
+            f"{path}: {scenario.title} ({scenario.difficulty}; {nodes} dialog nodes, "
+            f"{criteria} rubric criteria, pass mark {scenario.pass_score}; {files})"
+        )
+    return 1 if failed else 0
 
 
 def _practice_command(args: argparse.Namespace) -> int:

@@ -1,0 +1,347 @@
+"""`.coachdesk-scenario` files: one scenario with its persona, branching, rubric and briefing
+attachments, to move content between orgs or keep it outside the app.
+
+A package is a zip holding `scenario.json` and the attachments under `assets/`:
+
+    {"format": "coachdesk-scenario", "version": 1,
+     "scenario": {"title", "description", "difficulty", "pass_score", "max_attempts",
+                  "ai_prompt", "persona", "branching", "rubric"},
+     "attachments": [{"name": "briefing.pdf", "type": "application/pdf", "sha256": "…"}]}
+
+Reading checks everything before anything is used, and says what is wrong in one sentence: not a
+zip, no or unreadable `scenario.json`, another format or a newer version, a scenario the
+database would refuse (the same persona/branching/rubric checks as `resources/schemas/` and the
+SQL validators: app/formats.py), an attachment missing, listed twice, altered (sha256), of a type
+or size the `scenario-assets` bucket refuses, or a file in the zip that nothing lists. Names are
+plain file names (no folders, no `..`), and sizes are checked before anything is decompressed, so
+a hostile package cannot write outside its folder or fill the disk.
+
+An imported scenario is a new draft: it gets a new id and no org (the caller's org takes it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from app.scenarios import Scenario, ScenarioError
+
+FORMAT = "coachdesk-scenario"
+VERSION = 1
+SUFFIX = ".coachdesk-scenario"
+DOCUMENT = "scenario.json"
+ASSETS = "assets/"
+# The `scenario-assets` bucket's limit (supabase/migrations/20261125000800_storage.sql); the
+# briefing a trainee reads before the call is a PDF or an image.
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+MAX_ATTACHMENTS = 20
+MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()-]{0,99}")
+_SCENARIO_FIELDS = (
+    "title",
+    "description",
+    "difficulty",
+    "pass_score",
+    "max_attempts",
+    "ai_prompt",
+    "persona",
+    "branching",
+    "rubric",
+)
+
+
+class PackageError(ValueError):
+    """A package that cannot be read or written; the message says why, for people."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    type: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True)
+class ScenarioPackage:
+    scenario: Scenario
+    ai_prompt: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+# Writing ------------------------------------------------------------------------------------------
+def attachment_from_file(path: Path) -> Attachment:
+    """An attachment read from disk, checked as a package's would be."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise PackageError(f"cannot read the attachment {path}: {error.strerror}") from error
+    attachment = Attachment(path.name, _type_of(path.name), data)
+    _check_attachment(attachment)
+    return attachment
+
+
+def write_package(path: Path, package: ScenarioPackage) -> Path:
+    """Write `package` to `path` (SUFFIX added if missing); a failed write leaves no file."""
+    if path.suffix != SUFFIX:
+        path = path.with_name(path.name + SUFFIX)
+    names = [a.name for a in package.attachments]
+    if len(set(names)) != len(names):
+        raise PackageError("two attachments have the same name")
+    for attachment in package.attachments:
+        _check_attachment(attachment)
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "scenario": _scenario_document(package.scenario, package.ai_prompt),
+        "attachments": [
+            {"name": a.name, "type": a.type, "sha256": a.sha256} for a in package.attachments
+        ],
+    }
+    buffer = io.BytesIO()
+    text = json.dumps(document, indent=2, default=_json_default) + "\n"
+    with zipfile.ZipFile(buffer, "w") as archive:
+        _add(archive, DOCUMENT, text.encode("utf-8"))
+        for attachment in package.attachments:
+            _add(archive, ASSETS + attachment.name, attachment.data)
+    _write_atomically(path, buffer.getvalue())
+    return path
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    # A fixed timestamp: the same package makes the same bytes (reviewable example files).
+    entry = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(entry, data)
+
+
+def _scenario_document(scenario: Scenario, ai_prompt: str) -> dict[str, Any]:
+    return {
+        "title": scenario.title,
+        "description": scenario.description,
+        "difficulty": scenario.difficulty,
+        "pass_score": scenario.pass_score,
+        "max_attempts": scenario.max_attempts,
+        "ai_prompt": ai_prompt,
+        "persona": scenario.persona,
+        "branching": scenario.branching,
+        "rubric": scenario.rubric,
+    }
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise PackageError(f"cannot write {path}: {error.strerror or error}") from error
+
+
+# Reading ------------------------------------------------------------------------------------------
+def read_package(path: Path) -> ScenarioPackage:
+    """The package at `path`, checked whole; PackageError says what is wrong with it."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise PackageError(f"there is no file {path}") from None
+    except zipfile.BadZipFile:
+        raise PackageError(f"{path.name} is not a Coachdesk scenario file (not a zip)") from None
+    except OSError as error:
+        raise PackageError(f"cannot read {path}: {error.strerror}") from error
+    with archive:
+        try:
+            return _read(archive, path.name)
+        except zipfile.BadZipFile as error:
+            raise PackageError(f"{path.name} is damaged: {error}") from error
+
+
+def _read(archive: zipfile.ZipFile, name: str) -> ScenarioPackage:
+    entries = {info.filename: info for info in archive.infolist() if not info.is_dir()}
+    if DOCUMENT not in entries:
+        raise PackageError(f"{name} has no {DOCUMENT}: it is not a Coachdesk scenario file")
+    document = _document(archive, entries[DOCUMENT], name)
+    listed = _listed_attachments(document, name)
+    extra = sorted(set(entries) - {DOCUMENT} - {ASSETS + a["name"] for a in listed})
+    if extra:
+        raise PackageError(f"{name} holds files its {DOCUMENT} does not list: {', '.join(extra)}")
+    attachments = tuple(_attachment(archive, entries, a, name) for a in listed)
+    scenario, ai_prompt = _scenario(document.get("scenario"), name)
+    return ScenarioPackage(scenario, ai_prompt, attachments)
+
+
+def _document(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> Mapping[str, Any]:
+    if info.file_size > MAX_DOCUMENT_BYTES:
+        raise PackageError(f"{name}: {DOCUMENT} is larger than {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        document = json.loads(archive.read(info).decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PackageError(f"{name}: {DOCUMENT} is not valid JSON ({error})") from error
+    if not isinstance(document, Mapping):
+        raise PackageError(f"{name}: {DOCUMENT} must be a JSON object")
+    if document.get("format") != FORMAT:
+        raise PackageError(f'{name} is not a Coachdesk scenario file ("format" is not "{FORMAT}")')
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise PackageError(f'{name}: "version" must be a whole number')
+    if version > VERSION:
+        raise PackageError(
+            f"{name} was written by a newer Coachdesk (format version {version}; this one "
+            f"reads up to {VERSION}): update Coachdesk to import it"
+        )
+    return document
+
+
+def _listed_attachments(document: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    listed = document.get("attachments", [])
+    if not isinstance(listed, list) or not all(isinstance(a, Mapping) for a in listed):
+        raise PackageError(f'{name}: "attachments" must be a list of objects')
+    if len(listed) > MAX_ATTACHMENTS:
+        raise PackageError(f"{name} has {len(listed)} attachments; at most {MAX_ATTACHMENTS}")
+    names = [a.get("name") for a in listed]
+    for entry in names:
+        if not isinstance(entry, str) or not _NAME.fullmatch(entry) or ".." in entry:
+            raise PackageError(
+                f"{name}: the attachment name {entry!r} is not a plain file name "
+                "(letters, digits, spaces, . _ - ( ); no folders)"
+            )
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate is not None:
+        raise PackageError(f'{name}: the attachment "{duplicate}" is listed twice')
+    return listed
+
+
+def _attachment(
+    archive: zipfile.ZipFile,
+    entries: Mapping[str, zipfile.ZipInfo],
+    listed: Mapping[str, Any],
+    name: str,
+) -> Attachment:
+    file_name = str(listed["name"])
+    info = entries.get(ASSETS + file_name)
+    if info is None:
+        raise PackageError(f'{name}: the attachment "{file_name}" is listed but not in the file')
+    if info.file_size > MAX_ATTACHMENT_BYTES:
+        raise PackageError(
+            f'{name}: the attachment "{file_name}" is {info.file_size // 2**20} MB; '
+            f"briefing attachments may be at most {MAX_ATTACHMENT_BYTES // 2**20} MB"
+        )
+    try:
+        attachment = Attachment(file_name, _type_of(file_name), archive.read(info))
+    except PackageError as error:
+        raise PackageError(f"{name}: {error}") from None
+    if listed.get("type") != attachment.type:
+        raise PackageError(
+            f'{name}: the attachment "{file_name}" says it is {listed.get("type")!r} '
+            f"but its name says {attachment.type}"
+        )
+    if listed.get("sha256") != attachment.sha256:
+        raise PackageError(
+            f'{name}: the attachment "{file_name}" was changed after the file was written '
+            "(its sha256 does not match)"
+        )
+    try:
+        _check_attachment(attachment)
+    except PackageError as error:
+        raise PackageError(f"{name}: {error}") from None
+    return attachment
+
+
+def _scenario(document: Any, name: str) -> tuple[Scenario, str]:
+    if not isinstance(document, Mapping):
+        raise PackageError(f'{name}: "scenario" must be a JSON object')
+    unknown = sorted(set(document) - set(_SCENARIO_FIELDS))
+    if unknown:
+        raise PackageError(f"{name}: the scenario has fields Coachdesk does not know: {unknown}")
+    ai_prompt = document.get("ai_prompt", "")
+    if not isinstance(ai_prompt, str):
+        raise PackageError(f'{name}: "ai_prompt" must be text')
+    max_attempts = document.get("max_attempts")
+    if max_attempts is not None and (
+        not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1
+    ):
+        raise PackageError(f'{name}: "max_attempts" must be a whole number of at least 1')
+    data = {**document, "id": str(uuid.uuid4()), "status": "draft"}
+    try:
+        scenario = Scenario.from_json(data, source=name)
+    except ScenarioError as error:
+        raise PackageError(str(error).replace(f', scenario "{data["id"]}"', "")) from error
+    return replace(scenario, max_attempts=max_attempts), ai_prompt
+
+
+# Attachments --------------------------------------------------------------------------------------
+_MAGIC = {
+    "application/pdf": (b"%PDF-",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+
+
+def _type_of(file_name: str) -> str:
+    kind = TYPES.get(Path(file_name).suffix.lower())
+    if kind is None:
+        allowed = ", ".join(sorted(TYPES))
+        raise PackageError(
+            f'"{file_name}" cannot be a briefing attachment: only PDFs and images ({allowed})'
+        )
+    return kind
+
+
+def _check_attachment(attachment: Attachment) -> None:
+    if not attachment.data:
+        raise PackageError(f'the attachment "{attachment.name}" is empty')
+    if len(attachment.data) > MAX_ATTACHMENT_BYTES:
+        raise PackageError(
+            f'the attachment "{attachment.name}" is larger than '
+            f"{MAX_ATTACHMENT_BYTES // 2**20} MB, the limit for briefing attachments"
+        )
+    magic = _MAGIC[attachment.type]
+    looks_right = attachment.data.startswith(magic) and (
+        attachment.type != "image/webp" or attachment.data[8:12] == b"WEBP"
+    )
+    if not looks_right:
+        raise PackageError(
+            f'the attachment "{attachment.name}" is not really {attachment.type} '
+            "(its contents do not match its name)"
+        )
+
+
+def example_packages(folder: Path | None = None) -> Sequence[Path]:
+    """The example scenarios shipped to import (resources/examples/)."""
+    folder = folder or Path(__file__).resolve().parents[1] / "resources" / "examples"
+    return sorted(folder.glob(f"*{SUFFIX}"))

@@ -11,6 +11,7 @@ still hold what this makes.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from app.scenario_package import Attachment, ScenarioPackage, write_package
@@ -71,7 +72,7 @@ def example_packages() -> dict[str, ScenarioPackage]:
             f"You are {scenario.profile.name}, {scenario.profile.role}. Stay in character, "
             "answer briefly, and warm up only when the rep asks about your situation."
         )
-        packages[name] = ScenarioPackage(scenario, prompt, attachments)
+        packages[name] = ScenarioPackage(replace(scenario, ai_prompt=prompt), attachments)
     return packages
 
 

@@ -86,8 +86,7 @@ class Attachment:
 
 @dataclass(frozen=True)
 class ScenarioPackage:
-    scenario: Scenario
-    ai_prompt: str
+    scenario: Scenario  # its ai_prompt travels with it
     attachments: tuple[Attachment, ...] = ()
 
 
@@ -115,7 +114,7 @@ def write_package(path: Path, package: ScenarioPackage) -> Path:
     document = {
         "format": FORMAT,
         "version": VERSION,
-        "scenario": _scenario_document(package.scenario, package.ai_prompt),
+        "scenario": _scenario_document(package.scenario),
         "attachments": [
             {"name": a.name, "type": a.type, "sha256": a.sha256} for a in package.attachments
         ],
@@ -137,14 +136,14 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(entry, data)
 
 
-def _scenario_document(scenario: Scenario, ai_prompt: str) -> dict[str, Any]:
+def _scenario_document(scenario: Scenario) -> dict[str, Any]:
     return {
         "title": scenario.title,
         "description": scenario.description,
         "difficulty": scenario.difficulty,
         "pass_score": scenario.pass_score,
         "max_attempts": scenario.max_attempts,
-        "ai_prompt": ai_prompt,
+        "ai_prompt": scenario.ai_prompt,
         "persona": scenario.persona,
         "branching": scenario.branching,
         "rubric": scenario.rubric,
@@ -199,8 +198,7 @@ def _read(archive: zipfile.ZipFile, name: str) -> ScenarioPackage:
     if extra:
         raise PackageError(f"{name} holds files its {DOCUMENT} does not list: {', '.join(extra)}")
     attachments = tuple(_attachment(archive, entries, a, name) for a in listed)
-    scenario, ai_prompt = _scenario(document.get("scenario"), name)
-    return ScenarioPackage(scenario, ai_prompt, attachments)
+    return ScenarioPackage(_scenario(document.get("scenario"), name), attachments)
 
 
 def _document(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> Mapping[str, Any]:
@@ -280,7 +278,7 @@ def _attachment(
     return attachment
 
 
-def _scenario(document: Any, name: str) -> tuple[Scenario, str]:
+def _scenario(document: Any, name: str) -> Scenario:
     if not isinstance(document, Mapping):
         raise PackageError(f'{name}: "scenario" must be a JSON object')
     unknown = sorted(set(document) - set(_SCENARIO_FIELDS))
@@ -299,7 +297,7 @@ def _scenario(document: Any, name: str) -> tuple[Scenario, str]:
         scenario = Scenario.from_json(data, source=name)
     except ScenarioError as error:
         raise PackageError(str(error).replace(f', scenario "{data["id"]}"', "")) from error
-    return replace(scenario, max_attempts=max_attempts), ai_prompt
+    return replace(scenario, max_attempts=max_attempts)
 
 
 # Attachments --------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ class Scenario:
     status: str = "published"
     org_id: str | None = None
     max_attempts: int | None = None
+    ai_prompt: str = ""  # instructions for an AI persona, kept for when one is configured
 
     @property
     def profile(self) -> Persona:
@@ -131,6 +132,7 @@ class Scenario:
             difficulty=str(data.get("difficulty") or "beginner"),
             status=str(data.get("status") or "published"),
             org_id=data.get("org_id"),
+            ai_prompt=str(data.get("ai_prompt") or ""),
         )
 
 

@@ -903,6 +903,7 @@ def _scenario(cached: CachedScenario) -> Scenario:
         rubric=dict(cached.rubric),
         org_id=cached.org_id,
         max_attempts=cached.max_attempts,
+        ai_prompt=cached.ai_prompt,
     )
 
 

@@ -9,6 +9,7 @@ import json
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 def package() -> ScenarioPackage:
     scenario = load_scenarios()[0]
     pdf = Attachment("briefing.pdf", "application/pdf", one_page_pdf(("Read me first",)))
-    return ScenarioPackage(
-        scenario, "Be Dana.", (pdf, Attachment("org chart.png", "image/png", PNG))
-    )
+    chart = Attachment("org chart.png", "image/png", PNG)
+    return ScenarioPackage(replace(scenario, ai_prompt="Be Dana."), (pdf, chart))
 
 
 def test_a_package_round_trips_as_a_new_draft_with_its_attachments(tmp_path, package):
@@ -50,7 +50,7 @@ def test_a_package_round_trips_as_a_new_draft_with_its_attachments(tmp_path, pac
     for field in ("title", "description", "difficulty", "pass_score", "persona", "branching"):
         assert getattr(back.scenario, field) == getattr(original, field), field
     assert back.scenario.rubric == original.rubric
-    assert back.ai_prompt == "Be Dana."
+    assert back.scenario.ai_prompt == "Be Dana."
     assert back.attachments == package.attachments
 
 
@@ -66,7 +66,8 @@ def test_the_shipped_examples_import_and_match_what_makes_them():
             package.scenario.title,
             package.scenario.rubric,
         )
-        assert got.attachments == package.attachments and got.ai_prompt == package.ai_prompt
+        assert got.attachments == package.attachments
+        assert got.scenario.ai_prompt == package.scenario.ai_prompt
     assert any(a.name == "briefing.pdf" for p in shipped.values() for a in p.attachments)
 
 
@@ -210,7 +211,7 @@ def test_attachment_files_are_checked_before_a_package_is_written(tmp_path, pack
         file.truncate(MAX_ATTACHMENT_BYTES + 1)
     with pytest.raises(PackageError, match="larger than 50 MB"):
         attachment_from_file(huge)
-    twice = ScenarioPackage(package.scenario, "", package.attachments[:1] * 2)
+    twice = ScenarioPackage(package.scenario, package.attachments[:1] * 2)
     with pytest.raises(PackageError, match="same name"):
         write_package(tmp_path / "twice", twice)
     assert not list(tmp_path.glob("*.coachdesk-scenario"))  # nothing half written

@@ -97,7 +97,7 @@ def attachment_from_file(path: Path) -> Attachment:
         data = path.read_bytes()
     except OSError as error:
         raise PackageError(f"cannot read the attachment {path}: {error.strerror}") from error
-    attachment = Attachment(path.name, _type_of(path.name), data)
+    attachment = Attachment(path.name, type_of(path.name), data)
     _check_attachment(attachment)
     return attachment
 
@@ -148,6 +148,11 @@ def _scenario_document(scenario: Scenario) -> dict[str, Any]:
         "branching": scenario.branching,
         "rubric": scenario.rubric,
     }
+
+
+def plain_json(document: Any) -> Any:
+    """A document read with Decimal numbers (as written) with plain JSON numbers again."""
+    return json.loads(json.dumps(document, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:
@@ -258,7 +263,7 @@ def _attachment(
             f"briefing attachments may be at most {MAX_ATTACHMENT_BYTES // 2**20} MB"
         )
     try:
-        attachment = Attachment(file_name, _type_of(file_name), archive.read(info))
+        attachment = Attachment(file_name, type_of(file_name), archive.read(info))
     except PackageError as error:
         raise PackageError(f"{name}: {error}") from None
     if listed.get("type") != attachment.type:
@@ -310,7 +315,8 @@ _MAGIC = {
 }
 
 
-def _type_of(file_name: str) -> str:
+def type_of(file_name: str) -> str:
+    """The media type a briefing attachment's name gives it (PackageError if not allowed)."""
     kind = TYPES.get(Path(file_name).suffix.lower())
     if kind is None:
         allowed = ", ".join(sorted(TYPES))

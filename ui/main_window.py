@@ -34,6 +34,7 @@ from app.client.transcriber_process import ProcessTranscriber
 from app.client.views import Account, Scenario, SyncStatus, UnsyncedWork
 from app.practice import TranscriberLike
 from audio.devices import check_input, list_input_devices
+from sync.db_types import OrgRole
 from ui.about_dialog import AboutDialog
 from ui.assignments_pane import AssignmentsPane
 from ui.audit_pane import AuditPane
@@ -49,6 +50,7 @@ from ui.recovery_dialog import RecoveryDialog
 from ui.review import ReviewScreen
 from ui.settings_dialog import SettingsDialog
 from ui.signin import SignInScreen
+from ui.studio_pane import StudioPane
 from ui.voice import PersonaVoice
 from ui.widgets.confirm import confirm_destructive
 from ui.widgets.playback_bar import PlayerFactory, default_player
@@ -107,6 +109,7 @@ class MainWindow(QMainWindow):
         self.leaderboard: LeaderboardScreen | None = None
         self.manager: QWidget | None = None
         self.assignments: AssignmentsPane | None = None
+        self.studio: StudioPane | None = None
         self.audit: AuditPane | None = None
         self.practice = PracticeScreen(ctx)
         self.review = ReviewScreen(ctx, player_factory=self.devices.player_factory)
@@ -212,6 +215,9 @@ class MainWindow(QMainWindow):
             self.manager = manager
             self.assignments = AssignmentsPane(self.ctx)
             tabs.addTab(self.assignments, "&Assignments")
+        if account.role is OrgRole.ADMIN:
+            self.studio = StudioPane(self.ctx)
+            tabs.addTab(self.studio, "Stu&dio")  # &S is Settings'
         if can_read_audit_log(account):
             self.audit = AuditPane(self.ctx)
             tabs.addTab(self.audit, "A&udit log")  # &L is the leaderboard's
@@ -273,8 +279,8 @@ class MainWindow(QMainWindow):
         if self.workspace is not None:
             self.pages.removeWidget(self.workspace)
             self.workspace.deleteLater()
-        self.workspace = self.home = self.leaderboard = self.manager = self.assignments = None
-        self.audit = None
+        self.workspace = self.home = self.leaderboard = self.manager = None
+        self.assignments = self.studio = self.audit = None
 
     def _show_account(self, account: Account) -> None:
         role = account.role.value if account.role else "no role"

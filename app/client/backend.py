@@ -687,6 +687,18 @@ class SyncedBackend:
         log.info("assignment cancelled", org_id=account.org_id, assignment_id=assignment_id)
         self._after_local_write("assignments")
 
+    @_on_owner()
+    def attempts_per_scenario(self) -> dict[str, int]:
+        """How many attempts at each scenario the cache holds (a manager's or admin's: the
+        org's), incomplete calls left out."""
+        account = self._require_manager()
+        per_scenario: dict[str, int] = {}
+        for (_user, scenario), n in (
+            self._cache_required().attempt_counts(str(account.org_id)).items()
+        ):
+            per_scenario[scenario] = per_scenario.get(scenario, 0) + n
+        return per_scenario
+
     @staticmethod
     def _new_assignment(cache: Cache, org_id: str, new: NewAssignment) -> str:
         return cache.create_assignment(
@@ -747,6 +759,12 @@ class SyncedBackend:
         """The network is back: retry a failed sync now. Returns at once (any thread)."""
         if self._engine is not None:
             self._engine.wake()
+
+    def sync_soon(self) -> None:
+        """The server changed (an admin's edit went there directly): a round as soon as
+        possible, to bring it back into the cache. Returns at once (any thread)."""
+        if self._engine is not None:
+            self._engine.sync_now()
 
     def subscribe(self, listener: Callable[[SyncStatus], None]) -> Callable[[], None]:
         """`listener(status)` on every engine change, on the engine's thread."""

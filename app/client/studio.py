@@ -1,0 +1,261 @@
+"""The admin studio's library: the org's scenarios with their status, and what an admin does to
+them as a whole — import and export `.coachdesk-scenario` files, duplicate, publish, archive,
+restore, delete a draft. No Qt.
+
+The list comes from the admin's cache (an admin's pull holds drafts too); every change goes to the
+server at once through `Backend.live` (the owner thread, a fresh token) and is refused there if
+the role or the plan does not allow it (RLS, the CD402 active-scenario limit), then the next sync
+brings the change back to the cache. Editing a scenario's content (the form, the branching and
+rubric editors) and drafts kept offline are still to come (issue 19).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from app.client.errors import PermissionDenied
+from app.client.views import Backend, Scenario
+from app.errors import CoachdeskError
+from app.scenario_package import (
+    Attachment,
+    PackageError,
+    ScenarioPackage,
+    plain_json,
+    read_package,
+    type_of,
+    write_package,
+)
+from sync.client import RejectedError, SyncError
+
+log = structlog.get_logger(__name__)
+
+BUCKET = "scenario-assets"
+# What the database says when the plan's active-scenario limit is reached (migration
+# 20261125001300_billing_and_entitlements.sql).
+_PAYMENT_REQUIRED = "CD402"
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+@dataclass(frozen=True)
+class LibraryItem:
+    scenario: Scenario
+    attempts: int
+
+    @property
+    def status(self) -> Status:
+        return Status(self.scenario.status)
+
+    @property
+    def deletable(self) -> bool:
+        """Only a draft no attempt used may go (attempts keep their scenario for reports)."""
+        return self.status is Status.DRAFT and self.attempts == 0
+
+
+class StudioError(CoachdeskError):
+    """The studio could not do this; the message says why and what to do."""
+
+
+class StudioService:
+    """What the library screen calls; each method blocks (call it off the GUI thread)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    # The library ---------------------------------------------------------------------------
+    def library(self, search: str = "", status: Status | None = None) -> list[LibraryItem]:
+        """The org's scenarios, drafts first, then by title; `search` matches title and
+        description, case-insensitively."""
+        self._require_admin()
+        counts = self._backend.attempts_per_scenario()
+        wanted = search.strip().casefold()
+        items = [
+            LibraryItem(scenario, counts.get(scenario.id, 0))
+            for scenario in self._backend.scenarios()
+            if (status is None or scenario.status == status)
+            and (
+                not wanted
+                or wanted in scenario.title.casefold()
+                or wanted in scenario.description.casefold()
+            )
+        ]
+        order = {Status.DRAFT: 0, Status.PUBLISHED: 1, Status.ARCHIVED: 2}
+        return sorted(items, key=lambda i: (order[i.status], i.scenario.title.casefold()))
+
+    # Files ---------------------------------------------------------------------------------
+    def import_file(self, path: Path) -> str:
+        """A new draft of the org from a `.coachdesk-scenario` file, with its attachments;
+        returns its id. The file is checked whole first (PackageError says what is wrong)."""
+        account = self._require_admin()
+        try:
+            package = read_package(path)
+        except PackageError as error:
+            raise StudioError(str(error)) from error
+        scenario = replace(package.scenario, org_id=account.org_id, status=Status.DRAFT)
+        self._live(lambda s: s.client.table("scenarios").insert(_row(scenario)).execute())
+        try:
+            for attachment in package.attachments:
+                self._live(lambda s, a=attachment: _upload(s, _asset_path(scenario, a.name), a))
+        except CoachdeskError:
+            # No draft without the briefing it came with: take it back, then say why.
+            with contextlib.suppress(CoachdeskError):
+                self._live(lambda s: _delete_scenario(s, scenario.id))
+            raise
+        log.info("scenario imported", scenario_id=scenario.id, attachments=len(package.attachments))
+        self._backend.sync_soon()
+        return scenario.id
+
+    def export_file(self, scenario_id: str, path: Path) -> Path:
+        """The scenario and its attachments as one `.coachdesk-scenario` file at `path`."""
+        self._require_admin()
+        scenario = self._backend.scenario(scenario_id)
+        attachments = self._live(lambda s: _download_all(s, scenario))
+        try:
+            written = write_package(path, ScenarioPackage(scenario, tuple(attachments)))
+        except PackageError as error:
+            raise StudioError(str(error)) from error
+        log.info("scenario exported", scenario_id=scenario_id, attachments=len(attachments))
+        return written
+
+    # Status --------------------------------------------------------------------------------
+    def duplicate(self, scenario_id: str) -> str:
+        """A new draft with the same content, titled "Copy of …"."""
+        account = self._require_admin()
+        original = self._backend.scenario(scenario_id)
+        copy = replace(
+            original,
+            id=_new_id(),
+            title=f"Copy of {original.title}"[:200],
+            status=Status.DRAFT,
+            org_id=account.org_id,
+        )
+        self._live(lambda s: s.client.table("scenarios").insert(_row(copy)).execute())
+        self._backend.sync_soon()
+        return copy.id
+
+    def publish(self, scenario_id: str) -> None:
+        """Live for trainees (and assignable); refused with the plan's limit when it is reached."""
+        self._set_status(scenario_id, Status.PUBLISHED)
+
+    def archive(self, scenario_id: str) -> None:
+        """No longer assignable; its attempts and their scores stay in every report."""
+        self._set_status(scenario_id, Status.ARCHIVED)
+
+    def restore(self, scenario_id: str) -> None:
+        """An archived scenario back to draft (publish it again when it is ready)."""
+        self._set_status(scenario_id, Status.DRAFT)
+
+    def delete_draft(self, item: LibraryItem) -> None:
+        if not item.deletable:
+            raise StudioError(
+                "Only a draft that nobody has practised can be deleted; archive it instead "
+                "(its attempts keep it for the reports)."
+            )
+        self._live(lambda s: _delete_scenario(s, item.scenario.id))
+        self._backend.sync_soon()
+
+    # Helpers -------------------------------------------------------------------------------
+    def _set_status(self, scenario_id: str, status: Status) -> None:
+        self._require_admin()
+
+        def update(session: Any) -> None:
+            rows = (
+                session.client.table("scenarios")
+                .update({"status": status.value})
+                .eq("id", scenario_id)
+                .execute()
+                .data
+            )
+            if not rows:
+                raise StudioError("This scenario is no longer on the server (deleted elsewhere?).")
+
+        self._live(update)
+        log.info("scenario status changed", scenario_id=scenario_id, status=status.value)
+        self._backend.sync_soon()
+
+    def _live(self, call: Callable[[Any], Any]) -> Any:
+        try:
+            return self._backend.live(call)
+        except CoachdeskError as error:
+            raise _plain(error) from error
+
+    def _require_admin(self) -> Any:
+        account = self._backend.account
+        if account is None or account.role is None or account.role.value != "admin":
+            raise PermissionDenied("Only admins author scenarios.")
+        return account
+
+
+def _plain(error: CoachdeskError) -> CoachdeskError:
+    """The database's refusals as what an admin can act on."""
+    cause = error.__cause__
+    if isinstance(cause, RejectedError | SyncError) and _PAYMENT_REQUIRED in str(cause):
+        return StudioError(
+            "Your plan's limit of active scenarios is reached: archive one first, or ask "
+            f"whoever manages billing to upgrade. ({cause})"
+        )
+    return error
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _row(scenario: Scenario) -> dict[str, Any]:
+    return {
+        "id": scenario.id,
+        "org_id": scenario.org_id,
+        "title": scenario.title,
+        "description": scenario.description,
+        "persona": plain_json(scenario.persona),
+        "difficulty": scenario.difficulty,
+        "ai_prompt": scenario.ai_prompt,
+        "branching": plain_json(scenario.branching),
+        "rubric": plain_json(scenario.rubric),
+        "status": scenario.status,
+        "pass_score": float(scenario.pass_score),
+        "max_attempts": scenario.max_attempts,
+    }
+
+
+def _asset_path(scenario: Scenario, name: str) -> str:
+    return f"{scenario.org_id}/{scenario.id}/{name}"
+
+
+def _upload(session: Any, path: str, attachment: Attachment) -> None:
+    session.client.storage.from_(BUCKET).upload(
+        path, attachment.data, {"content-type": attachment.type, "upsert": "true"}
+    )
+
+
+def _download_all(session: Any, scenario: Scenario) -> list[Attachment]:
+    bucket = session.client.storage.from_(BUCKET)
+    folder = f"{scenario.org_id}/{scenario.id}"
+    listed: Iterable[Mapping[str, Any]] = bucket.list(folder) or []
+    attachments = []
+    for entry in sorted(listed, key=lambda e: str(e.get("name"))):
+        name = str(entry.get("name"))
+        if not name or entry.get("id") is None:  # a folder, not a file
+            continue
+        data = bucket.download(f"{folder}/{name}")
+        attachments.append(Attachment(name, type_of(name), data))
+    return attachments
+
+
+def _delete_scenario(session: Any, scenario_id: str) -> None:
+    session.client.table("scenarios").delete().eq("id", scenario_id).execute()
+
+
+__all__ = ["LibraryItem", "Status", "StudioError", "StudioService"]

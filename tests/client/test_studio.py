@@ -1,0 +1,150 @@
+"""The studio's library against the real stack: import an example file (with its briefing),
+publish, archive, restore, duplicate, export it back, delete a draft; the plan's limit and the
+role are the server's to enforce."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from app.client.studio import LibraryItem, Status, StudioError, StudioService
+from app.client.views import PermissionDenied
+from app.scenario_package import example_packages, read_package
+
+DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
+COLD_CALL_FILE = next(p for p in example_packages() if p.name.startswith("cold-call"))
+
+
+def _until(check: Callable[[], LibraryItem | None], backend, what: str) -> LibraryItem:
+    """Sync until the cache shows what the server now has (the engine is poked, not waited)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = check()
+        if found is not None:
+            return found
+        backend.sync_now()
+    pytest.fail(f"the library never showed {what}")
+
+
+@pytest.fixture
+def studio(backend, accounts, db) -> Iterator[StudioService]:
+    """An admin's studio; what the test made on the server is removed afterwards (the
+    session's database is shared)."""
+    (started,) = db.execute("select now()").fetchone()
+    backend.sign_in(accounts["admin"], "coachdesk-demo")
+    yield StudioService(backend)
+    made = [
+        row[0]
+        for row in db.execute(
+            "select id::text from public.scenarios where org_id = %s and created_at >= %s",
+            (DEMO_ORG, started),
+        )
+    ]
+    files = [
+        row[0]
+        for row in db.execute(
+            "select name from storage.objects where bucket_id = 'scenario-assets' "
+            "and (storage.foldername(name))[2] = any(%s)",
+            (made,),
+        )
+    ]
+    if files:  # through Storage, as an admin may (the database refuses direct deletes)
+        backend.live(lambda s: s.client.storage.from_("scenario-assets").remove(files))
+    db.execute("delete from public.scenarios where id = any(%s::uuid[])", (made,))
+
+
+def _item(service: StudioService, scenario_id: str, status: Status | None = None):
+    def find() -> LibraryItem | None:
+        for item in service.library():
+            if item.scenario.id == scenario_id and (status is None or item.status is status):
+                return item
+        return None
+
+    return find
+
+
+def test_an_admin_imports_publishes_archives_restores_and_exports(studio, backend, db, tmp_path):
+    new_id = studio.import_file(COLD_CALL_FILE)
+    item = _until(_item(studio, new_id), backend, "the imported draft")
+    assert item.status is Status.DRAFT and item.deletable and item.attempts == 0
+    assert item.scenario.title == "Cold call: the skeptical IT director"
+    stored = db.execute(
+        "select name, metadata->>'mimetype' from storage.objects where bucket_id = "
+        "'scenario-assets' and name like %s",
+        (f"{DEMO_ORG}/{new_id}/%",),
+    ).fetchall()
+    assert stored == [(f"{DEMO_ORG}/{new_id}/briefing.pdf", "application/pdf")]
+
+    studio.publish(new_id)
+    _until(_item(studio, new_id, Status.PUBLISHED), backend, "it published")
+    studio.archive(new_id)
+    _until(_item(studio, new_id, Status.ARCHIVED), backend, "it archived")
+    studio.restore(new_id)
+    _until(_item(studio, new_id, Status.DRAFT), backend, "it back to draft")
+
+    exported = studio.export_file(new_id, tmp_path / "again")
+    back = read_package(exported)
+    original = read_package(COLD_CALL_FILE)
+    assert back.scenario.rubric == original.scenario.rubric
+    assert back.scenario.ai_prompt == original.scenario.ai_prompt
+    assert back.attachments == original.attachments  # the briefing made the round trip
+
+    copy_id = studio.duplicate(new_id)
+    copy = _until(_item(studio, copy_id), backend, "the copy")
+    assert copy.scenario.title == "Copy of Cold call: the skeptical IT director"
+    studio.delete_draft(copy)
+    deadline = time.monotonic() + 30
+    while _item(studio, copy_id)() is not None and time.monotonic() < deadline:
+        backend.sync_now()
+    assert _item(studio, copy_id)() is None
+    assert db.execute("select 1 from public.scenarios where id = %s", (copy_id,)).fetchone() is None
+
+
+def test_a_scenario_someone_practised_is_archived_not_deleted(studio):
+    practised = next(i for i in studio.library() if i.attempts)
+    with pytest.raises(StudioError, match="archive it instead"):
+        studio.delete_draft(practised)
+
+
+def test_publishing_past_the_plans_limit_says_so_and_changes_nothing(studio, backend, db):
+    new_id = studio.import_file(COLD_CALL_FILE)
+    _until(_item(studio, new_id), backend, "the imported draft")
+    (entitlements,) = db.execute(
+        "select entitlements from public.orgs where id = %s", (DEMO_ORG,)
+    ).fetchone()
+    (published,) = db.execute(
+        "select count(*) from public.scenarios where org_id = %s and status = 'published'",
+        (DEMO_ORG,),
+    ).fetchone()
+    db.execute(
+        "update public.orgs set entitlements = %s where id = %s",
+        (json.dumps({**entitlements, "active_scenarios": published}), DEMO_ORG),
+    )
+    try:
+        with pytest.raises(StudioError, match="limit of active scenarios is reached"):
+            studio.publish(new_id)
+    finally:
+        db.execute(
+            "update public.orgs set entitlements = %s where id = %s",
+            (json.dumps(entitlements), DEMO_ORG),
+        )
+    status = db.execute("select status from public.scenarios where id = %s", (new_id,)).fetchone()
+    assert status == ("draft",)
+
+
+def test_a_malformed_file_is_refused_before_anything_reaches_the_server(studio, tmp_path, db):
+    broken = tmp_path / "broken.coachdesk-scenario"
+    broken.write_text("not a zip")
+    (before,) = db.execute("select count(*) from public.scenarios").fetchone()
+    with pytest.raises(StudioError, match="not a zip"):
+        studio.import_file(broken)
+    assert db.execute("select count(*) from public.scenarios").fetchone() == (before,)
+
+
+def test_only_admins_author(backend, accounts):
+    backend.sign_in(accounts["manager"], "coachdesk-demo")
+    with pytest.raises(PermissionDenied, match="Only admins"):
+        StudioService(backend).import_file(COLD_CALL_FILE)

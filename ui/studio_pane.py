@@ -1,0 +1,222 @@
+"""The admin's Studio tab, its library: every scenario of the org with its status; import and
+export scenario files, duplicate, publish, archive, restore, delete a draft.
+
+Rendering and dispatch only (app/client/studio.py does the work, off the GUI thread through
+ctx.call). The scenario form and the branching and rubric editors are still to come.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.client.studio import LibraryItem, Status, StudioService
+from app.client.views import Changes
+from app.scenario_package import SUFFIX
+from ui.context import AppContext
+from ui.errors import plain_message
+from ui.models import Column, RowTableModel
+from ui.widgets.confirm import confirm_destructive
+from ui.widgets.headings import heading, muted
+from ui.widgets.table import make_table
+
+FILE_FILTER = f"Coachdesk scenarios (*{SUFFIX})"
+# What the library is built from (app.client.views.Changes names them).
+LIBRARY_DATA = ("scenarios", "scenario_attempts")
+
+
+class LibraryModel(RowTableModel[LibraryItem]):
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                Column("Scenario", lambda i: i.scenario.title),
+                Column("Status", lambda i: i.status.value),
+                Column("Difficulty", lambda i: i.scenario.difficulty),
+                Column("Pass mark", lambda i: f"{i.scenario.pass_score:g}", align_right=True),
+                Column("Attempts", lambda i: str(i.attempts), align_right=True),
+            ]
+        )
+
+    def row_key(self, row: LibraryItem) -> str:
+        return row.scenario.id
+
+
+class StudioPane(QWidget):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("studioPane")
+        self.service = StudioService(ctx.backend)
+        self.items: list[LibraryItem] = []
+        self.confirm_box: QMessageBox | None = None
+
+        self.title = heading("Scenario library")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search titles and descriptions")
+        self.search.setAccessibleName("Search scenarios")
+        self.status_filter = QComboBox()
+        self.status_filter.setAccessibleName("Status")
+        self.status_filter.addItem("All statuses", None)
+        for status in Status:
+            self.status_filter.addItem(status.value.capitalize(), status)
+        self.model = LibraryModel()
+        self.table = make_table(self.model, "libraryTable", "Scenarios", stretch=0)
+        self.message = muted()
+        self.message.setWordWrap(True)
+        self.import_button = QPushButton("&Import…")
+        self.export_button = QPushButton("E&xport…")
+        self.duplicate_button = QPushButton("Dupli&cate")
+        self.publish_button = QPushButton("Pu&blish")
+        self.archive_button = QPushButton("Archi&ve")
+        self.restore_button = QPushButton("Back to d&raft")
+        self.delete_button = QPushButton("Delete dra&ft…")
+        self._selection_buttons = (
+            self.export_button,
+            self.duplicate_button,
+            self.publish_button,
+            self.archive_button,
+            self.restore_button,
+            self.delete_button,
+        )
+
+        filters = QHBoxLayout()
+        search_label = QLabel("Fi&nd")
+        search_label.setBuddy(self.search)
+        filters.addWidget(search_label)
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.status_filter)
+        actions = QHBoxLayout()
+        actions.addWidget(self.import_button)
+        for button in self._selection_buttons:
+            actions.addWidget(button)
+        actions.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(filters)
+        layout.addLayout(actions)
+        layout.addWidget(self.message)
+        layout.addWidget(self.table, 1)
+
+        self.search.textChanged.connect(lambda _text: self.refresh())
+        self.status_filter.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.table.selectionModel().currentRowChanged.connect(self._selected)
+        self.import_button.clicked.connect(self.import_file)
+        self.export_button.clicked.connect(self.export_selected)
+        self.duplicate_button.clicked.connect(lambda: self._act("duplicate", "Duplicated."))
+        self.publish_button.clicked.connect(lambda: self._act("publish", "Published."))
+        self.archive_button.clicked.connect(lambda: self._act("archive", "Archived."))
+        self.restore_button.clicked.connect(lambda: self._act("restore", "Back to draft."))
+        self.delete_button.clicked.connect(self.delete_selected)
+        ctx.changes.changed.connect(self._data_changed)
+        self._selected(QModelIndex())
+
+    # Reading -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        search, status = self.search.text(), self.status_filter.currentData()
+
+        def read() -> list[LibraryItem]:
+            return self.service.library(search, status)
+
+        self.ctx.call(self, read, self.show_items, on_failure=self._say)
+
+    def show_items(self, items: list[LibraryItem]) -> None:
+        self.items = items
+        self.model.set_rows(items)
+        self._selected(self.table.currentIndex())
+
+    def selected(self) -> LibraryItem | None:
+        row = self.table.currentIndex().row()
+        return self.items[row] if 0 <= row < len(self.items) else None
+
+    def _selected(self, _index: QModelIndex, _previous: QModelIndex | None = None) -> None:
+        item = self.selected()
+        status = item.status if item else None
+        self.export_button.setEnabled(item is not None)
+        self.duplicate_button.setEnabled(item is not None)
+        self.publish_button.setEnabled(status is Status.DRAFT)
+        self.archive_button.setEnabled(status is Status.PUBLISHED)
+        self.restore_button.setEnabled(status is Status.ARCHIVED)
+        self.delete_button.setEnabled(item is not None and item.deletable)
+
+    def _data_changed(self, changes: Changes) -> None:
+        if self.isVisible() and changes.touch(*LIBRARY_DATA):
+            self.refresh()
+
+    # Acting --------------------------------------------------------------------------------
+    def import_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a scenario", "", FILE_FILTER)
+        if not path:
+            return
+        self.ctx.call(
+            self,
+            lambda: self.service.import_file(Path(path)),
+            lambda _id: self._say_then_refresh(f"Imported {Path(path).name} as a draft."),
+            label="Importing the scenario…",
+            on_failure=self._say,
+        )
+
+    def export_selected(self) -> None:
+        item = self.selected()
+        if item is None:
+            return
+        suggested = f"{item.scenario.slug}{SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the scenario", suggested, FILE_FILTER)
+        if not path:
+            return
+        self.ctx.call(
+            self,
+            lambda: self.service.export_file(item.scenario.id, Path(path)),
+            lambda written: self.message.setText(f"Exported to {written}."),
+            label="Exporting the scenario…",
+            on_failure=self._say,
+        )
+
+    def delete_selected(self) -> None:
+        item = self.selected()
+        if item is None:
+            return
+        self.confirm_box = confirm_destructive(
+            self,
+            name="deleteDraft",
+            title="Delete draft",
+            text=f"Delete the draft “{item.scenario.title}”? This cannot be undone.",
+            action="Delete draft",
+            on_confirm=lambda: self.ctx.call(
+                self,
+                lambda: self.service.delete_draft(item),
+                lambda _none: self._say_then_refresh("Draft deleted."),
+                on_failure=self._say,
+            ),
+        )
+
+    def _act(self, action: str, done: str) -> None:
+        item = self.selected()
+        if item is None:
+            return
+        work = getattr(self.service, action)
+        self.ctx.call(
+            self,
+            lambda: work(item.scenario.id),
+            lambda _result: self._say_then_refresh(f"“{item.scenario.title}”: {done}"),
+            label="Saving…",
+            on_failure=self._say,
+        )
+
+    def _say_then_refresh(self, text: str) -> None:
+        self.message.setText(text)
+        self.refresh()
+
+    def _say(self, error: BaseException) -> None:
+        self.message.setText(plain_message(error))

@@ -7,8 +7,9 @@ throwaway folder: app/client/demo.py), then drives the app as a person would, wi
 (nothing refreshes reporting by hand: the leaderboard shows the new call once pg_cron has refreshed
 it). A trainee signs in, practises the demo cold call with espeak-ng answers standing in for the
 microphone, reviews it, and recovers a call cut off mid-turn; a manager looks at the team, the
-charts, a new assignment; settings, About; and the same in dark mode. 1366x768, the smallest screen
-the app is made for.
+charts, a new assignment, the assignments made; an admin at the studio's library (an example
+file imported), the audit log and People; settings, About; and the same in dark mode. 1366x768,
+the smallest screen the app is made for.
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def run(out: Path) -> list[Path]:
             _trainee_screens(window, shooter, microphone, DEMO_PASSWORD)
             _interrupted_call(window, shooter, microphone, folder, DEMO_PASSWORD)
             _manager_screens(window, shooter, DEMO_PASSWORD)
+            _admin_screens(window, shooter, DEMO_PASSWORD)
             theme.set_choice(ThemeChoice.DARK)
             window.workspace.setCurrentWidget(window.manager)
             window.manager.tabs.setCurrentIndex(1)
@@ -286,6 +288,35 @@ def _manager_screens(window, shooter, password) -> None:  # noqa: ANN001
     about = window.open_about()
     shooter.shoot(window, "14-about")
     about.reject()
+
+
+def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
+    """An admin's own tabs: the studio's library with an example file imported, the audit log,
+    People (each when the window has it)."""
+    from app.scenario_package import example_packages
+
+    window.sign_out()
+    wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")
+    _sign_in(window, "admin@demo.coachdesk.test", password)
+    studio = window.studio
+    window.workspace.setCurrentWidget(studio)
+    wait_until(lambda: studio.items, "the scenario library")
+    example = next(p for p in example_packages() if p.name.startswith("objection"))
+    studio.ctx.call(studio, lambda: studio.service.import_file(example), lambda _id: None)
+    wait_until(lambda: any(i.status.value == "draft" for i in studio.items), "the imported draft")
+    studio.table.selectRow(0)
+    shooter.shoot(window, "16-studio-library")
+    for name, attribute, ready in (
+        ("17-audit-log", "audit", lambda pane: pane.rows),
+        ("18-people", "people", lambda pane: getattr(pane, "rows", True)),
+    ):
+        pane = getattr(window, attribute, None)
+        if pane is None:
+            continue
+        window.workspace.setCurrentWidget(pane)
+        wait_until(lambda p=pane, r=ready: r(p), name)
+        shooter.shoot(window, name)
+    window.workspace.setCurrentWidget(window.manager)
 
 
 def main(argv: list[str] | None = None) -> int:

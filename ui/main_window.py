@@ -47,6 +47,7 @@ from ui.microphone_check import InputCheck, InputDevices, MicrophoneCheck, input
 from ui.practice_controller import PracticeController, RecorderFactory, microphone
 from ui.practice_view import PracticeScreen
 from ui.recovery_dialog import RecoveryDialog
+from ui.reports_pane import ReportsPane
 from ui.review import ReviewScreen
 from ui.settings_dialog import SettingsDialog
 from ui.signin import SignInScreen
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self.manager: QWidget | None = None
         self.assignments: AssignmentsPane | None = None
         self.studio: StudioPane | None = None
+        self.reports: ReportsPane | None = None
         self.audit: AuditPane | None = None
         self.practice = PracticeScreen(ctx)
         self.review = ReviewScreen(ctx, player_factory=self.devices.player_factory)
@@ -215,6 +217,9 @@ class MainWindow(QMainWindow):
             self.manager = manager
             self.assignments = AssignmentsPane(self.ctx)
             tabs.addTab(self.assignments, "&Assignments")
+        if account.role is OrgRole.HR:
+            self.reports = ReportsPane(self.ctx)
+            tabs.insertTab(0, self.reports, "&Reports")  # HR's work; home has nothing to do
         if account.role is OrgRole.ADMIN:
             self.studio = StudioPane(self.ctx)
             tabs.addTab(self.studio, "Stu&dio")  # &S is Settings'
@@ -224,6 +229,8 @@ class MainWindow(QMainWindow):
         tabs.currentChanged.connect(self._tab_shown)
         self.workspace = tabs
         self.pages.addWidget(tabs)
+        if self.reports is not None:
+            tabs.setCurrentWidget(self.reports)  # HR's first tab; loads it (_tab_shown)
         self._show_account(account)
         problem = self.ctx.backend.keyring_problem
         if problem:
@@ -280,7 +287,7 @@ class MainWindow(QMainWindow):
             self.pages.removeWidget(self.workspace)
             self.workspace.deleteLater()
         self.workspace = self.home = self.leaderboard = self.manager = None
-        self.assignments = self.studio = self.audit = None
+        self.assignments = self.studio = self.audit = self.reports = None
 
     def _show_account(self, account: Account) -> None:
         role = account.role.value if account.role else "no role"

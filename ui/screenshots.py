@@ -8,7 +8,8 @@ throwaway folder: app/client/demo.py), then drives the app as a person would, wi
 it). A trainee signs in, practises the demo cold call with espeak-ng answers standing in for the
 microphone, reviews it, and recovers a call cut off mid-turn; a manager looks at the team, the
 charts, a new assignment, the assignments made; an admin at the studio's library (an example
-file imported), the audit log and People; settings, About; and the same in dark mode. 1366x768,
+file imported), the audit log and People; HR at the reports; settings, About; and the same in
+dark mode. 1366x768,
 the smallest screen the app is made for.
 """
 
@@ -151,6 +152,7 @@ def run(out: Path) -> list[Path]:
             _interrupted_call(window, shooter, microphone, folder, DEMO_PASSWORD)
             _manager_screens(window, shooter, DEMO_PASSWORD)
             _admin_screens(window, shooter, DEMO_PASSWORD)
+            _hr_screens(window, shooter, DEMO_PASSWORD)
             theme.set_choice(ThemeChoice.DARK)
             window.workspace.setCurrentWidget(window.manager)
             window.manager.tabs.setCurrentIndex(1)
@@ -317,6 +319,18 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
         wait_until(lambda p=pane, r=ready: r(p), name)
         shooter.shoot(window, name)
     window.workspace.setCurrentWidget(window.manager)
+
+
+def _hr_screens(window, shooter, password) -> None:  # noqa: ANN001
+    window.sign_out()
+    wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")
+    _sign_in(window, "hr@demo.coachdesk.test", password)
+    reports = window.reports
+    wait_until(lambda: reports.charts.org_months and reports.assignments, "HR's reports")
+    shooter.shoot(window, "19-hr-reports")
+    window.sign_out()
+    wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")
+    _sign_in(window, "manager@demo.coachdesk.test", password)
 
 
 def main(argv: list[str] | None = None) -> int:

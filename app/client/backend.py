@@ -663,10 +663,13 @@ class SyncedBackend:
 
     @_on_owner()
     def managed_assignments(self) -> list[ManagedAssignment]:
-        """The assignments this manager made (an admin: all of the org's), with each assigned
-        person's progress, from the cache (works offline)."""
-        account = self._require_manager()
-        mine = None if account.role is OrgRole.ADMIN else account.user_id
+        """The assignments this manager made (admins and HR: all of the org's), with each
+        assigned person's progress, from the cache (works offline)."""
+        account = self._require_account()
+        if not account.reads_reports:
+            raise PermissionDenied("Only managers, admins and HR see the org's assignments.")
+        # A manager follows what they assigned; admins and HR see the whole org's.
+        mine = account.user_id if account.role is OrgRole.MANAGER else None
         return managed_assignments(self._cache_required(), str(account.org_id), utc_now(), mine)
 
     @_on_owner()

@@ -63,6 +63,8 @@ __all__ = [
 T = TypeVar("T")
 
 MANAGER_ROLES = frozenset({OrgRole.MANAGER, OrgRole.ADMIN})
+# Who reads the org's reports (the reporting accessors and the org's attempts and assignments).
+REPORTER_ROLES = MANAGER_ROLES | {OrgRole.HR}
 
 
 # Configuration ----------------------------------------------------------------------------------
@@ -120,6 +122,11 @@ class Account:
     def is_manager(self) -> bool:
         """Managers and admins get the manager pane (the server refuses others anyway)."""
         return self.role in MANAGER_ROLES
+
+    @property
+    def reads_reports(self) -> bool:
+        """Managers, admins and HR read the org's reports and progress."""
+        return self.role in REPORTER_ROLES
 
     @property
     def can_switch_org(self) -> bool:

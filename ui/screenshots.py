@@ -308,6 +308,13 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
     wait_until(lambda: any(i.status.value == "draft" for i in studio.items), "the imported draft")
     studio.table.selectRow(0)
     shooter.shoot(window, "16-studio-library")
+    editor = studio.edit_selected()
+    if editor is not None:
+        shooter.shoot(window, "20-scenario-editor")
+        editor.tabs.setCurrentIndex(1)
+        editor.table.selectRow(0)
+        shooter.shoot(window, "21-rubric-editor")
+        editor.reject()
     for name, attribute, ready in (
         ("17-audit-log", "audit", lambda pane: pane.rows),
         ("18-people", "people", lambda pane: getattr(pane, "rows", True)),

@@ -2,7 +2,7 @@
 export scenario files, duplicate, publish, archive, restore, delete a draft.
 
 Rendering and dispatch only (app/client/studio.py does the work, off the GUI thread through
-ctx.call). The scenario form and the branching and rubric editors are still to come.
+ctx.call); Edit… opens a draft in the scenario editor (ui/studio_editor.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from app.scenario_package import SUFFIX
 from ui.context import AppContext
 from ui.errors import plain_message
 from ui.models import Column, RowTableModel
+from ui.studio_editor import ScenarioEditor
 from ui.widgets.confirm import confirm_destructive
 from ui.widgets.headings import heading, muted
 from ui.widgets.table import make_table
@@ -75,6 +76,9 @@ class StudioPane(QWidget):
         self.table = make_table(self.model, "libraryTable", "Scenarios", stretch=0)
         self.message = muted()
         self.message.setWordWrap(True)
+        self.edit_button = QPushButton("&Edit…")
+        self.edit_button.setToolTip("Edit a draft (duplicate a published scenario to edit it)")
+        self.editor: ScenarioEditor | None = None
         self.import_button = QPushButton("&Import…")
         self.export_button = QPushButton("E&xport…")
         self.duplicate_button = QPushButton("Dupli&cate")
@@ -83,6 +87,7 @@ class StudioPane(QWidget):
         self.restore_button = QPushButton("Back to d&raft")
         self.delete_button = QPushButton("Delete dra&ft…")
         self._selection_buttons = (
+            self.edit_button,
             self.export_button,
             self.duplicate_button,
             self.publish_button,
@@ -113,6 +118,8 @@ class StudioPane(QWidget):
         self.status_filter.currentIndexChanged.connect(lambda _i: self.refresh())
         self.table.selectionModel().currentRowChanged.connect(self._selected)
         self.import_button.clicked.connect(self.import_file)
+        self.edit_button.clicked.connect(self.edit_selected)
+        self.table.activated.connect(lambda _index: self.edit_selected())
         self.export_button.clicked.connect(self.export_selected)
         self.duplicate_button.clicked.connect(lambda: self._act("duplicate", "Duplicated."))
         self.publish_button.clicked.connect(lambda: self._act("publish", "Published."))
@@ -143,6 +150,7 @@ class StudioPane(QWidget):
     def _selected(self, _index: QModelIndex, _previous: QModelIndex | None = None) -> None:
         item = self.selected()
         status = item.status if item else None
+        self.edit_button.setEnabled(status is Status.DRAFT)
         self.export_button.setEnabled(item is not None)
         self.duplicate_button.setEnabled(item is not None)
         self.publish_button.setEnabled(status is Status.DRAFT)
@@ -166,6 +174,15 @@ class StudioPane(QWidget):
             label="Importing the scenario…",
             on_failure=self._say,
         )
+
+    def edit_selected(self) -> ScenarioEditor | None:
+        item = self.selected()
+        if item is None or item.status is not Status.DRAFT:
+            return None
+        self.editor = ScenarioEditor(self.ctx, item.scenario, self)
+        self.editor.saved.connect(lambda _id: self._say_then_refresh("Draft saved."))
+        self.editor.open()
+        return self.editor
 
     def export_selected(self) -> None:
         item = self.selected()

@@ -33,6 +33,7 @@ from app.scenario_package import (
     type_of,
     write_package,
 )
+from app.scenarios import ScenarioError
 from sync.client import RejectedError, SyncError
 
 log = structlog.get_logger(__name__)
@@ -128,6 +129,41 @@ class StudioService:
             raise StudioError(str(error)) from error
         log.info("scenario exported", scenario_id=scenario_id, attachments=len(attachments))
         return written
+
+    # Content -------------------------------------------------------------------------------
+    def save_draft(self, scenario: Scenario) -> None:
+        """Save a draft's content (the editor's form, rubric and dialog). Only drafts change: a
+        published or archived scenario is duplicated to be edited. The documents are checked as
+        the database checks them before anything is sent."""
+        self._require_admin()
+        if scenario.status != Status.DRAFT:
+            raise StudioError(
+                "Only drafts can be edited: duplicate this scenario and edit the copy."
+            )
+        try:
+            Scenario.from_json({**_row(scenario), "id": scenario.id}, source="the draft")
+        except ScenarioError as error:
+            raise StudioError(str(error).replace(f', scenario "{scenario.id}"', "")) from error
+        content = {k: v for k, v in _row(scenario).items() if k not in ("id", "org_id", "status")}
+
+        def update(session: Any) -> None:
+            rows = (
+                session.client.table("scenarios")
+                .update(content)
+                .eq("id", scenario.id)
+                .eq("status", Status.DRAFT.value)
+                .execute()
+                .data
+            )
+            if not rows:
+                raise StudioError(
+                    "This draft was published, archived or deleted meanwhile; nothing was saved. "
+                    "Reload the library to see it as it is now."
+                )
+
+        self._live(update)
+        log.info("draft saved", scenario_id=scenario.id)
+        self._backend.sync_soon()
 
     # Status --------------------------------------------------------------------------------
     def duplicate(self, scenario_id: str) -> str:

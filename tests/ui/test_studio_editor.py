@@ -1,0 +1,66 @@
+"""The scenario editor against the real stack: an imported draft's form and rubric edited,
+checked while typing as the database checks, previewed on an attempt, saved to the server."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from PySide6.QtWidgets import QDialogButtonBox
+
+from app.client.studio import Status
+from app.scenario_package import example_packages
+
+DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
+EXAMPLE = next(p for p in example_packages() if p.name.startswith("objection"))
+
+
+def test_an_admin_edits_a_draft_balances_its_rubric_previews_and_saves(window, sign_in, qtbot, db):
+    (started,) = db.execute("select now()").fetchone()
+    sign_in(window, "admin")
+    pane = window.studio
+    window.workspace.setCurrentWidget(pane)
+    try:
+        draft_id = pane.service.import_file(EXAMPLE)
+        qtbot.waitUntil(lambda: any(i.scenario.id == draft_id for i in pane.items), timeout=30_000)
+        pane.table.selectRow([i.scenario.id for i in pane.items].index(draft_id))
+        assert pane.items[pane.table.currentIndex().row()].status is Status.DRAFT
+        editor = pane.edit_selected()
+        assert editor is not None
+        save = editor.buttons.button(QDialogButtonBox.StandardButton.Save)
+        assert save.isEnabled(), editor.problems.text()
+
+        editor.title.setText("Objection: happy with the incumbent (v2)")
+        editor.title.setText("")
+        assert not save.isEnabled() and "needs a title" in editor.problems.text()
+        editor.title.setText("Objection: happy with the incumbent (v2)")
+
+        before = len(editor.criteria)
+        editor.kpi.setCurrentIndex(editor.kpi.findData("words_per_minute"))
+        editor.add_kpi.click()
+        assert len(editor.criteria) == before + 1
+        added = editor.criteria[-1]
+        assert (added.low, added.high) == (Decimal(130), Decimal(175))  # the ideal range
+        editor.percent.setValue(20)
+        assert "must be 100 %" in editor.total.text() and not save.isEnabled()
+        editor.balance_button.click()
+        assert editor.total.text() == "Total 100 %" and save.isEnabled()
+
+        qtbot.waitUntil(lambda: editor.attempt.count() > 0, timeout=30_000)
+        editor.score_selected()
+        qtbot.waitUntil(lambda: "With this rubric" in editor.result.text(), timeout=30_000)
+
+        editor.save()
+        qtbot.waitUntil(lambda: not editor.isVisible(), timeout=30_000)
+        title, rubric = db.execute(
+            "select title, rubric::text from public.scenarios where id = %s", (draft_id,)
+        ).fetchone()
+        assert title == "Objection: happy with the incumbent (v2)"
+        criteria = json.loads(rubric, parse_float=Decimal)["criteria"]
+        assert [c["id"] for c in criteria][-1] == "words_per_minute"
+        assert sum(Decimal(str(c["weight"])) for c in criteria) == 1
+    finally:
+        db.execute(
+            "delete from public.scenarios where org_id = %s and created_at >= %s",
+            (DEMO_ORG, started),
+        )

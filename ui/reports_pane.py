@@ -23,7 +23,7 @@ from ui.models import Column, RowTableModel
 from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.table import make_table
 
-CHART_MONTHS = 12
+CHART_MONTHS = 6  # as the manager pane: twelve months of labels do not fit beside the tables
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class ReportsPane(QWidget):
         self.charts = ManagerCharts(ctx.theme.colors)
         self.completion = AssignmentsModel()
         self.completion_table = make_table(
-            self.completion, "completionTable", "Completion by assignment", stretch=0
+            self.completion, "completionTable", "Completion by assignment"
         )
         self.overdue = OverdueModel()
         self.overdue_table = make_table(self.overdue, "overdueTable", "Overdue", stretch=1)

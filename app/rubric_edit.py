@@ -17,25 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from app.formats import FormatError, validate_rubric
-from app.kpis import IDEAL_RANGES, compute_kpis
+from app.kpis import IDEAL_RANGES, KPI_NAMES, compute_kpis
 from app.scoring import score
 
 HUNDRED = 100
-KPI_NAMES = (
-    "talk_ratio",
-    "words_per_minute",
-    "filler_words_per_minute",
-    "filler_word_ratio",
-    "longest_monologue_seconds",
-    "questions_asked",
-    "interruptions",
-    "response_latency_seconds",
-    "speaker_switches_per_minute",
-    "keyword_coverage",
-    "rep_talk_seconds",
-    "rep_word_count",
-    "call_duration_seconds",
-)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ TYPES = {
     ".gif": "image/gif",
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()-]{0,99}")
+# What a file's "scenario" may hold: exactly what an author writes (Scenario.content).
 _SCENARIO_FIELDS = (
     "title",
     "description",
@@ -114,7 +115,7 @@ def write_package(path: Path, package: ScenarioPackage) -> Path:
     document = {
         "format": FORMAT,
         "version": VERSION,
-        "scenario": _scenario_document(package.scenario),
+        "scenario": package.scenario.content(),
         "attachments": [
             {"name": a.name, "type": a.type, "sha256": a.sha256} for a in package.attachments
         ],
@@ -134,20 +135,6 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     entry = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
     entry.compress_type = zipfile.ZIP_DEFLATED
     archive.writestr(entry, data)
-
-
-def _scenario_document(scenario: Scenario) -> dict[str, Any]:
-    return {
-        "title": scenario.title,
-        "description": scenario.description,
-        "difficulty": scenario.difficulty,
-        "pass_score": scenario.pass_score,
-        "max_attempts": scenario.max_attempts,
-        "ai_prompt": scenario.ai_prompt,
-        "persona": scenario.persona,
-        "branching": scenario.branching,
-        "rubric": scenario.rubric,
-    }
 
 
 def plain_json(document: Any) -> Any:

@@ -72,6 +72,21 @@ class Scenario:
     max_attempts: int | None = None
     ai_prompt: str = ""  # instructions for an AI persona, kept for when one is configured
 
+    def content(self) -> dict[str, Any]:
+        """What an author writes, as the `scenarios` row's columns hold it (no id, org or
+        status): what a scenario file carries and what saving a draft sends."""
+        return {
+            "title": self.title,
+            "description": self.description,
+            "difficulty": self.difficulty,
+            "pass_score": self.pass_score,
+            "max_attempts": self.max_attempts,
+            "ai_prompt": self.ai_prompt,
+            "persona": self.persona,
+            "branching": self.branching,
+            "rubric": self.rubric,
+        }
+
     @property
     def profile(self) -> Persona:
         """The persona's name, role, company and voice, for the screens."""

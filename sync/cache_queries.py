@@ -30,6 +30,7 @@ from sync.cache_records import (
     made_from_row,
     scenario_from_row,
 )
+from sync.db_types import OrgRole
 from sync.rows import iso, now, number, parse_time
 
 
@@ -100,7 +101,7 @@ def tracks(db: Database, org_id: str) -> list[Track]:
 
 def members(db: Database, org_id: str) -> list[Member]:
     return [
-        Member(row["user_id"], row["display_name"], row["role"])
+        Member(row["user_id"], row["display_name"], OrgRole(row["role"]))
         for row in db.query(
             "select user_id, display_name, role from org_members where org_id = ? "
             "order by display_name, user_id",

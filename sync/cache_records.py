@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from sync.db_types import AttemptStatus
+from sync.db_types import AttemptStatus, OrgRole
 from sync.rows import iso, loads, now, number, parse_time
 
 log = structlog.get_logger(__name__)
@@ -128,7 +128,7 @@ class Track:
 class Member:
     user_id: str
     display_name: str
-    role: str
+    role: OrgRole
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,19 @@ class DueAssignment:
     best_score: Decimal | None
 
     @property
+    def total(self) -> int:
+        return len(self.scenario_ids)
+
+    @property
     def done(self) -> bool:
-        return bool(self.scenario_ids) and self.completed >= len(self.scenario_ids)
+        return self.total > 0 and self.completed >= self.total
+
+    def next_scenario_id(self, passed: frozenset[str] = frozenset()) -> str | None:
+        """The first scenario of the assignment not yet passed (the first one when all are)."""
+        for scenario_id in self.scenario_ids:
+            if scenario_id not in passed:
+                return scenario_id
+        return self.scenario_ids[0] if self.scenario_ids else None
 
     def overdue(self, at: datetime) -> bool:
         return self.due_at is not None and self.due_at < at and not self.done

@@ -38,7 +38,6 @@ from app.client.views import (
     LEADERBOARD,
     OUTBOX,
     Account,
-    Assignment,
     AttemptDetail,
     AttemptRow,
     Changes,
@@ -77,7 +76,6 @@ from sync.cache_records import (
     CacheError,
     NewAttempt,
 )
-from sync.cache_records import DueAssignment as CachedAssignment
 from sync.cache_records import Scenario as CachedScenario
 from sync.client import NotSignedInError as SyncNotSignedIn
 from sync.client import OfflineError as SyncOffline
@@ -424,7 +422,7 @@ class SyncedBackend:
         names = self._names()
         recent = cache.recent_attempts(org, user_id=account.user_id, limit=RECENT_ATTEMPTS)
         return HomeData(
-            assignments=tuple(_assignment(a) for a in cache.due_assignments(org, account.user_id)),
+            assignments=tuple(cache.due_assignments(org, account.user_id)),
             recent_attempts=tuple(self._row(r, scenarios, names) for r in recent),
             scenarios=scenarios,
         )
@@ -571,16 +569,13 @@ class SyncedBackend:
     @_on_owner()
     def teams(self) -> list[Team]:
         org = str(self._require_account().org_id)
-        return [Team(t.id, t.name, t.member_ids) for t in self._cache_required().teams(org)]
+        return self._cache_required().teams(org)
 
     # Managers ------------------------------------------------------------------------------
     @_on_owner()
     def members(self) -> list[Member]:
         org = str(self._require_account().org_id)
-        return [
-            Member(m.user_id, m.display_name, OrgRole(m.role))
-            for m in self._cache_required().members(org)
-        ]
+        return self._cache_required().members(org)
 
     @_on_owner()
     def scenarios(self) -> list[Scenario]:
@@ -590,7 +585,7 @@ class SyncedBackend:
     @_on_owner()
     def tracks(self) -> list[Track]:
         org = str(self._require_account().org_id)
-        return [Track(t.id, t.title, t.scenario_ids) for t in self._cache_required().tracks(org)]
+        return self._cache_required().tracks(org)
 
     @_on_owner()
     def org_attempts(self, limit: int = 1000) -> list[AttemptRow]:
@@ -925,18 +920,4 @@ def _scenario(cached: CachedScenario) -> Scenario:
         org_id=cached.org_id,
         max_attempts=cached.max_attempts,
         ai_prompt=cached.ai_prompt,
-    )
-
-
-def _assignment(cached: CachedAssignment) -> Assignment:
-    return Assignment(
-        id=cached.id,
-        title=cached.title,
-        kind=cached.kind,
-        scenario_ids=cached.scenario_ids,
-        due_at=cached.due_at,
-        note=cached.note,
-        required_score=cached.required_score,
-        completed=cached.completed,
-        best_score=cached.best_score,
     )

@@ -250,20 +250,9 @@ def _new_id() -> str:
 
 
 def _row(scenario: Scenario) -> dict[str, Any]:
-    return {
-        "id": scenario.id,
-        "org_id": scenario.org_id,
-        "title": scenario.title,
-        "description": scenario.description,
-        "persona": plain_json(scenario.persona),
-        "difficulty": scenario.difficulty,
-        "ai_prompt": scenario.ai_prompt,
-        "branching": plain_json(scenario.branching),
-        "rubric": plain_json(scenario.rubric),
-        "status": scenario.status,
-        "pass_score": float(scenario.pass_score),
-        "max_attempts": scenario.max_attempts,
-    }
+    """The `scenarios` row to send: id, org, status and the content, as plain JSON."""
+    row = {"id": scenario.id, "org_id": scenario.org_id, "status": scenario.status}
+    return plain_json({**row, **scenario.content()})
 
 
 def _asset_path(scenario: Scenario, name: str) -> str:

@@ -28,6 +28,8 @@ from app.client.errors import (
     UnsyncedWork,
 )
 from app.scenarios import Persona, Scenario
+from sync.cache_records import DueAssignment as Assignment
+from sync.cache_records import Member, Team, Track
 from sync.db_types import OrgRole
 
 __all__ = [
@@ -134,61 +136,7 @@ class Account:
 
 
 # Content ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Track:
-    id: str
-    title: str
-    scenario_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Team:
-    id: str
-    name: str
-    member_ids: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Member:
-    user_id: str
-    display_name: str
-    role: OrgRole
-
-
 # Assignments and attempts -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Assignment:
-    """An assignment addressed to the user (directly or through a team), with their progress."""
-
-    id: str
-    title: str
-    kind: str  # "scenario" or "track"
-    scenario_ids: tuple[str, ...]
-    due_at: datetime | None
-    note: str
-    required_score: Decimal | None
-    completed: int  # scenarios passed
-    best_score: Decimal | None
-
-    @property
-    def total(self) -> int:
-        return len(self.scenario_ids)
-
-    @property
-    def done(self) -> bool:
-        return self.total > 0 and self.completed >= self.total
-
-    def overdue(self, now: datetime) -> bool:
-        return self.due_at is not None and self.due_at < now and not self.done
-
-    def next_scenario_id(self, passed: frozenset[str] = frozenset()) -> str | None:
-        """The first scenario of the assignment not yet passed (the first one when all are)."""
-        for scenario_id in self.scenario_ids:
-            if scenario_id not in passed:
-                return scenario_id
-        return self.scenario_ids[0] if self.scenario_ids else None
-
-
 class SyncState(enum.StrEnum):
     """Where an attempt is between this computer and the server."""
 

@@ -70,6 +70,7 @@ def test_the_progress_gauge_is_a_thin_bar_with_its_count_beside_it(window, sign_
 def test_a_person_with_no_assignments_is_told_so_on_one_line_beside_a_plain_button(window, sign_in):
     sign_in(window, "hr")  # the demo's HR lead has nothing assigned, as a new member has
     home = window.home
+    window.workspace.setCurrentWidget(home)  # HR opens on Reports
     assert home.assignments.rowCount() == 0
     assert (
         home.detail.text()

@@ -223,6 +223,18 @@ MIGRATIONS: Sequence[str] = (
     """
     alter table uploads add column held integer not null default 0;  -- 1: until the user says
     """,
+    # 5: scenario versions (server migration 20261204000200): the lineage a version belongs to,
+    # its number, the revision an admin's save is checked against, and the call's time limit.
+    # Rows cached before have none of them: forgetting the table's cursors makes the next pull
+    # read every scenario again (the server keeps them; nothing local is lost).
+    """
+    alter table scenarios add column lineage_id text;  -- NULL only until pulled again: its id
+    alter table scenarios add column version integer not null default 1;
+    alter table scenarios add column revision integer not null default 1;
+    alter table scenarios add column time_limit_seconds integer;
+    create index scenarios_lineage_id on scenarios (lineage_id, version);
+    delete from sync_cursors where table_name = 'scenarios';
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

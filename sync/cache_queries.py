@@ -249,15 +249,24 @@ def attempt_rows(
 
 
 def best_scores(db: Database, org_id: str, user_id: str) -> dict[str, Decimal]:
-    """Each scenario's best score of the user: the server's, else the provisional one."""
+    """Each scenario's best score of the user: the server's, else the provisional one.
+
+    An attempt counts for every version of its scenario, as the server's completion does: an
+    assignment that publishing moved to version 2 stays done for whoever passed version 1."""
     best: dict[str, Decimal] = {}
     for row in db.query(
-        "select scenario_id, max(coalesce(score, provisional_score)) as best "
-        "from scenario_attempts where org_id = ? and user_id = ? and status <> ? "
-        "group by scenario_id",
+        "select coalesce(s.lineage_id, a.scenario_id) as lineage, "
+        "max(coalesce(a.score, a.provisional_score)) as best "
+        "from scenario_attempts a left join scenarios s on s.id = a.scenario_id "
+        "where a.org_id = ? and a.user_id = ? and a.status <> ? group by 1",
         [org_id, user_id, INCOMPLETE],
     ):
         value = number(row["best"])
         if value is not None:
-            best[row["scenario_id"]] = value
+            best[row["lineage"]] = value
+    for row in db.query(
+        "select id, coalesce(lineage_id, id) as lineage from scenarios where org_id = ?", [org_id]
+    ):
+        if row["lineage"] in best:
+            best[row["id"]] = best[row["lineage"]]
     return best

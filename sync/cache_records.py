@@ -113,6 +113,13 @@ class Scenario:
     status: str
     pass_score: Decimal
     max_attempts: int | None
+    # Versions (server migration 20261204000200): the rows of one scenario share a lineage and
+    # are numbered from 1; an attempt names the very version it was practised on. `revision`
+    # is what an admin's save is checked against (a stale save changes nothing).
+    lineage_id: str = ""
+    version: int = 1
+    revision: int = 1
+    time_limit_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -312,6 +319,10 @@ def scenario_from_row(row: Mapping[str, Any]) -> Scenario:
         status=row["status"],
         pass_score=number(row["pass_score"]) or Decimal(70),
         max_attempts=row["max_attempts"],
+        lineage_id=row["lineage_id"] or row["id"],
+        version=int(row["version"]),
+        revision=int(row["revision"]),
+        time_limit_seconds=row["time_limit_seconds"],
     )
 
 

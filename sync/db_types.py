@@ -339,6 +339,10 @@ class Scenarios(BaseModel):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     sync_xid: int
+    lineage_id: uuid.UUID
+    version: int
+    revision: int
+    time_limit_seconds: int | None
 
 
 class TeamMembers(BaseModel):

@@ -395,6 +395,8 @@ def test_content_published_and_archived(conn, table, row_id):
         assert event["details"]["before"] == {"status": before}
         assert event["details"]["after"] == {"status": status}
         assert event["details"]["title"]
+    if table == "scenarios":  # an archived version never goes back to draft (scenario versions)
+        return
     mark = last_id(conn)
     act(conn, "admin").execute(f"update {table} set status = 'draft' where id = %s", (row_id,))
     act(conn, "admin").execute(f"update {table} set title = title || '!' where id = %s", (row_id,))

@@ -110,8 +110,11 @@ MATRIX = [
         # A trainee's SELECT cannot reach a source row it may not see; the copy is from a
         # published scenario all roles see, so refusals come from the INSERT policy itself.
         insert=_each("deny", admin="ok"),
+        # A draft: a published version's content never changes, for anyone
+        # (tests/db/test_scenario_versions.py); the trainee and hr see no draft, and the
+        # manager's USING refuses it, so each cell is still the policy's answer.
         update_sql=(
-            f"update scenarios set title = title || '!' where id = '{Seed.SCENARIO_CFO}' "
+            f"update scenarios set title = title || '!' where id = '{Seed.SCENARIO_DRAFT}' "
             "returning id"
         ),
         update=_each("none", admin="ok"),

@@ -258,13 +258,16 @@ def test_nothing_measurable_means_no_score(admin_conn):
 
 
 def test_malformed_rubric_is_named_not_scored(admin_conn):
-    # Only possible by bypassing validation, as a superuser can.
+    # Only possible by bypassing validation (and the immutability of a published version), as
+    # a superuser can.
     admin_conn.execute("alter table public.scenarios disable trigger check_documents")
+    admin_conn.execute("alter table public.scenarios disable trigger guard_version")
     admin_conn.execute(
         "update public.scenarios set rubric = jsonb_set(rubric, '{criteria,0,weight}', '0.1')"
         " where id = %s",
         (Seed.SCENARIO_COLD_CALL,),
     )
+    admin_conn.execute("alter table public.scenarios enable trigger guard_version")
     admin_conn.execute("alter table public.scenarios enable trigger check_documents")
 
     # An upload is kept (unscored, and off the queue) rather than lost because of the content

@@ -138,11 +138,17 @@ def test_active_scenarios_limit_publishing_not_drafting(arrange, as_user):
         (live,),
     ).fetchone()
     assert published == {"status": "published"}
-    # Editing a published scenario is not publishing another one.
-    edited = conn.execute(
-        "update scenarios set title = 'Next v2' where title = 'Next' returning title"
+    # A new version of a published scenario is not another one: at the limit it still goes
+    # live, replacing the version it supersedes (a published version itself never changes).
+    next_id = conn.execute("select id from scenarios where title = 'Next'").fetchone()["id"]
+    version = conn.execute("select new_scenario_version(%s) as id", (next_id,)).fetchone()["id"]
+    conn.execute("update scenarios set title = 'Next v2' where id = %s", (version,))
+    conn.execute("select publish_scenario(%s)", (version,))
+    live = conn.execute(
+        "select title, version from scenarios where lineage_id = %s and status = 'published'",
+        (next_id,),
     ).fetchall()
-    assert edited == [{"title": "Next v2"}]
+    assert live == [{"title": "Next v2", "version": 2}]
 
 
 def admin_id(arrange: Arrange, org: str) -> str:

@@ -291,6 +291,59 @@ def test_due_assignments_show_progress_from_server_and_provisional_scores(cache)
     assert not due[0].overdue(datetime(2031, 1, 1, tzinfo=UTC))
 
 
+def test_a_pass_on_an_earlier_version_counts_for_an_assignment_moved_to_the_next(cache):
+    # Publishing version 2 moved the assignment to it (the server's rule); the trainee passed
+    # version 1, which the cache keeps archived, and is done, as the server's completion says.
+    version_2 = str(uuid.uuid4())
+    with cache.atomic() as db:
+        store_server_rows(
+            db,
+            "scenarios",
+            [
+                {
+                    **_server_scenario(SCENARIO_COLD_CALL, "Cold call"),
+                    "status": "archived",
+                    "lineage_id": SCENARIO_COLD_CALL,
+                    "version": 1,
+                },
+                {
+                    **_server_scenario(version_2, "Cold call"),
+                    "lineage_id": SCENARIO_COLD_CALL,
+                    "version": 2,
+                    "time_limit_seconds": 300,
+                },
+            ],
+        )
+        store_server_rows(
+            db,
+            "assignments",
+            [
+                {"id": "a1", "org_id": DEMO_ORG, "scenario_id": version_2, "track_id": None,
+                 "user_id": TRAINEE, "team_id": None, "due_at": None, "required_score": None,
+                 "max_attempts": None, "note": "", "assigned_by": None, "created_at": None,
+                 "updated_at": None, "sync_xid": 1},
+            ],
+        )  # fmt: skip
+    cache.record_attempt(
+        NewAttempt(**new_attempt_args(), provisional_breakdown={"score": 85, "passed": True})
+    )
+    (due,) = cache.due_assignments(DEMO_ORG)
+    assert (due.scenario_ids, due.completed, due.best_score) == ((version_2,), 1, Decimal(85))
+    current = cache.scenario(version_2)
+    assert current is not None
+    assert (current.lineage_id, current.version, current.time_limit_seconds) == (
+        SCENARIO_COLD_CALL,
+        2,
+        300,
+    )
+    old = cache.scenario(SCENARIO_COLD_CALL)
+    assert old is not None and (old.lineage_id, old.version, old.revision) == (
+        SCENARIO_COLD_CALL,
+        1,
+        1,
+    )
+
+
 def test_the_cache_refuses_a_thread_that_is_not_its_owner(tmp_path):
     """One thread uses a cache (in the app, its owner: sync/owner.py); another is told so
     instead of racing it, and after closing every use says the cache is closed."""

@@ -12,7 +12,6 @@ from psycopg.types.json import Jsonb
 from stack_fixtures import wait_for_scoring
 from sync_support import (
     DEMO_ORG,
-    SCENARIO_CFO,
     SCENARIO_COLD_CALL,
     TRANSCRIPT,
     USER_IDS,
@@ -28,6 +27,11 @@ from sync.pull import pull
 TRAINEE = USER_IDS["trainee"]
 SMB_WEST = "e0000000-0000-4000-8000-000000000002"
 SMB_ASSIGNMENT = "c0000000-0000-4000-8000-000000000003"
+ONBOARDING_TRACK = "b0000000-0000-4000-8000-000000000001"
+
+
+def _track_ids(cache) -> set[str]:
+    return {track.id for track in cache.tracks(DEMO_ORG)}
 
 
 def _assignment_ids(cache) -> set[str]:
@@ -235,17 +239,19 @@ def test_joining_a_team_brings_its_assignments_and_leaving_removes_them(sign_in,
 def test_content_back_to_draft_leaves_a_trainees_cache_on_the_next_full_pass(
     sign_in, engine_for, db
 ):
+    # A track: a published scenario version never goes back to draft (migration
+    # 20261204000200_scenario_versions.sql), a track still may.
     engine = engine_for(sign_in("trainee"))
     engine.run_once()
-    assert engine.cache.scenario(SCENARIO_CFO) is not None
-    db.execute("update scenarios set status = 'draft' where id = %s", (SCENARIO_CFO,))
+    assert ONBOARDING_TRACK in _track_ids(engine.cache)
+    db.execute("update tracks set status = 'draft' where id = %s", (ONBOARDING_TRACK,))
     try:
         engine.run_once(full=True)
-        assert engine.cache.scenario(SCENARIO_CFO) is None
+        assert ONBOARDING_TRACK not in _track_ids(engine.cache)
     finally:
-        db.execute("update scenarios set status = 'published' where id = %s", (SCENARIO_CFO,))
+        db.execute("update tracks set status = 'published' where id = %s", (ONBOARDING_TRACK,))
     engine.run_once()
-    assert engine.cache.scenario(SCENARIO_CFO) is not None
+    assert ONBOARDING_TRACK in _track_ids(engine.cache)
 
 
 def test_a_server_rescore_replaces_the_score_on_the_next_pull(sign_in, engine_for, db):

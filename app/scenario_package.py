@@ -5,7 +5,7 @@ A package is a zip holding `scenario.json` and the attachments under `assets/`:
 
     {"format": "coachdesk-scenario", "version": 1,
      "scenario": {"title", "description", "difficulty", "pass_score", "max_attempts",
-                  "ai_prompt", "persona", "branching", "rubric"},
+                  "ai_prompt", "time_limit_seconds", "persona", "branching", "rubric"},
      "attachments": [{"name": "briefing.pdf", "type": "application/pdf", "sha256": "…"}]}
 
 Reading checks everything before anything is used, and says what is wrong in one sentence: not a
@@ -64,6 +64,7 @@ _SCENARIO_FIELDS = (
     "pass_score",
     "max_attempts",
     "ai_prompt",
+    "time_limit_seconds",
     "persona",
     "branching",
     "rubric",
@@ -279,17 +280,21 @@ def _scenario(document: Any, name: str) -> Scenario:
     ai_prompt = document.get("ai_prompt", "")
     if not isinstance(ai_prompt, str):
         raise PackageError(f'{name}: "ai_prompt" must be text')
-    max_attempts = document.get("max_attempts")
-    if max_attempts is not None and (
-        not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1
-    ):
-        raise PackageError(f'{name}: "max_attempts" must be a whole number of at least 1')
+    max_attempts = _whole(document, "max_attempts", name)
+    time_limit = _whole(document, "time_limit_seconds", name)
     data = {**document, "id": str(uuid.uuid4()), "status": "draft"}
     try:
         scenario = Scenario.from_json(data, source=name)
     except ScenarioError as error:
         raise PackageError(str(error).replace(f', scenario "{data["id"]}"', "")) from error
-    return replace(scenario, max_attempts=max_attempts)
+    return replace(scenario, max_attempts=max_attempts, time_limit_seconds=time_limit)
+
+
+def _whole(document: Mapping[str, Any], key: str, name: str) -> int | None:
+    value = document.get(key)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise PackageError(f'{name}: "{key}" must be a whole number of at least 1')
+    return value
 
 
 # Attachments --------------------------------------------------------------------------------------

@@ -71,6 +71,12 @@ class Scenario:
     org_id: str | None = None
     max_attempts: int | None = None
     ai_prompt: str = ""  # instructions for an AI persona, kept for when one is configured
+    time_limit_seconds: int | None = None  # the call's length limit, if any
+    # The server's versioning (docs/security.md, "Scenario versions"): every version of one
+    # scenario shares its lineage; `revision` counts saves, for the editor's version check.
+    lineage_id: str | None = None
+    version: int = 1
+    revision: int = 1
 
     def content(self) -> dict[str, Any]:
         """What an author writes, as the `scenarios` row's columns hold it (no id, org or
@@ -82,6 +88,7 @@ class Scenario:
             "pass_score": self.pass_score,
             "max_attempts": self.max_attempts,
             "ai_prompt": self.ai_prompt,
+            "time_limit_seconds": self.time_limit_seconds,
             "persona": self.persona,
             "branching": self.branching,
             "rubric": self.rubric,

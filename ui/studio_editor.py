@@ -87,7 +87,7 @@ class ScenarioEditor(QDialog):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._form(scenario), "&Scenario")
         self.tabs.addTab(self._rubric(), "&Rubric")
-        self.tabs.addTab(self._preview(), "Pre&view")
+        self.tabs.addTab(self._preview(), "Pr&eview")
         self.problems = QLabel()
         self.problems.setObjectName("editorProblems")
         self.problems.setWordWrap(True)
@@ -121,6 +121,11 @@ class ScenarioEditor(QDialog):
         self.max_attempts.setRange(0, 100)
         self.max_attempts.setSpecialValueText("No limit")
         self.max_attempts.setValue(scenario.max_attempts or 0)
+        self.time_limit = QSpinBox()
+        self.time_limit.setRange(0, 120)
+        self.time_limit.setSuffix(" min")
+        self.time_limit.setSpecialValueText("No limit")
+        self.time_limit.setValue((scenario.time_limit_seconds or 0) // 60)
         self.persona_name = QLineEdit(persona.name)
         self.persona_role = QLineEdit(persona.role)
         self.persona_company = QLineEdit(persona.company)
@@ -136,6 +141,7 @@ class ScenarioEditor(QDialog):
             ("Di&fficulty", self.difficulty),
             ("&Pass mark", self.pass_score),
             ("&Attempts allowed", self.max_attempts),
+            ("Time li&mit", self.time_limit),
             ("Persona &name", self.persona_name),
             ("Persona r&ole", self.persona_role),
             ("&Company", self.persona_company),
@@ -364,6 +370,7 @@ class ScenarioEditor(QDialog):
             difficulty=self.difficulty.currentData(),
             pass_score=Decimal(int(self.pass_score.value())),
             max_attempts=self.max_attempts.value() or None,
+            time_limit_seconds=self.time_limit.value() * 60 or None,
             persona=persona,
             ai_prompt=self.ai_prompt.toPlainText().strip(),
             rubric=to_document(self.criteria, self.original.rubric),
@@ -393,7 +400,7 @@ class ScenarioEditor(QDialog):
         self.buttons.setEnabled(False)
         self.ctx.call(
             self,
-            lambda: self.service.save_draft(scenario),
+            lambda: self.service.save_draft(scenario, self.original),
             lambda _none: (self.saved.emit(scenario.id), self.accept()),
             label="Saving the draft…",
             on_failure=self._show_problem,

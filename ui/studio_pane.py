@@ -1,5 +1,5 @@
 """The admin's Studio tab, its library: every scenario of the org with its status; import and
-export scenario files, duplicate, publish, archive, restore, delete a draft.
+export scenario files, duplicate, publish, archive, start a new version, delete a draft.
 
 Rendering and dispatch only (app/client/studio.py does the work, off the GUI thread through
 ctx.call); Edit… opens a draft in the scenario editor (ui/studio_editor.py).
@@ -43,6 +43,7 @@ class LibraryModel(RowTableModel[LibraryItem]):
         super().__init__(
             [
                 Column("Scenario", lambda i: i.scenario.title),
+                Column("Version", lambda i: f"v{i.scenario.version}", align_right=True),
                 Column("Status", lambda i: i.status.value),
                 Column("Difficulty", lambda i: i.scenario.difficulty),
                 Column("Pass mark", lambda i: f"{i.scenario.pass_score:g}", align_right=True),
@@ -83,8 +84,9 @@ class StudioPane(QWidget):
         self.export_button = QPushButton("E&xport…")
         self.duplicate_button = QPushButton("Dupli&cate")
         self.publish_button = QPushButton("Pu&blish")
-        self.archive_button = QPushButton("Archi&ve")
-        self.restore_button = QPushButton("Back to d&raft")
+        self.archive_button = QPushButton("A&rchive")
+        self.version_button = QPushButton("New &version")
+        self.version_button.setToolTip("A new draft of this scenario to edit; this one stays")
         self.delete_button = QPushButton("Delete dra&ft…")
         self._selection_buttons = (
             self.edit_button,
@@ -92,7 +94,7 @@ class StudioPane(QWidget):
             self.duplicate_button,
             self.publish_button,
             self.archive_button,
-            self.restore_button,
+            self.version_button,
             self.delete_button,
         )
 
@@ -124,7 +126,7 @@ class StudioPane(QWidget):
         self.duplicate_button.clicked.connect(lambda: self._act("duplicate", "Duplicated."))
         self.publish_button.clicked.connect(lambda: self._act("publish", "Published."))
         self.archive_button.clicked.connect(lambda: self._act("archive", "Archived."))
-        self.restore_button.clicked.connect(lambda: self._act("restore", "Back to draft."))
+        self.version_button.clicked.connect(lambda: self._act("new_version", "new draft version."))
         self.delete_button.clicked.connect(self.delete_selected)
         ctx.changes.changed.connect(self._data_changed)
         self._selected(QModelIndex())
@@ -153,9 +155,10 @@ class StudioPane(QWidget):
         self.edit_button.setEnabled(status is Status.DRAFT)
         self.export_button.setEnabled(item is not None)
         self.duplicate_button.setEnabled(item is not None)
-        self.publish_button.setEnabled(status is Status.DRAFT)
+        # An archived version can go live again; a live one gets a new version to edit.
+        self.publish_button.setEnabled(status in (Status.DRAFT, Status.ARCHIVED))
         self.archive_button.setEnabled(status is Status.PUBLISHED)
-        self.restore_button.setEnabled(status is Status.ARCHIVED)
+        self.version_button.setEnabled(status in (Status.PUBLISHED, Status.ARCHIVED))
         self.delete_button.setEnabled(item is not None and item.deletable)
 
     def _data_changed(self, changes: Changes) -> None:

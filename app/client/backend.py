@@ -920,4 +920,8 @@ def _scenario(cached: CachedScenario) -> Scenario:
         org_id=cached.org_id,
         max_attempts=cached.max_attempts,
         ai_prompt=cached.ai_prompt,
+        time_limit_seconds=cached.time_limit_seconds,
+        lineage_id=cached.lineage_id or cached.id,
+        version=cached.version,
+        revision=cached.revision,
     )

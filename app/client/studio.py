@@ -1,12 +1,14 @@
 """The admin studio's library: the org's scenarios with their status, and what an admin does to
 them as a whole — import and export `.coachdesk-scenario` files, duplicate, publish, archive,
-restore, delete a draft. No Qt.
+start a new version, delete a draft. No Qt.
 
 The list comes from the admin's cache (an admin's pull holds drafts too); every change goes to the
 server at once through `Backend.live` (the owner thread, a fresh token) and is refused there if
 the role or the plan does not allow it (RLS, the CD402 active-scenario limit), then the next sync
-brings the change back to the cache. Editing a scenario's content (the form, the branching and
-rubric editors) and drafts kept offline are still to come (issue 19).
+brings the change back to the cache. Published versions never change (the database refuses it):
+`new_version` starts a draft to edit, `save_draft` saves it against the revision it was opened
+at, `publish` puts it live and archives the version before it. Drafts kept offline and the
+branching editor are still to come (issue 19).
 """
 
 from __future__ import annotations
@@ -131,20 +133,21 @@ class StudioService:
         return written
 
     # Content -------------------------------------------------------------------------------
-    def save_draft(self, scenario: Scenario) -> None:
-        """Save a draft's content (the editor's form, rubric and dialog). Only drafts change: a
-        published or archived scenario is duplicated to be edited. The documents are checked as
-        the database checks them before anything is sent."""
+    def save_draft(self, scenario: Scenario, opened: Scenario | None = None) -> None:
+        """Save a draft's content (the editor's form, rubric and dialog), as of the revision it
+        was opened at: if someone saved it since, nothing is overwritten and StudioError says
+        which fields they changed (the editor keeps this copy). Only drafts change: a published
+        or archived version gets a new draft version to edit. The documents are checked as the
+        database checks them before anything is sent. `opened` is the draft as the editor
+        loaded it (what the other save is compared with)."""
         self._require_admin()
         if scenario.status != Status.DRAFT:
-            raise StudioError(
-                "Only drafts can be edited: duplicate this scenario and edit the copy."
-            )
+            raise StudioError("Only drafts can be edited: make a new version of it and edit that.")
         try:
             Scenario.from_json({**_row(scenario), "id": scenario.id}, source="the draft")
         except ScenarioError as error:
             raise StudioError(str(error).replace(f', scenario "{scenario.id}"', "")) from error
-        content = {k: v for k, v in _row(scenario).items() if k not in ("id", "org_id", "status")}
+        content = plain_json(scenario.content())
 
         def update(session: Any) -> None:
             rows = (
@@ -152,18 +155,24 @@ class StudioService:
                 .update(content)
                 .eq("id", scenario.id)
                 .eq("status", Status.DRAFT.value)
+                .eq("revision", scenario.revision)
                 .execute()
                 .data
             )
             if not rows:
-                raise StudioError(
-                    "This draft was published, archived or deleted meanwhile; nothing was saved. "
-                    "Reload the library to see it as it is now."
-                )
+                raise StudioError(_lost_save(session, opened or scenario, content))
 
         self._live(update)
-        log.info("draft saved", scenario_id=scenario.id)
+        log.info("draft saved", scenario_id=scenario.id, revision=scenario.revision)
         self._backend.sync_soon()
+
+    def new_version(self, scenario_id: str) -> str:
+        """A new draft version of a published or archived scenario, to edit; its id."""
+        self._require_admin()
+        new_id = self._live(lambda s: s.rpc("new_scenario_version", {"scenario_id": scenario_id}))
+        log.info("scenario version started", scenario_id=scenario_id, draft_id=new_id)
+        self._backend.sync_soon()
+        return str(new_id)
 
     # Status --------------------------------------------------------------------------------
     def duplicate(self, scenario_id: str) -> str:
@@ -182,16 +191,17 @@ class StudioService:
         return copy.id
 
     def publish(self, scenario_id: str) -> None:
-        """Live for trainees (and assignable); refused with the plan's limit when it is reached."""
-        self._set_status(scenario_id, Status.PUBLISHED)
+        """Live for trainees and assignable (a draft, or an archived version back again); the
+        scenario's live version before it is archived in the same step, and its assignments
+        follow. Refused with the plan's limit when it is reached."""
+        self._require_admin()
+        self._live(lambda s: s.rpc("publish_scenario", {"scenario_id": scenario_id}))
+        log.info("scenario published", scenario_id=scenario_id)
+        self._backend.sync_soon()
 
     def archive(self, scenario_id: str) -> None:
         """No longer assignable; its attempts and their scores stay in every report."""
         self._set_status(scenario_id, Status.ARCHIVED)
-
-    def restore(self, scenario_id: str) -> None:
-        """An archived scenario back to draft (publish it again when it is ready)."""
-        self._set_status(scenario_id, Status.DRAFT)
 
     def delete_draft(self, item: LibraryItem) -> None:
         if not item.deletable:
@@ -243,6 +253,34 @@ def _plain(error: CoachdeskError) -> CoachdeskError:
             f"whoever manages billing to upgrade. ({cause})"
         )
     return error
+
+
+def _lost_save(session: Any, mine: Scenario, content: Mapping[str, Any]) -> str:
+    """Why a save changed nothing, saying what the other save changed (since `mine`, the
+    draft as this editor opened it)."""
+    rows = (
+        session.client.table("scenarios")
+        .select(",".join(["status", "revision", *content]))
+        .eq("id", mine.id)
+        .execute()
+        .data
+    )
+    if not rows:
+        return "This draft was deleted meanwhile; nothing was saved (your copy is still open)."
+    theirs = rows[0]
+    if theirs["status"] != Status.DRAFT:
+        return (
+            f"This draft was {theirs['status']} meanwhile; nothing was saved (your copy is still "
+            "open: make a new version to carry your changes over)."
+        )
+    opened = plain_json(mine.content())
+    changed = [k for k in content if plain_json(theirs.get(k)) != opened.get(k)]
+    return (
+        f"Someone else saved this draft after you opened it (revision {mine.revision} → "
+        f"{theirs['revision']}), changing {', '.join(changed) or 'nothing you can see'}. "
+        "Nothing of yours was overwritten or lost: your copy is still open; reopen the draft to "
+        "see theirs and make your changes again."
+    )
 
 
 def _new_id() -> str:

@@ -1,5 +1,6 @@
 """The studio's library against the real stack: import an example file (with its briefing),
-publish, archive, restore, duplicate, export it back, delete a draft; the plan's limit and the
+publish, archive, publish again, new versions, duplicate, export it back, delete a draft, the
+edit conflict; the plan's limit and the
 role are the server's to enforce."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -66,7 +68,7 @@ def _item(service: StudioService, scenario_id: str, status: Status | None = None
     return find
 
 
-def test_an_admin_imports_publishes_archives_restores_and_exports(studio, backend, db, tmp_path):
+def test_an_admin_imports_publishes_archives_republishes_and_exports(studio, backend, db, tmp_path):
     new_id = studio.import_file(COLD_CALL_FILE)
     item = _until(_item(studio, new_id), backend, "the imported draft")
     assert item.status is Status.DRAFT and item.deletable and item.attempts == 0
@@ -82,8 +84,8 @@ def test_an_admin_imports_publishes_archives_restores_and_exports(studio, backen
     _until(_item(studio, new_id, Status.PUBLISHED), backend, "it published")
     studio.archive(new_id)
     _until(_item(studio, new_id, Status.ARCHIVED), backend, "it archived")
-    studio.restore(new_id)
-    _until(_item(studio, new_id, Status.DRAFT), backend, "it back to draft")
+    studio.publish(new_id)  # an archived version can go live again, as it was
+    _until(_item(studio, new_id, Status.PUBLISHED), backend, "it published again")
 
     exported = studio.export_file(new_id, tmp_path / "again")
     back = read_package(exported)
@@ -148,3 +150,39 @@ def test_only_admins_author(backend, accounts):
     backend.sign_in(accounts["manager"], "coachdesk-demo")
     with pytest.raises(PermissionDenied, match="Only admins"):
         StudioService(backend).import_file(COLD_CALL_FILE)
+
+
+def test_a_live_scenario_is_edited_as_a_new_version_that_supersedes_it(studio, backend, db):
+    first = studio.import_file(COLD_CALL_FILE)
+    studio.publish(first)
+    live = _until(_item(studio, first, Status.PUBLISHED), backend, "version 1 live")
+    with pytest.raises(StudioError, match="Only drafts can be edited"):
+        studio.save_draft(live.scenario)
+    second = studio.new_version(first)
+    draft = _until(_item(studio, second, Status.DRAFT), backend, "version 2 as a draft")
+    assert draft.scenario.version == 2 and draft.scenario.lineage_id == live.scenario.lineage_id
+    studio.save_draft(replace(draft.scenario, title="Cold call, second take"), draft.scenario)
+    studio.publish(second)
+    _until(_item(studio, second, Status.PUBLISHED), backend, "version 2 live")
+    assert _until(_item(studio, first, Status.ARCHIVED), backend, "version 1 archived")
+    (title,) = db.execute("select title from public.scenarios where id = %s", (second,)).fetchone()
+    assert title == "Cold call, second take"
+
+
+def test_the_second_of_two_saves_of_one_draft_is_refused_saying_what_changed(studio, backend):
+    draft_id = studio.import_file(COLD_CALL_FILE)
+    opened = _until(_item(studio, draft_id), backend, "the draft").scenario
+    # Two admins opened the same revision; the first saves a new title.
+    studio.save_draft(replace(opened, title="Theirs"), opened)
+    with pytest.raises(StudioError, match="Someone else saved this draft") as refused:
+        studio.save_draft(replace(opened, description="Mine"), opened)
+    assert "changing title" in str(refused.value) and "Nothing of yours was overwritten" in str(
+        refused.value
+    )
+
+    def first_save() -> LibraryItem | None:
+        item = _item(studio, draft_id)()
+        return item if item is not None and item.scenario.title == "Theirs" else None
+
+    saved = _until(first_save, backend, "the first save")
+    assert saved.scenario.description != "Mine"  # never a silent overwrite

@@ -156,7 +156,7 @@ class _Graph:
         finishing = _reachable(self.ends, sources)
         stuck = {node_id for node_id in self.targets if node_id not in finishing}
         trapped: dict[str, list[str]] = {}
-        for component in _strong_components({n: self.targets[n] for n in stuck}):
+        for component in _strong_components({n: t for n, t in self.targets.items() if n in stuck}):
             members = set(component)
             closed = all(t in members for n in component for t in self.targets[n])
             looping = len(component) > 1 or component[0] in self.targets[component[0]]

@@ -172,6 +172,14 @@ def _check_branching(branching: Any) -> None:
             )
         if "end" in node and not isinstance(node["end"], bool):
             _refuse(what, f"{where}.end must be true or false", "nodes", i, "end")
+        if "position" in node and not is_position(node["position"]):
+            _refuse(
+                what,
+                f'{where}.position must be an object with numbers "x" and "y"',
+                "nodes",
+                i,
+                "position",
+            )
         ids.append(node["id"])
 
     start = branching.get("start")
@@ -185,6 +193,15 @@ def _check_branching(branching: Any) -> None:
 
     if not any(node.get("end") is True for node in nodes):
         _refuse(what, "at least one node must be an end node", "nodes")
+
+
+def is_position(value: Any) -> bool:
+    """A node's "position" in the studio's graph editor: {"x": number, "y": number, ...}.
+
+    The editor's own key, checked here only: private.validate_branching accepts any value (see
+    docs/scenario-format.md), so what the database stores may be refused by the app.
+    """
+    return _is_object(value) and _is_number(value.get("x")) and _is_number(value.get("y"))
 
 
 def _check_node_edges(node: Mapping[str, Any], i: int, ids: list[str]) -> None:

@@ -13,13 +13,17 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
+from server.db.auth_users import NewUser, create_user
 from server.db.cluster import free_port
 from server.db.testing import database_beside
 from server.stack.config import StackConfig
@@ -155,3 +159,94 @@ def sign_up_confirmed(supabase: Client, stack: RunningStack, email: str, passwor
     supabase.auth.sign_up({"email": email, "password": password})
     code, _ = mailed(stack, email)
     supabase.auth.verify_otp({"email": email, "token": code, "type": "signup"})
+
+
+# A fresh org ----------------------------------------------------------------------------------
+FRESH_PASSWORD = "fresh-org-pass-1"
+
+
+@dataclass
+class FreshOrg:
+    """An org of its own on the stack (seats: 3), with an admin and a trainee who sign in with
+    FRESH_PASSWORD; `new_email()` names an address a test may invite or sign up, removed with
+    the org's users afterwards. Tests that change members use one, so the seed orgs that other
+    tests count stay as they are."""
+
+    conn: psycopg.Connection[dict[str, Any]]
+    id: str
+    name: str
+    admin: str
+    trainee: str
+    emails: dict[str, str]
+    extra_emails: list[str] = field(default_factory=list)
+
+    def new_email(self) -> str:
+        email = f"fresh-{uuid.uuid4().hex[:10]}@example.test"
+        self.extra_emails.append(email)
+        return email
+
+    def one(self, sql: str, params: Any = ()) -> dict[str, Any]:
+        row = self.conn.execute(sql, params).fetchone()
+        assert row is not None
+        return row
+
+    def team(self, name: str, *members: str) -> str:
+        team = self.one(
+            "insert into teams (org_id, name) values (%s, %s) returning id::text", (self.id, name)
+        )["id"]
+        for user in members:
+            self.conn.execute(
+                "insert into team_members (org_id, team_id, user_id) values (%s, %s, %s)",
+                (self.id, team, user),
+            )
+        return team
+
+
+def _fresh_user(conn: psycopg.Connection[dict[str, Any]], name: str) -> tuple[str, str]:
+    email = f"fresh-{uuid.uuid4().hex[:10]}@example.test"
+    hashed = conn.execute(
+        "select extensions.crypt(%s, extensions.gen_salt('bf', 4)) as h", (FRESH_PASSWORD,)
+    ).fetchone()
+    assert hashed is not None
+    user = NewUser(email=email, password_hash=hashed["h"], user_metadata={"full_name": name})
+    return str(create_user(conn, user)), email
+
+
+@pytest.fixture
+def fresh_org(stack: RunningStack) -> Iterator[FreshOrg]:
+    with psycopg.connect(stack.dsn, autocommit=True, row_factory=dict_row) as conn:
+        slug = f"fresh-{uuid.uuid4().hex[:10]}"
+        found = conn.execute(
+            "insert into orgs (name, slug, plan, entitlements) values (%s, %s, 'team', %s)"
+            " returning id::text",
+            (f"Org {slug}", slug, Jsonb({"seats": 3})),
+        ).fetchone()
+        assert found is not None
+        org_id = found["id"]
+        admin, admin_email = _fresh_user(conn, "Ada Admin")
+        trainee, trainee_email = _fresh_user(conn, "Tom Trainee")
+        for user, role, name in (
+            (admin, "admin", "Ada Admin"),
+            (trainee, "trainee", "Tom Trainee"),
+        ):
+            conn.execute(
+                "insert into org_members (org_id, user_id, role, display_name)"
+                " values (%s, %s, %s, %s)",
+                (org_id, user, role, name),
+            )
+        made = FreshOrg(
+            conn,
+            org_id,
+            f"Org {slug}",
+            admin,
+            trainee,
+            {"admin": admin_email, "trainee": trainee_email},
+        )
+        try:
+            yield made
+        finally:
+            conn.execute("delete from orgs where id = %s", (org_id,))
+            conn.execute(
+                "delete from auth.users where id = any(%s::uuid[]) or email = any(%s)",
+                ([admin, trainee], made.extra_emails),
+            )

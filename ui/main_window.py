@@ -41,9 +41,11 @@ from ui.audit_pane import AuditPane
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
 from ui.home import HomeScreen
+from ui.invitations_dialog import InvitationOffer
 from ui.leaderboard import LeaderboardScreen
 from ui.manager import ManagerPane
 from ui.microphone_check import InputCheck, InputDevices, MicrophoneCheck, input_problem
+from ui.people_pane import PeoplePane
 from ui.practice_controller import PracticeController, RecorderFactory, microphone
 from ui.practice_view import PracticeScreen
 from ui.recovery_dialog import RecoveryDialog
@@ -113,6 +115,8 @@ class MainWindow(QMainWindow):
         self.studio: StudioPane | None = None
         self.reports: ReportsPane | None = None
         self.audit: AuditPane | None = None
+        self.people: PeoplePane | None = None
+        self.invitation_offer = InvitationOffer(ctx, self, joined=self.enter_workspace)
         self.practice = PracticeScreen(ctx)
         self.review = ReviewScreen(ctx, player_factory=self.devices.player_factory)
         self.pages.addWidget(self.practice)
@@ -223,6 +227,8 @@ class MainWindow(QMainWindow):
         if account.role is OrgRole.ADMIN:
             self.studio = StudioPane(self.ctx)
             tabs.addTab(self.studio, "Stu&dio")  # &S is Settings'
+            self.people = PeoplePane(self.ctx)
+            tabs.addTab(self.people, "&People")
         if can_read_audit_log(account):
             self.audit = AuditPane(self.ctx)
             tabs.addTab(self.audit, "A&udit log")  # &L is the leaderboard's
@@ -247,6 +253,7 @@ class MainWindow(QMainWindow):
         self.poll_sync()
         self._sync_timer.start()
         self.look_for_interrupted_calls()
+        self.invitation_offer.check()
 
     def sign_out(self, discard_unsynced: bool = False) -> None:
         self.practice.close_call()
@@ -287,7 +294,7 @@ class MainWindow(QMainWindow):
             self.pages.removeWidget(self.workspace)
             self.workspace.deleteLater()
         self.workspace = self.home = self.leaderboard = self.manager = None
-        self.assignments = self.studio = self.audit = self.reports = None
+        self.assignments = self.studio = self.audit = self.reports = self.people = None
 
     def _show_account(self, account: Account) -> None:
         role = account.role.value if account.role else "no role"

@@ -216,9 +216,11 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "reporting_freshness()",  # needs a current org; returns no data of any org
     "rotate_webhook_secret(uuid)",
     "redeliver_webhook(uuid)",
+    "org_people()",  # admins of the current org only (private.reporting_org), its members only
     # the invitee's consent: checks the confirmed email, expiry and revocation itself
     "accept_invitation(uuid)",
     "accept_invitation_token(text)",
+    "my_invitations()",  # the invitations to the caller's confirmed address: org and inviter names
 }
 
 

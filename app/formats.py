@@ -172,14 +172,6 @@ def _check_branching(branching: Any) -> None:
             )
         if "end" in node and not isinstance(node["end"], bool):
             _refuse(what, f"{where}.end must be true or false", "nodes", i, "end")
-        if "position" in node and not is_position(node["position"]):
-            _refuse(
-                what,
-                f'{where}.position must be an object with numbers "x" and "y"',
-                "nodes",
-                i,
-                "position",
-            )
         ids.append(node["id"])
 
     start = branching.get("start")
@@ -198,9 +190,9 @@ def _check_branching(branching: Any) -> None:
 def is_position(value: Any) -> bool:
     """A node's "position" in the studio's graph editor: {"x": number, "y": number, ...}.
 
-    The editor's own key, checked here only: private.validate_branching accepts any value (see
-    docs/scenario-format.md), so what the database stores may be refused by the app.
-    """
+    Not a validation rule: the database (private.validate_branching) accepts any value there,
+    and so does validate_branching, exactly as strict; the editor lays out a node whose
+    position is not one of these as if it had none."""
     return _is_object(value) and _is_number(value.get("x")) and _is_number(value.get("y"))
 
 

@@ -311,7 +311,9 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
     editor = studio.edit_selected()
     if editor is not None:
         shooter.shoot(window, "20-scenario-editor")
-        editor.tabs.setCurrentIndex(1)
+        editor.tabs.setCurrentWidget(editor.branching)
+        shooter.shoot(window, "22-branching-editor")
+        editor.tabs.setCurrentIndex(editor.tabs.indexOf(editor.branching) + 1)
         editor.table.selectRow(0)
         shooter.shoot(window, "21-rubric-editor")
         editor.reject()

@@ -1,6 +1,7 @@
-"""The scenario editor: the form (title, description, difficulty, pass mark, attempt cap,
-persona, AI instructions) and the rubric in percentages, checked as the database checks them
-while typing, with a preview score of an attempt of the org by the edited rubric.
+"""The scenario editor: the form (title, description, difficulty, pass mark, attempt cap, time
+limit, persona, AI instructions), the dialog as a graph (ui/studio/branching_editor.py) and the
+rubric in percentages, checked as the database checks them while editing, with a preview score
+of an attempt of the org by the edited rubric.
 
 Rendering and dispatch only: the rules and the preview are app/rubric_edit.py's, saving is
 app/client/studio.py's (off the GUI thread through ctx.call).
@@ -45,6 +46,7 @@ from app.rubric_edit import (
 from ui.context import AppContext
 from ui.errors import plain_message
 from ui.models import Column, RowTableModel
+from ui.studio.branching_editor import BranchingEditor
 from ui.widgets.table import make_table
 
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
@@ -86,6 +88,11 @@ class ScenarioEditor(QDialog):
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._form(scenario), "&Scenario")
+        self.branching = BranchingEditor(ctx.theme.colors)
+        self.branching.set_document(scenario.branching)
+        self.branching.check_now()
+        self.branching.problems_changed.connect(self.check)
+        self.tabs.addTab(self.branching, "Dia&log")
         self.tabs.addTab(self._rubric(), "&Rubric")
         self.tabs.addTab(self._preview(), "Pr&eview")
         self.problems = QLabel()
@@ -374,6 +381,7 @@ class ScenarioEditor(QDialog):
             persona=persona,
             ai_prompt=self.ai_prompt.toPlainText().strip(),
             rubric=to_document(self.criteria, self.original.rubric),
+            branching=self.branching.document(),
         )
 
     def check(self) -> str | None:
@@ -387,11 +395,21 @@ class ScenarioEditor(QDialog):
                     {"name": self.persona_name.text(), "role": self.persona_role.text()}
                 )
                 to_document(self.criteria, self.original.rubric)
+                problem = self._dialog_problem()
         except FormatError as error:
             problem = str(error)
         self.problems.setText(problem or "Ready to save.")
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(problem is None)
         return problem
+
+    def _dialog_problem(self) -> str | None:
+        """The dialog's first error (a warning does not stop saving)."""
+        branching = getattr(self, "branching", None)
+        errors = [p for p in (branching.problems if branching else []) if p.severity == "error"]
+        if not errors:
+            return None
+        where = f' (node "{errors[0].node_id}")' if errors[0].node_id else ""
+        return f"Dialog: {errors[0].message}{where}"
 
     def save(self) -> None:
         if self.check() is not None:

@@ -46,6 +46,17 @@ def test_an_admin_edits_a_draft_balances_its_rubric_previews_and_saves(window, s
         editor.balance_button.click()
         assert editor.total.text() == "Total 100 %" and save.isEnabled()
 
+        # The dialog tab: a new node nobody can reach is an error that stops saving; undone, fine.
+        branching = editor.branching
+        nodes = len(branching.document()["nodes"])
+        branching.add_node()
+        branching.check_now()
+        assert len(branching.document()["nodes"]) == nodes + 1
+        assert not save.isEnabled() and editor.problems.text().startswith("Dialog:")
+        branching.undo_stack.undo()
+        branching.check_now()
+        assert len(branching.document()["nodes"]) == nodes and save.isEnabled()
+
         qtbot.waitUntil(lambda: editor.attempt.count() > 0, timeout=30_000)
         editor.score_selected()
         qtbot.waitUntil(lambda: "With this rubric" in editor.result.text(), timeout=30_000)
@@ -59,6 +70,10 @@ def test_an_admin_edits_a_draft_balances_its_rubric_previews_and_saves(window, s
         criteria = json.loads(rubric, parse_float=Decimal)["criteria"]
         assert [c["id"] for c in criteria][-1] == "words_per_minute"
         assert sum(Decimal(str(c["weight"])) for c in criteria) == 1
+        (branching_saved,) = db.execute(
+            "select branching from public.scenarios where id = %s", (draft_id,)
+        ).fetchone()
+        assert all("position" in n for n in branching_saved["nodes"])  # the editor's layout
     finally:
         db.execute(
             "delete from public.scenarios where org_id = %s and created_at >= %s",

@@ -278,7 +278,11 @@ class ReviewScreen(QWidget):
         row = detail.row
         self.title.setText(row.scenario_title)
         who = f"{row.person} · " if row.person and row.user_id != self._my_id() else ""
-        self.meta.setText(f"{who}{local_time(row.started_at)} · {clock(call_length(detail))}")
+        # Scored on the version it was practised on; say which once there is more than one.
+        version = f" · version {detail.scenario_version}" if detail.scenario_version > 1 else ""
+        self.meta.setText(
+            f"{who}{local_time(row.started_at)} · {clock(call_length(detail))}{version}"
+        )
         self.score.setText(score_text(row.score, provisional=row.provisional))
         self.verdict.setText(verdict_text(detail))
         self.previous.setText(previous_text(detail))

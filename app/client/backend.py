@@ -464,6 +464,7 @@ class SyncedBackend:
             persona_name=scenario.profile.name,
             pass_score=scenario.pass_score,
             previous=previous,
+            scenario_version=scenario.version,
         )
 
     @_on_owner()

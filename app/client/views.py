@@ -202,6 +202,7 @@ class AttemptDetail:
     persona_name: str = "Persona"
     pass_score: Decimal | None = None  # the scenario's pass mark
     previous: PreviousAttempt | None = None  # the same scenario's attempt before this one
+    scenario_version: int = 1  # the version of the scenario it was practised and scored on
 
 
 @dataclass(frozen=True)

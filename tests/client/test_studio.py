@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.client.studio import LibraryItem, Status, StudioError, StudioService
-from app.client.views import PermissionDenied
+from app.client.views import FinishedAttempt, PermissionDenied
 from app.scenario_package import example_packages, read_package
+from app.transcript import load_sample_transcript
 
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 COLD_CALL_FILE = next(p for p in example_packages() if p.name.startswith("cold-call"))
@@ -186,3 +189,30 @@ def test_the_second_of_two_saves_of_one_draft_is_refused_saying_what_changed(stu
 
     saved = _until(first_save, backend, "the first save")
     assert saved.scenario.description != "Mine"  # never a silent overwrite
+
+
+def test_an_attempt_says_which_version_it_was_practised_and_scored_on(studio, backend):
+    first = studio.import_file(COLD_CALL_FILE)
+    studio.publish(first)
+    _until(_item(studio, first, Status.PUBLISHED), backend, "version 1 live")
+    second = studio.new_version(first)
+    _until(_item(studio, second, Status.DRAFT), backend, "version 2 as a draft")
+    studio.publish(second)
+    _until(_item(studio, second, Status.PUBLISHED), backend, "version 2 live")
+    ended = datetime.now(UTC)
+    saved = {
+        scenario_id: backend.save_attempt(
+            FinishedAttempt(
+                id=str(uuid.uuid4()),
+                scenario_id=scenario_id,
+                assignment_id=None,
+                started_at=ended - timedelta(minutes=2),
+                ended_at=ended,
+                transcript=load_sample_transcript(),
+                recording=None,
+            )
+        )
+        for scenario_id in (first, second)
+    }
+    assert backend.attempt(saved[first].id).scenario_version == 1
+    assert backend.attempt(saved[second].id).scenario_version == 2

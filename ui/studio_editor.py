@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -47,6 +47,7 @@ from ui.context import AppContext
 from ui.errors import plain_message
 from ui.models import Column, RowTableModel
 from ui.studio.branching_editor import BranchingEditor
+from ui.studio.try_it import TryItDialog
 from ui.widgets.table import make_table
 
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
@@ -101,6 +102,10 @@ class ScenarioEditor(QDialog):
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
+        self.try_button = self.buttons.addButton("Tr&y it…", QDialogButtonBox.ButtonRole.ActionRole)
+        self.try_button.setToolTip("Run the edited scenario on the practice engine; nothing saved")
+        self.try_button.clicked.connect(self.try_it)
+        self.try_dialog: TryItDialog | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.problems)
@@ -400,7 +405,20 @@ class ScenarioEditor(QDialog):
             problem = str(error)
         self.problems.setText(problem or "Ready to save.")
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(problem is None)
+        try_button = getattr(self, "try_button", None)
+        if try_button is not None:
+            try_button.setEnabled(problem is None)
         return problem
+
+    def try_it(self) -> TryItDialog | None:
+        """The edited scenario on the real practice engine (typed or WAV answers)."""
+        if self.check() is not None:
+            return None
+        dialog = TryItDialog(self.ctx, self.edited(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.try_dialog = dialog
+        return dialog
 
     def _dialog_problem(self) -> str | None:
         """The dialog's first error (a warning does not stop saving)."""

@@ -57,6 +57,16 @@ def test_an_admin_edits_a_draft_balances_its_rubric_previews_and_saves(window, s
         branching.check_now()
         assert len(branching.document()["nodes"]) == nodes and save.isEnabled()
 
+        # Try it: the edited scenario on the practice engine; nothing is saved.
+        trial = editor.try_it()
+        assert trial is not None
+        trial.answer.setText("We hear you, and we can match the price if you sign today.")
+        trial.send()
+        qtbot.waitUntil(lambda: trial.why.count() == 1, timeout=30_000)
+        trial.end_call()
+        qtbot.waitUntil(lambda: trial.score_label.text() != "", timeout=30_000)
+        trial.close()
+
         qtbot.waitUntil(lambda: editor.attempt.count() > 0, timeout=30_000)
         editor.score_selected()
         qtbot.waitUntil(lambda: "With this rubric" in editor.result.text(), timeout=30_000)

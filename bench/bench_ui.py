@@ -393,6 +393,7 @@ def in_process(stack: Stack) -> dict[str, object]:
         sync = _summary(heartbeat.stop())
         window.close()
         workers.shutdown()
+        ctx.close()
         transcriber.close()
     return {
         "idle": idle,

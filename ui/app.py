@@ -218,6 +218,7 @@ def _run_window(
             loop.run_until_complete(closed.wait())
     finally:
         ctx.workers.shutdown()
+        ctx.close()
         ctx.backend.close()
         reporter.uninstall()
         stop.close()

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from app.client.views import Backend, Changes
+from ui.collector import IdleCollector
 from ui.preferences import Preferences
 from ui.theme import Theme
 from ui.workers import Handle, Operation, ProgressSink, Task, Workers
@@ -37,10 +38,17 @@ class AppContext:
     progress: ProgressSink | None = None  # the status bar, once the main window exists
     running: list[Handle] = field(default_factory=list)
     changes: ChangeFeed = field(init=False)
+    collector: IdleCollector = field(init=False)
 
     def __post_init__(self) -> None:
         self.changes = ChangeFeed()
         self.backend.subscribe_changes(self.changes.changed.emit)
+        self.collector = IdleCollector(lambda: self.busy)
+
+    def close(self) -> None:
+        """The app (or a test) is done with this context: cyclic garbage collection goes back
+        to Python (ui/collector.py). Call after the workers have finished."""
+        self.collector.stop()
 
     def call(
         self,

@@ -164,6 +164,7 @@ def run(out: Path) -> list[Path]:
         finally:
             window.close()
             workers.shutdown()
+            ctx.close()
             backend.close()
     return shooter.saved
 

@@ -89,8 +89,10 @@ def key_ends_turns(preferences) -> Preferences:
 def ctx(qapp, backend, preferences) -> Iterator[AppContext]:
     theme = Theme(qapp, ThemeChoice.LIGHT)
     workers = Workers.create()
-    yield AppContext(backend=backend, workers=workers, theme=theme, preferences=preferences)
+    context = AppContext(backend=backend, workers=workers, theme=theme, preferences=preferences)
+    yield context
     workers.shutdown()
+    context.close()  # collection goes back to Python once nothing is in flight
     theme.deleteLater()  # stop following the system's scheme once the test is over
 
 

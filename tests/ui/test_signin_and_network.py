@@ -98,6 +98,7 @@ def test_signing_in_to_a_server_that_does_not_answer_fails_fast_and_names_it(
         assert window.signin.sign_in_button.isEnabled()
     finally:
         window.ctx.workers.shutdown()
+        window.ctx.close()
         backend.close()
 
 
@@ -141,6 +142,7 @@ def test_without_a_system_keyring_the_sign_in_can_be_kept_in_an_encrypted_file(
     assert accounts["trainee"].encode() not in kept
     window.close()
     window.ctx.workers.shutdown()
+    window.ctx.close()
     backend.close()
 
     # The next start: still no system keyring; the file unlocks with the passphrase only.
@@ -154,6 +156,7 @@ def test_without_a_system_keyring_the_sign_in_can_be_kept_in_an_encrypted_file(
     qtbot.waitUntil(again.offline_button.isVisible, timeout=30_000)
     assert again.offline_button.text() == "Continue as Tara Trainee (works offline)"
     restarted.ctx.workers.shutdown()
+    restarted.ctx.close()
     restarted_backend.close()
 
 

@@ -55,6 +55,7 @@ from ui.settings_dialog import SettingsDialog
 from ui.signin import SignInScreen
 from ui.studio_pane import StudioPane
 from ui.voice import PersonaVoice
+from ui.webhooks_pane import WebhooksPane
 from ui.widgets.confirm import confirm_destructive
 from ui.widgets.playback_bar import PlayerFactory, default_player
 from ui.widgets.status_bar import AppStatusBar
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         self.reports: ReportsPane | None = None
         self.audit: AuditPane | None = None
         self.people: PeoplePane | None = None
+        self.webhooks: WebhooksPane | None = None
         self.invitation_offer = InvitationOffer(ctx, self, joined=self.enter_workspace)
         self.practice = PracticeScreen(ctx)
         self.review = ReviewScreen(ctx, player_factory=self.devices.player_factory)
@@ -229,6 +231,8 @@ class MainWindow(QMainWindow):
             tabs.addTab(self.studio, "Stu&dio")  # &S is Settings'
             self.people = PeoplePane(self.ctx)
             tabs.addTab(self.people, "&People")
+            self.webhooks = WebhooksPane(self.ctx)
+            tabs.addTab(self.webhooks, "&Webhooks")
         if can_read_audit_log(account):
             self.audit = AuditPane(self.ctx)
             tabs.addTab(self.audit, "A&udit log")  # &L is the leaderboard's
@@ -294,7 +298,8 @@ class MainWindow(QMainWindow):
             self.pages.removeWidget(self.workspace)
             self.workspace.deleteLater()
         self.workspace = self.home = self.leaderboard = self.manager = None
-        self.assignments = self.studio = self.audit = self.reports = self.people = None
+        self.assignments = self.studio = self.audit = self.reports = None
+        self.people = self.webhooks = None
 
     def _show_account(self, account: Account) -> None:
         role = account.role.value if account.role else "no role"

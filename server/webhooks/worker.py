@@ -34,8 +34,8 @@ import psycopg
 import structlog
 from psycopg.rows import dict_row
 
+from app.webhook_targets import TargetRefused, resolve_target
 from server.webhooks.signing import body_of, signed_headers
-from server.webhooks.targets import TargetRefused, resolve_target
 
 log = structlog.get_logger(__name__)
 

@@ -216,6 +216,7 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "reporting_freshness()",  # needs a current org; returns no data of any org
     "rotate_webhook_secret(uuid)",
     "redeliver_webhook(uuid)",
+    "send_test_webhook(uuid)",  # admins of the endpoint's org, as rotate_webhook_secret
     "org_people()",  # admins of the current org only (private.reporting_org), its members only
     # the invitee's consent: checks the confirmed email, expiry and revocation itself
     "accept_invitation(uuid)",

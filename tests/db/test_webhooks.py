@@ -955,6 +955,57 @@ def test_redelivery_to_a_disabled_endpoint_says_so(conn):
         conn.execute("select redeliver_webhook(%s)", (original,))
 
 
+# Test events (20261204000400) ---------------------------------------------------------------------
+
+
+def test_an_admin_sends_a_test_event_to_one_endpoint_whatever_it_subscribes_to(conn):
+    chosen = add_webhook(conn, events=("member.added",))
+    other = add_webhook(conn)
+    act(conn, "admin")
+    sent = conn.execute("select send_test_webhook(%s)::text as id", (chosen,)).fetchone()["id"]
+    rows = conn.execute(
+        "select id::text, webhook_id::text, event, status::text, payload from webhook_deliveries"
+    ).fetchall()
+    assert [(r["id"], r["webhook_id"], r["event"], r["status"]) for r in rows] == [
+        (sent, chosen, "webhook.test", "pending")
+    ]
+    assert other not in {r["webhook_id"] for r in rows}
+    payload = rows[0]["payload"]
+    assert payload["type"] == "webhook.test"
+    assert payload["data"] == {"org_id": DEMO, "webhook_id": chosen, "test": True}
+    assert [r["id"] for r in claim(conn)] == [sent]
+
+
+def test_no_endpoint_subscribes_to_test_events(conn):
+    act(conn, "admin")
+    with pytest.raises(psycopg.errors.CheckViolation, match=r'unknown event "webhook\.test"'):
+        conn.execute(
+            "insert into webhooks (org_id, url, events)"
+            " values (%s, 'https://a.example.com', '{webhook.test}')",
+            (DEMO,),
+        )
+
+
+def test_no_event_raises_test_events(conn):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="unknown webhook event"):
+        enqueue(conn, "webhook.test", {"org_id": DEMO})
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_test_events_are_refused_to_non_admins(conn, who):
+    hook = add_webhook(conn)
+    act(conn, who)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not found or not visible"):
+        conn.execute("select send_test_webhook(%s)", (hook,))
+
+
+def test_a_test_event_to_a_disabled_endpoint_says_so(conn):
+    hook = add_webhook(conn, enabled=False)
+    act(conn, "admin")
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="is disabled"):
+        conn.execute("select send_test_webhook(%s)", (hook,))
+
+
 # Events raised by the database ------------------------------------------------------------------
 
 

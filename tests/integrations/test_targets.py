@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from server.webhooks.targets import TargetRefused, refusal, resolve_target
+from app.webhook_targets import TargetRefused, refusal, resolve_target
 
 
 @pytest.mark.parametrize(

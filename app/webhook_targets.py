@@ -5,6 +5,11 @@ into our own network (cloud metadata at 169.254.169.254, the database, localhost
 host is resolved once, every address it resolves to must be allowed, and the request then goes
 to that vetted address (the URL's host still goes in `Host` and TLS SNI), so a DNS answer that
 changes between the check and the connection (rebinding) cannot reach anywhere else.
+
+One set of rules for both who ask: the dispatcher (server/webhooks/worker.py) before each
+request, and the admin's Webhooks screen (app/client/webhooks.py) before saving a URL, so what
+the screen accepts is what the dispatcher will send to. It lives here, not in server/, because
+the desktop build ships without server/. No Qt, no HTTP: the standard library's resolver only.
 """
 
 from __future__ import annotations

@@ -232,7 +232,7 @@ class MainWindow(QMainWindow):
             self.people = PeoplePane(self.ctx)
             tabs.addTab(self.people, "&People")
             self.webhooks = WebhooksPane(self.ctx)
-            tabs.addTab(self.webhooks, "&Webhooks")
+            tabs.addTab(self.webhooks, "Webhoo&ks")  # &W is People's "Ne&w team"
         if can_read_audit_log(account):
             self.audit = AuditPane(self.ctx)
             tabs.addTab(self.audit, "A&udit log")  # &L is the leaderboard's

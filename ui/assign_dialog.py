@@ -1,4 +1,5 @@
-"""Create an assignment: a scenario or a track, to a person or a team, with an optional due date.
+"""Create an assignment: a scenario or a track, to a person or a team (and, ticked in "Also
+to", as many more people and teams as wanted, in one go), with an optional due date.
 
 The server decides (RLS: managers and admins of the org); a refusal is shown in the dialog in
 plain words and the form is kept, so nothing typed is lost.
@@ -6,6 +7,7 @@ plain words and the form is kept, so nothing typed is lost.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from PySide6.QtCore import QDateTime, Qt, QTime, Signal
@@ -20,6 +22,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -33,7 +37,8 @@ DEFAULT_DUE_DAYS = 7
 
 
 class AssignDialog(QDialog):
-    created = Signal(str)  # the new assignment's id
+    created = Signal(str)  # the (first) new assignment's id
+    created_all = Signal(list)  # every new assignment's id, the first first
 
     def __init__(
         self,
@@ -67,6 +72,9 @@ class AssignDialog(QDialog):
         default_due.setTime(QTime(17, 0))
         self.due.setDateTime(default_due)
         self.no_due = QCheckBox("No due date")
+        self.also = QListWidget()
+        self.also.setAccessibleName("Also assign to")
+        self.also.setMaximumHeight(120)
         self.note = QLineEdit()
         self.note.setPlaceholderText("Optional note for the trainee")
         self.message = QLabel()
@@ -110,6 +118,9 @@ class AssignDialog(QDialog):
         due_label = QLabel("&Due")
         due_label.setBuddy(self.due)
         form.addRow(due_label, due)
+        also_label = QLabel("Also t&o")
+        also_label.setBuddy(self.also)
+        form.addRow(also_label, self.also)
         form.addRow("&Note", self.note)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -123,6 +134,7 @@ class AssignDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._fill_content()
         self._fill_assignee()
+        self._fill_also()
         self.content.setFocus()
 
     def assignment(self) -> NewAssignment:
@@ -144,24 +156,56 @@ class AssignDialog(QDialog):
             note=self.note.text().strip(),
         )
 
+    def assignments(self) -> list[NewAssignment]:
+        """The chosen assignee's, then one for each person or team ticked in "Also to"."""
+        first = self.assignment()
+        chosen = {(first.user_id, first.team_id)}
+        more = []
+        for row in range(self.also.count()):
+            item = self.also.item(row)
+            if item.checkState() is not Qt.CheckState.Checked:
+                continue
+            kind, key = item.data(Qt.ItemDataRole.UserRole)
+            target = (key, None) if kind == "person" else (None, key)
+            if target in chosen:
+                continue
+            chosen.add(target)
+            more.append(replace(first, user_id=target[0], team_id=target[1]))
+        return [first, *more]
+
     def submit(self) -> None:
         try:
-            new = self.assignment()
+            new = self.assignments()
         except ValueError as error:
             self._show_problem(str(error))
             return
         self.buttons.setEnabled(False)
         self.ctx.call(
             self,
-            lambda: self.ctx.backend.create_assignment(new),
+            lambda: self.ctx.backend.create_assignments(new),
             self._created,
-            label="Creating the assignment…",
+            label="Creating the assignment…" if len(new) == 1 else "Creating the assignments…",
             on_failure=lambda error: self._show_problem(plain_message(error)),
         )
 
-    def _created(self, assignment_id: str) -> None:
-        self.created.emit(assignment_id)
+    def _created(self, assignment_ids: list[str]) -> None:
+        self.created.emit(assignment_ids[0])
+        self.created_all.emit(assignment_ids)
         self.accept()
+
+    def _fill_also(self) -> None:
+        for member in self._members:
+            item = QListWidgetItem(f"{member.display_name} ({member.role})")
+            item.setData(Qt.ItemDataRole.UserRole, ("person", member.user_id))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.also.addItem(item)
+        for team in self._teams:
+            item = QListWidgetItem(f"Team {team.name} ({len(team.member_ids)} people)")
+            item.setData(Qt.ItemDataRole.UserRole, ("team", team.id))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.also.addItem(item)
 
     def _show_problem(self, text: str) -> None:
         self.buttons.setEnabled(True)

@@ -202,3 +202,41 @@ def test_a_team_with_nothing_to_chart_says_so(empty_team, manager_pane):
     assert sum(m.attempts for m in charts.months) == 0
     assert charts.empty.isVisible()
     assert charts.empty.text().startswith("No attempts by New starters in the last 6 months")
+
+
+def test_one_dialog_assigns_to_several_people_and_teams_at_once(manager_pane, qtbot, db):
+    pane = manager_pane
+    pane.new_assignment()
+    dialog = pane.assign_dialog
+    dialog.content.setCurrentIndex(dialog.content.findData(COLD_CALL))
+    dialog.assignee.setCurrentIndex(dialog.assignee.findData(TRAINEE2))
+    ticked = []
+    for row in range(dialog.also.count()):
+        item = dialog.also.item(row)
+        kind, key = item.data(Qt.ItemDataRole.UserRole)
+        if (kind == "team" and key == SMB_WEST) or (kind == "person" and key == TRAINEE2):
+            item.setCheckState(Qt.CheckState.Checked)  # the chosen person again: counted once
+            ticked.append(key)
+    assert sorted(ticked) == sorted([SMB_WEST, TRAINEE2])
+    with qtbot.waitSignal(dialog.created_all, timeout=30_000) as created:
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    ids = created.args[0]
+    try:
+        assert len(ids) == 2
+        qtbot.waitUntil(
+            lambda: (
+                db.execute(
+                    "select count(*) from public.assignments where id = any(%s::uuid[])", (ids,)
+                ).fetchone()[0]
+                == 2
+            ),
+            timeout=30_000,
+        )
+        rows = db.execute(
+            "select user_id::text, team_id::text from public.assignments"
+            " where id = any(%s::uuid[])",
+            (ids,),
+        ).fetchall()
+        assert sorted(rows, key=str) == sorted([(TRAINEE2, None), (None, SMB_WEST)], key=str)
+    finally:
+        db.execute("delete from public.assignments where id = any(%s::uuid[])", (ids,))

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ class Scenario:
     lineage_id: str | None = None
     version: int = 1
     revision: int = 1
+    updated_at: datetime | None = None  # when the server last saw it change
 
     def content(self) -> dict[str, Any]:
         """What an author writes, as the `scenarios` row's columns hold it (no id, org or

@@ -120,6 +120,7 @@ class Scenario:
     version: int = 1
     revision: int = 1
     time_limit_seconds: int | None = None
+    updated_at: datetime | None = None  # the server's time of the last change
 
 
 @dataclass(frozen=True)
@@ -323,6 +324,7 @@ def scenario_from_row(row: Mapping[str, Any]) -> Scenario:
         version=int(row["version"]),
         revision=int(row["revision"]),
         time_limit_seconds=row["time_limit_seconds"],
+        updated_at=parse_time(row["updated_at"]),
     )
 
 

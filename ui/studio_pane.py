@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.formatting import local_time
 from app.client.studio import LibraryItem, Status, StudioService
 from app.client.views import Changes
 from app.scenario_package import SUFFIX
@@ -48,11 +49,17 @@ class LibraryModel(RowTableModel[LibraryItem]):
                 Column("Difficulty", lambda i: i.scenario.difficulty),
                 Column("Pass mark", lambda i: f"{i.scenario.pass_score:g}", align_right=True),
                 Column("Attempts", lambda i: str(i.attempts), align_right=True),
+                Column("Last changed", _changed, sort=lambda i: i.scenario.updated_at or ""),
             ]
         )
 
     def row_key(self, row: LibraryItem) -> str:
         return row.scenario.id
+
+
+def _changed(item: LibraryItem) -> str:
+    moment = item.scenario.updated_at
+    return local_time(moment) if moment is not None else "not sent yet"
 
 
 class StudioPane(QWidget):

@@ -925,4 +925,5 @@ def _scenario(cached: CachedScenario) -> Scenario:
         lineage_id=cached.lineage_id or cached.id,
         version=cached.version,
         revision=cached.revision,
+        updated_at=cached.updated_at,
     )

@@ -27,6 +27,7 @@ import structlog
 from supabase_auth import SyncMemoryStorage
 
 from app.client.errors import PermissionDenied
+from app.client.live_service import LiveService
 from app.client.views import Account
 from app.errors import CoachdeskError
 from supabase import Client, ClientOptions, create_client
@@ -148,12 +149,14 @@ class Invited:
     note: str  # what the admin should know ("" when all went well)
 
 
-class PeopleService:
+class PeopleService(LiveService):
     """An admin's view of the current org's people; every method is one server round trip
     (or a few) on the owner thread, to be called from a worker (ctx.call), never the GUI."""
 
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
+    not_admin = NOT_ADMIN
+
+    def words(self, error: BaseException) -> CoachdeskError | None:
+        return refusal(error)
 
     # Reading -------------------------------------------------------------------------------
     def people(self) -> list[Person]:
@@ -363,40 +366,6 @@ class PeopleService:
                 )
             )
         )
-
-    # Plumbing ------------------------------------------------------------------------------
-    def _org(self) -> str:
-        account = self._backend.account
-        if account is None or account.org_id is None:
-            raise PermissionDenied("You are not a member of an org on this server.")
-        return str(account.org_id)
-
-    def _require_admin(self) -> None:
-        """Saves a round trip for a screen that should not have offered the action; the
-        database refuses it anyway."""
-        account = self._backend.account
-        if account is not None and account.role is not OrgRole.ADMIN:
-            raise PermissionDenied(NOT_ADMIN)
-
-    def _run(self, call: Callable[[Client], T]) -> T:
-        def on_owner(session: Session) -> T:
-            try:
-                return call(session.client)
-            except Exception as error:
-                worded = refusal(error)
-                if worded is None:
-                    raise  # Backend.live words the rest (offline, session ended, ...)
-                raise worded from error
-
-        return self._backend.live(on_owner)
-
-    def _changed_one(self, call: Callable[[Client], Sequence[Any]]) -> None:
-        """A write RLS may silently narrow to no row: say so instead of pretending."""
-        if not self._run(call):
-            raise CoachdeskError(
-                "Nothing was changed: it is no longer there, or your role does not allow it. "
-                "Refresh the list and try again."
-            )
 
 
 # Words for the database's refusals ----------------------------------------------------------

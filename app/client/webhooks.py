@@ -14,7 +14,7 @@ reads it, and it is never logged.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -22,11 +22,12 @@ from typing import Any, Protocol, TypeVar
 import structlog
 
 from app.client.errors import PermissionDenied
+from app.client.live_service import LiveService
 from app.client.views import Account, ServerConfig
 from app.errors import CoachdeskError
 from app.webhook_targets import TargetRefused, refusal, resolve_target
 from supabase import Client
-from sync.db_types import OrgRole, WebhookDeliveryStatus
+from sync.db_types import WebhookDeliveryStatus
 from sync.rows import parse_time
 from sync.session import Session
 
@@ -144,7 +145,7 @@ class DeliveryPage:
     more: bool  # another page follows
 
 
-class WebhooksService:
+class WebhooksService(LiveService):
     """An admin's view of the current org's webhooks; every method is one server round trip
     (or a few) on the owner thread, to be called from a worker (ctx.call), never the GUI.
 
@@ -152,9 +153,18 @@ class WebhooksService:
     dispatcher does, allowing private URLs only when the server itself is on a private address
     (the local stack, whose dispatcher runs in local mode); hosted Supabase's never does."""
 
+    not_admin = NOT_ADMIN
+    nothing_changed = (
+        "Nothing was changed: the endpoint is no longer there, or your role does not allow it. "
+        "Refresh the list and try again."
+    )
+
     def __init__(self, backend: Backend, *, allow_private_targets: bool | None = None) -> None:
-        self._backend = backend
+        super().__init__(backend)
         self._allow_private = allow_private_targets
+
+    def words(self, error: BaseException) -> CoachdeskError | None:
+        return words_for(error)
 
     # Endpoints -----------------------------------------------------------------------------
     def endpoints(self) -> list[Endpoint]:
@@ -369,42 +379,6 @@ class WebhooksService:
             else:
                 self._allow_private = refusal(server.address) is not None
         return self._allow_private
-
-    # Plumbing ------------------------------------------------------------------------------
-    def _org(self) -> str:
-        account = self._backend.account
-        if account is None or account.org_id is None:
-            raise PermissionDenied("You are not a member of an org on this server.")
-        return str(account.org_id)
-
-    def _require_admin(self) -> None:
-        """Saves a round trip for a screen that should not have offered the action; the
-        database refuses it anyway."""
-        account = self._backend.account
-        if account is not None and account.role is not OrgRole.ADMIN:
-            raise PermissionDenied(NOT_ADMIN)
-
-    def _run(self, call: Callable[[Client], T]) -> T:
-        def on_owner(session: Session) -> T:
-            try:
-                return call(session.client)
-            except Exception as error:
-                worded = words_for(error)
-                if worded is None:
-                    raise  # Backend.live words the rest (offline, session ended, ...)
-                raise worded from error
-
-        return self._backend.live(on_owner)
-
-    def _changed_one(self, call: Callable[[Client], Sequence[Any]]) -> Sequence[Any]:
-        """A write RLS may silently narrow to no row: say so instead of pretending."""
-        rows = self._run(call)
-        if not rows:
-            raise CoachdeskError(
-                "Nothing was changed: the endpoint is no longer there, or your role does not "
-                "allow it. Refresh the list and try again."
-            )
-        return rows
 
 
 # Words for the database's refusals ----------------------------------------------------------

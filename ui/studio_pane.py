@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -87,6 +88,7 @@ class StudioPane(QWidget):
         self.edit_button = QPushButton("&Edit…")
         self.edit_button.setToolTip("Edit a draft (duplicate a published scenario to edit it)")
         self.editor: ScenarioEditor | None = None
+        self.new_button = QPushButton("&New scenario")
         self.import_button = QPushButton("&Import…")
         self.export_button = QPushButton("E&xport…")
         self.duplicate_button = QPushButton("Dupli&cate")
@@ -106,12 +108,15 @@ class StudioPane(QWidget):
         )
 
         filters = QHBoxLayout()
-        search_label = QLabel("Fi&nd")
+        search_label = QLabel("Find")  # Ctrl+F, as everywhere: every letter of it is taken
         search_label.setBuddy(self.search)
+        find = QShortcut(QKeySequence.StandardKey.Find, self)
+        find.activated.connect(self.search.setFocus)
         filters.addWidget(search_label)
         filters.addWidget(self.search, 1)
         filters.addWidget(self.status_filter)
         actions = QHBoxLayout()
+        actions.addWidget(self.new_button)
         actions.addWidget(self.import_button)
         for button in self._selection_buttons:
             actions.addWidget(button)
@@ -126,7 +131,9 @@ class StudioPane(QWidget):
         self.search.textChanged.connect(lambda _text: self.refresh())
         self.status_filter.currentIndexChanged.connect(lambda _i: self.refresh())
         self.table.selectionModel().currentRowChanged.connect(self._selected)
+        self.new_button.clicked.connect(self.new_scenario)
         self.import_button.clicked.connect(self.import_file)
+        self._edit_when_listed: str | None = None
         self.edit_button.clicked.connect(self.edit_selected)
         self.table.activated.connect(lambda _index: self.edit_selected())
         self.export_button.clicked.connect(self.export_selected)
@@ -151,6 +158,12 @@ class StudioPane(QWidget):
         self.items = items
         self.model.set_rows(items)
         self._selected(self.table.currentIndex())
+        waiting = self._edit_when_listed
+        ids = [i.scenario.id for i in items]
+        if waiting is not None and waiting in ids:
+            self._edit_when_listed = None
+            self.table.selectRow(ids.index(waiting))
+            self.edit_selected()
 
     def selected(self) -> LibraryItem | None:
         row = self.table.currentIndex().row()
@@ -173,6 +186,21 @@ class StudioPane(QWidget):
             self.refresh()
 
     # Acting --------------------------------------------------------------------------------
+    def new_scenario(self) -> None:
+        """A blank draft, opened in the editor as soon as the library lists it."""
+
+        def created(scenario_id: str) -> None:
+            self._edit_when_listed = scenario_id
+            self._say_then_refresh("New draft: build it in the editor.")
+
+        self.ctx.call(
+            self,
+            self.service.create_blank,
+            created,
+            label="Creating the draft…",
+            on_failure=self._say,
+        )
+
     def import_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a scenario", "", FILE_FILTER)
         if not path:

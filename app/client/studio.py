@@ -17,6 +17,7 @@ import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,41 @@ class StudioService:
         self._live(update)
         log.info("draft saved", scenario_id=scenario.id, revision=scenario.revision)
         self._backend.sync_soon()
+
+    def create_blank(self, title: str = "New scenario") -> str:
+        """A new draft to build in the editor: one persona line that ends the call and one
+        criterion, the least the database accepts; its id."""
+        account = self._require_admin()
+        scenario = Scenario(
+            id=_new_id(),
+            title=title,
+            persona={"name": "New persona", "role": "Buyer"},
+            branching={
+                "version": 1,
+                "start": "open",
+                "nodes": [{"id": "open", "persona_line": "Hello, who is this?", "end": True}],
+            },
+            rubric={
+                "version": 1,
+                "criteria": [
+                    {
+                        "id": "questions",
+                        "label": "Ask questions",
+                        "type": "kpi",
+                        "kpi": "questions_asked",
+                        "target": {"min": 2},
+                        "weight": 1,
+                    }
+                ],
+            },
+            pass_score=Decimal(70),
+            status=Status.DRAFT,
+            org_id=account.org_id,
+        )
+        self._live(lambda s: s.client.table("scenarios").insert(_row(scenario)).execute())
+        log.info("scenario created", scenario_id=scenario.id)
+        self._backend.sync_soon()
+        return scenario.id
 
     def new_version(self, scenario_id: str) -> str:
         """A new draft version of a published or archived scenario, to edit; its id."""

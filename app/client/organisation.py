@@ -10,25 +10,21 @@ subscription's status without any Stripe id. Every call reaches the server throu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
 from app.client.errors import PermissionDenied
-from app.client.people import Backend, Seats, read_seats
+from app.client.live_service import LiveService
+from app.client.people import Seats, read_seats
 from app.errors import CoachdeskError
 from supabase import Client
-from sync.db_types import OrgRole
 from sync.rows import parse_time
-from sync.session import Session
 
 log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
 
 BUCKET = "org-assets"
 LOGO_NAME = "logo"
@@ -103,12 +99,12 @@ class OrgOverview:
         return self.plan.capitalize()
 
 
-class OrganisationService:
+class OrganisationService(LiveService):
     """The current org's name, logo, plan and billing state; each method is one server round
     trip (or a few) on the owner thread, to be called from a worker (ctx.call)."""
 
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
+    not_admin = NOT_ADMIN
+    nothing_changed = "Nothing was changed: your role in this org does not allow it any more."
 
     # Reading -------------------------------------------------------------------------------
     def overview(self) -> OrgOverview:
@@ -152,15 +148,11 @@ class OrganisationService:
         """The org's new name (spaces tidied); what members see in the header and org list."""
         name = org_name(name)
         self._require_admin()
-        changed = self._run(
+        self._changed_one(
             lambda client: (
                 client.table("orgs").update({"name": name}).eq("id", self._org()).execute().data
             )
         )
-        if not changed:
-            raise CoachdeskError(
-                "Nothing was changed: your role in this org does not allow it any more."
-            )
         log.info("org renamed", org_id=self._org())
         return name
 
@@ -219,31 +211,8 @@ class OrganisationService:
         self._run(remove)
         log.info("org logo removed", org_id=self._org())
 
-    # Plumbing ------------------------------------------------------------------------------
-    def _org(self) -> str:
-        account = self._backend.account
-        if account is None or account.org_id is None:
-            raise PermissionDenied("You are not a member of an org on this server.")
-        return str(account.org_id)
-
-    def _require_admin(self) -> None:
-        """Saves a round trip for a screen that should not have offered the action; the
-        database and Storage refuse it anyway."""
-        account = self._backend.account
-        if account is not None and account.role is not OrgRole.ADMIN:
-            raise PermissionDenied(NOT_ADMIN)
-
-    def _run(self, call: Callable[[Client], T]) -> T:
-        def on_owner(session: Session) -> T:
-            try:
-                return call(session.client)
-            except Exception as error:
-                worded = _refusal(error)
-                if worded is None:
-                    raise  # Backend.live words the rest (offline, session ended, ...)
-                raise worded from error
-
-        return self._backend.live(on_owner)
+    def words(self, error: BaseException) -> CoachdeskError | None:
+        return _refusal(error)
 
 
 def org_name(name: str) -> str:

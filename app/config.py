@@ -147,6 +147,22 @@ class PracticeSettings(_Section):
         return TurnSettings(silence_seconds=self.silence_seconds)
 
 
+class BillingSettings(_Section):
+    # Where an admin manages the subscription (Stripe's customer portal login link, or the
+    # vendor's billing page); None: the Organisation tab offers no link.
+    portal_url: str | None = None
+
+    @field_validator("portal_url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc:
+            raise ValueError("must be an https URL such as https://billing.stripe.com/p/login/…")
+        return value
+
+
 def default_data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME, appauthor=False)
 
@@ -159,6 +175,7 @@ class Settings(_Section):
     transcription: TranscriptionSettings = TranscriptionSettings()
     practice: PracticeSettings = PracticeSettings()
     supabase: SupabaseSettings = SupabaseSettings()
+    billing: BillingSettings = BillingSettings()
 
     @field_validator("data_dir", "recordings_dir")
     @classmethod

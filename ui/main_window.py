@@ -45,6 +45,7 @@ from ui.invitations_dialog import InvitationOffer
 from ui.leaderboard import LeaderboardScreen
 from ui.manager import ManagerPane
 from ui.microphone_check import InputCheck, InputDevices, MicrophoneCheck, input_problem
+from ui.organisation_pane import OrganisationPane
 from ui.people_pane import PeoplePane
 from ui.practice_controller import PracticeController, RecorderFactory, microphone
 from ui.practice_view import PracticeScreen
@@ -57,6 +58,7 @@ from ui.studio_pane import StudioPane
 from ui.voice import PersonaVoice
 from ui.webhooks_pane import WebhooksPane
 from ui.widgets.confirm import confirm_destructive
+from ui.widgets.org_logo import OrgLogo
 from ui.widgets.playback_bar import PlayerFactory, default_player
 from ui.widgets.status_bar import AppStatusBar
 
@@ -118,6 +120,7 @@ class MainWindow(QMainWindow):
         self.audit: AuditPane | None = None
         self.people: PeoplePane | None = None
         self.webhooks: WebhooksPane | None = None
+        self.organisation: OrganisationPane | None = None
         self.invitation_offer = InvitationOffer(ctx, self, joined=self.enter_workspace)
         self.practice = PracticeScreen(ctx)
         self.review = ReviewScreen(ctx, player_factory=self.devices.player_factory)
@@ -129,11 +132,13 @@ class MainWindow(QMainWindow):
         self.toolbar.setMovable(False)
         self.account_label = QLabel()
         self.account_label.setObjectName("accountLabel")
+        self.org_logo = OrgLogo()
         self.org_switcher = QComboBox()
         self.org_switcher.setObjectName("orgSwitcher")
         self.org_switcher.setAccessibleName("Organisation")
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.toolbar.addWidget(self.org_logo)
         self.toolbar.addWidget(self.account_label)
         self.toolbar.addWidget(spacer)
         self.org_switcher_action = self.toolbar.addWidget(self.org_switcher)
@@ -233,6 +238,9 @@ class MainWindow(QMainWindow):
             tabs.addTab(self.people, "&People")
             self.webhooks = WebhooksPane(self.ctx)
             tabs.addTab(self.webhooks, "Webhoo&ks")  # &W is People's "Ne&w team"
+            self.organisation = OrganisationPane(self.ctx)
+            self.organisation.logo_changed.connect(self.org_logo.show_logo)
+            tabs.addTab(self.organisation, "Or&ganisation")  # &O is Sign out's
         if can_read_audit_log(account):
             self.audit = AuditPane(self.ctx)
             tabs.addTab(self.audit, "A&udit log")  # &L is the leaderboard's
@@ -242,6 +250,7 @@ class MainWindow(QMainWindow):
         if self.reports is not None:
             tabs.setCurrentWidget(self.reports)  # HR's first tab; loads it (_tab_shown)
         self._show_account(account)
+        self.org_logo.load(self.ctx)
         problem = self.ctx.backend.keyring_problem
         if problem:
             self.status.showMessage(
@@ -287,6 +296,7 @@ class MainWindow(QMainWindow):
         self._sync_timer.stop()
         self._close_recovery()
         self._drop_workspace()
+        self.org_logo.clear_logo()
         self.toolbar.hide()
         self._show_sync_controls(False)
         self.status.sync_label.setText("Not signed in")
@@ -299,7 +309,7 @@ class MainWindow(QMainWindow):
             self.workspace.deleteLater()
         self.workspace = self.home = self.leaderboard = self.manager = None
         self.assignments = self.studio = self.audit = self.reports = None
-        self.people = self.webhooks = None
+        self.people = self.webhooks = self.organisation = None
 
     def _show_account(self, account: Account) -> None:
         role = account.role.value if account.role else "no role"

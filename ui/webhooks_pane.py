@@ -276,7 +276,7 @@ class WebhooksPane(QWidget):
         self.filter.setAccessibleName("Show deliveries")
         for text, status in FILTERS:
             self.filter.addItem(text, status)
-        filter_label = QLabel("Showin&g")
+        filter_label = QLabel("Sho&wing")  # &G is the Organisation tab's
         filter_label.setBuddy(self.filter)
         self.redeliver_button = QPushButton("&Redeliver")
         self.redeliver_button.setToolTip("A copy with the same webhook-id; the original stays")

@@ -181,12 +181,12 @@ class PeopleService(LiveService):
             org = self._org()
             teams = _teams(client, org)
             people = _people(client.rpc("org_people", {}).execute().data or [], teams)
-            return Overview(people, _open_invitations(client, org), _seats(client, org), teams)
+            return Overview(people, _open_invitations(client, org), read_seats(client, org), teams)
 
         return self._run(read)
 
     def seats(self) -> Seats:
-        return self._run(lambda client: _seats(client, self._org()))
+        return self._run(lambda client: read_seats(client, self._org()))
 
     # Invitations ---------------------------------------------------------------------------
     def invite(self, email: str, role: OrgRole | str, team_ids: Iterable[str] = ()) -> Invited:
@@ -203,7 +203,7 @@ class PeopleService(LiveService):
             ).execute()
             row = made.data[0]
             mailed, note = _mail(client, address)
-            seats = _seats(client, self._org())
+            seats = read_seats(client, self._org())
             if mailed and seats.full:
                 note = (
                     f"All {seats.allowed} seats of the plan are in use: {address} can accept "
@@ -489,7 +489,8 @@ def _open_invitations(client: Client, org: str) -> list[PendingInvitation]:
     return [_invitation(r, names, teams) for r in rows]
 
 
-def _seats(client: Client, org: str) -> Seats:
+def read_seats(client: Client, org: str) -> Seats:
+    """The org's members against its plan's seat limit (the People and Organisation tabs)."""
     found = client.table("orgs").select("entitlements").eq("id", org).execute().data
     entitlements = (found[0]["entitlements"] if found else None) or {}
     members = (

@@ -218,6 +218,7 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "redeliver_webhook(uuid)",
     "send_test_webhook(uuid)",  # admins of the endpoint's org, as rotate_webhook_secret
     "org_people()",  # admins of the current org only (private.reporting_org), its members only
+    "org_billing_status()",  # admins of the current org only: its Stripe status, no Stripe ids
     # the invitee's consent: checks the confirmed email, expiry and revocation itself
     "accept_invitation(uuid)",
     "accept_invitation_token(text)",

@@ -208,7 +208,7 @@ class PeoplePane(QWidget):
         self.invitations_table = make_table(
             self.invitations, "invitationsTable", "Open invitations", stretch=0
         )
-        self.resend_button = QPushButton("Send a&gain")
+        self.resend_button = QPushButton("Send again")
         self.resend_button.setToolTip("A new link and expiry; the old link stops working")
         self.revoke_button = QPushButton("Re&voke…")
 

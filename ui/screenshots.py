@@ -321,6 +321,8 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
     for name, attribute, ready in (
         ("17-audit-log", "audit", lambda pane: pane.rows),
         ("18-people", "people", lambda pane: getattr(pane, "rows", True)),
+        ("23-webhooks", "webhooks", lambda pane: True),
+        ("24-organisation", "organisation", lambda pane: pane.data is not None),
     ):
         pane = getattr(window, attribute, None)
         if pane is None:

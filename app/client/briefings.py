@@ -1,9 +1,10 @@
 """Briefing attachments: the PDFs and images an admin attaches to a scenario for trainees to read
 before the call, kept in the `scenario-assets` bucket as `<org>/<scenario id>/<name>`. No Qt.
 
-Everything goes to the server at once through `Backend.live` (the owner thread, a fresh token);
-the storage policies decide (supabase/migrations/20261125000800_storage.sql: every member of the
-org reads the org's scenario assets, only its admins write them). A file is checked here first
+Everything goes to the server at once through `Backend.live` (the owner thread, a fresh token;
+app/client/live_service.py's plumbing); the storage policies decide
+(supabase/migrations/20261125000800_storage.sql: every member of the org reads the org's
+scenario assets, only its admins write them). A file is checked here first
 with the rules a `.coachdesk-scenario` file's attachments follow (app/scenario_package.py: PDFs
 and images whose bytes are what their name says, 50 MB), so the bucket's own refusals (its size
 and type limits) only come back when the bucket is set stricter than those rules; they are
@@ -24,8 +25,9 @@ from typing import Any
 import structlog
 
 from app.client.errors import PermissionDenied
+from app.client.live_service import LiveService
 from app.client.studio import BUCKET
-from app.client.views import Backend, Scenario
+from app.client.views import Scenario
 from app.errors import CoachdeskError
 from app.scenario_package import (
     MAX_ATTACHMENTS,
@@ -71,18 +73,16 @@ class BriefingError(CoachdeskError):
     """A briefing attachment could not be attached, removed or opened; the message says why."""
 
 
-class BriefingsService:
+class BriefingsService(LiveService):
     """What the studio's Briefing tab and the trainee's "Read before the call" call; each
     method blocks (call it off the GUI thread)."""
 
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
+    not_admin = "Only admins attach and remove briefing attachments."
 
     def list(self, scenario: Scenario) -> list[Briefing]:
         """The scenario's attachments by name (any member of the org may list them)."""
         listed: Iterable[Mapping[str, Any]] = (
-            self._backend.live(lambda s: s.client.storage.from_(BUCKET).list(_folder(scenario)))
-            or []
+            self._run(lambda c: c.storage.from_(BUCKET).list(_folder(scenario))) or []
         )
         found = []
         for entry in listed:
@@ -119,13 +119,13 @@ class BriefingsService:
             )
         target = _object(scenario, attachment.name)
 
-        def upload(session: Any) -> None:
-            session.client.storage.from_(BUCKET).upload(
+        def upload(client: Any) -> None:
+            client.storage.from_(BUCKET).upload(
                 target, attachment.data, {"content-type": attachment.type, "upsert": "false"}
             )
 
         try:
-            self._backend.live(upload)
+            self._run(upload)
         except CoachdeskError as error:
             refusal = self._refusal(error, attachment.name, attachment.type, len(attachment.data))
             if refusal is None:
@@ -138,7 +138,7 @@ class BriefingsService:
         """Take the attachment `name` off the scenario (admins only)."""
         self._require_admin()
         target = _object(scenario, _plain(name))
-        removed = self._backend.live(lambda s: s.client.storage.from_(BUCKET).remove([target]))
+        removed = self._run(lambda c: c.storage.from_(BUCKET).remove([target]))
         if not removed:  # Storage answers an empty list for what it did not (or could not) remove
             raise BriefingError(f"“{name}” is not attached to this scenario any more.")
         log.info("briefing removed", scenario_id=scenario.id)
@@ -222,15 +222,10 @@ class BriefingsService:
     def _bucket_limit(self) -> int | None:
         """The bucket's size limit in bytes, if the server says (members may read it)."""
         with contextlib.suppress(CoachdeskError):
-            bucket = self._backend.live(lambda s: s.client.storage.get_bucket(BUCKET))
+            bucket = self._run(lambda c: c.storage.get_bucket(BUCKET))
             limit = getattr(bucket, "file_size_limit", None)
             return int(limit) if limit else None
         return None
-
-    def _require_admin(self) -> None:
-        account = self._backend.account
-        if account is None or account.role is None or account.role.value != "admin":
-            raise PermissionDenied("Only admins attach and remove briefing attachments.")
 
 
 def _folder(scenario: Scenario) -> str:

@@ -56,6 +56,7 @@ TYPES = {
     ".gif": "image/gif",
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()-]{0,99}")
+PLAIN_NAME_RULE = "letters, digits, spaces, . _ - ( ); no folders"  # _NAME, for people
 # What a file's "scenario" may hold: exactly what an author writes (Scenario.content).
 _SCENARIO_FIELDS = (
     "title",
@@ -94,12 +95,16 @@ class ScenarioPackage:
 
 # Writing ------------------------------------------------------------------------------------------
 def attachment_from_file(path: Path) -> Attachment:
-    """An attachment read from disk, checked as a package's would be."""
+    """An attachment read from disk, checked as a package's would be (its name and size
+    before its bytes are read: a wrong file costs no memory)."""
+    kind = type_of(path.name)
     try:
+        if path.stat().st_size > MAX_ATTACHMENT_BYTES:
+            raise PackageError(_too_large(path.name))
         data = path.read_bytes()
     except OSError as error:
         raise PackageError(f"cannot read the attachment {path}: {error.strerror}") from error
-    attachment = Attachment(path.name, type_of(path.name), data)
+    attachment = Attachment(path.name, kind, data)
     _check_attachment(attachment)
     return attachment
 
@@ -224,10 +229,10 @@ def _listed_attachments(document: Mapping[str, Any], name: str) -> list[Mapping[
         raise PackageError(f"{name} has {len(listed)} attachments; at most {MAX_ATTACHMENTS}")
     names = [a.get("name") for a in listed]
     for entry in names:
-        if not isinstance(entry, str) or not _NAME.fullmatch(entry) or ".." in entry:
+        if not isinstance(entry, str) or not plain_attachment_name(entry):
             raise PackageError(
                 f"{name}: the attachment name {entry!r} is not a plain file name "
-                "(letters, digits, spaces, . _ - ( ); no folders)"
+                f"({PLAIN_NAME_RULE})"
             )
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate is not None:
@@ -307,6 +312,12 @@ _MAGIC = {
 }
 
 
+def plain_attachment_name(file_name: str) -> bool:
+    """Whether `file_name` may name an attachment: a plain file name a package can carry
+    (and a Storage key segment), never a folder or `..`."""
+    return bool(_NAME.fullmatch(file_name)) and ".." not in file_name
+
+
 def type_of(file_name: str) -> str:
     """The media type a briefing attachment's name gives it (PackageError if not allowed)."""
     kind = TYPES.get(Path(file_name).suffix.lower())
@@ -322,10 +333,7 @@ def _check_attachment(attachment: Attachment) -> None:
     if not attachment.data:
         raise PackageError(f'the attachment "{attachment.name}" is empty')
     if len(attachment.data) > MAX_ATTACHMENT_BYTES:
-        raise PackageError(
-            f'the attachment "{attachment.name}" is larger than '
-            f"{MAX_ATTACHMENT_BYTES // 2**20} MB, the limit for briefing attachments"
-        )
+        raise PackageError(_too_large(attachment.name))
     magic = _MAGIC[attachment.type]
     looks_right = attachment.data.startswith(magic) and (
         attachment.type != "image/webp" or attachment.data[8:12] == b"WEBP"
@@ -335,6 +343,13 @@ def _check_attachment(attachment: Attachment) -> None:
             f'the attachment "{attachment.name}" is not really {attachment.type} '
             "(its contents do not match its name)"
         )
+
+
+def _too_large(name: str) -> str:
+    return (
+        f'the attachment "{name}" is larger than {MAX_ATTACHMENT_BYTES // 2**20} MB, the limit '
+        "for briefing attachments"
+    )
 
 
 def example_packages(folder: Path | None = None) -> Sequence[Path]:

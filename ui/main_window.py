@@ -38,6 +38,7 @@ from sync.db_types import OrgRole
 from ui.about_dialog import AboutDialog
 from ui.assignments_pane import AssignmentsPane
 from ui.audit_pane import AuditPane
+from ui.briefing_dialog import BriefingDialog, read_then_start
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
 from ui.home import HomeScreen
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         self.manager: QWidget | None = None
         self.assignments: AssignmentsPane | None = None
         self.studio: StudioPane | None = None
+        self.briefing: BriefingDialog | None = None
         self.reports: ReportsPane | None = None
         self.audit: AuditPane | None = None
         self.people: PeoplePane | None = None
@@ -346,6 +348,15 @@ class MainWindow(QMainWindow):
             self.home.refresh()
 
     def start_practice(self, scenario: Scenario, assignment_id: str | None) -> None:
+        """Read the scenario's briefing first (if it has any), then start the call."""
+        self.briefing = read_then_start(
+            self.ctx,
+            scenario,
+            self,
+            lambda: self._check_microphone_then_begin(scenario, assignment_id),
+        )
+
+    def _check_microphone_then_begin(self, scenario: Scenario, assignment_id: str | None) -> None:
         """Start the call once the microphone records; if it does not, ask for one first."""
         device = self.ctx.preferences.loaded.settings.input_device
         check = self._input_check()

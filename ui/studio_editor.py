@@ -47,6 +47,7 @@ from ui.context import AppContext
 from ui.errors import plain_message
 from ui.models import Column, RowTableModel
 from ui.studio.branching_editor import BranchingEditor
+from ui.studio.briefings_editor import BriefingsEditor
 from ui.studio.try_it import TryItDialog
 from ui.widgets.table import make_table
 
@@ -96,6 +97,8 @@ class ScenarioEditor(QDialog):
         self.tabs.addTab(self.branching, "Dia&log")
         self.tabs.addTab(self._rubric(), "&Rubric")
         self.tabs.addTab(self._preview(), "Pr&eview")
+        self.briefings = BriefingsEditor(ctx, scenario)
+        self.tabs.addTab(self.briefings, "Briefin&g")  # &B is Balance's, &F Difficulty's
         self.problems = QLabel()
         self.problems.setObjectName("editorProblems")
         self.problems.setWordWrap(True)

@@ -27,6 +27,24 @@ def start_assignment(window: MainWindow, assignment_id: str = COLD_CALL_ASSIGNME
     assert home is not None and home.data is not None
     home.assignment_table.selectRow([a.id for a in home.data.assignments].index(assignment_id))
     home.start_button.click()
+    # The call starts once the scenario's briefing files are listed (none here): one round trip.
+    wait_until_practising(window)
+
+
+def wait_until_practising(window: MainWindow, timeout_s: float = SLOW / 1000) -> None:
+    """Pump events until the start is decided (start_practice lists the briefing first): the
+    practice screen shows, or a dialog asks something first (the microphone check)."""
+    from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop
+    from PySide6.QtWidgets import QDialog
+
+    def decided() -> bool:
+        if window.pages.currentWidget() is window.practice:
+            return True
+        return any(d.isVisible() for d in window.findChildren(QDialog))
+
+    deadline = QDeadlineTimer(int(timeout_s * 1000))
+    while not decided() and not deadline.hasExpired():
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
 
 
 def speak_answers(qtbot, window: MainWindow, devices, answers: Sequence[str]) -> None:

@@ -18,6 +18,7 @@ from stack_fixtures import (  # noqa: F401
     accounts,
     client,
     db,
+    export_worker,
     fresh_org,
     new_email,
     service_client,

@@ -26,6 +26,8 @@ from psycopg.types.json import Jsonb
 from server.db.auth_users import NewUser, create_user
 from server.db.cluster import free_port
 from server.db.testing import database_beside
+from server.exports.job import StorageTarget
+from server.integrations import start_worker
 from server.stack.config import StackConfig
 from server.stack.outbox import read_outbox
 from server.stack.ratelimit import RateLimits
@@ -130,6 +132,22 @@ def wait_for_scoring(db: psycopg.Connection, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"attempts were still waiting to be scored after {timeout:.0f} s")
         time.sleep(0.02)
+
+
+@pytest.fixture
+def export_worker(stack: RunningStack) -> Iterator[None]:
+    """The worker `coachdesk run` starts beside the stack (server/stack/runner.py
+    _integrations): the export job fulfils requests as it would for a person, every 0.2 s. The
+    session's stack runs none of its own, so a test that waits for an export asks for this."""
+    worker = start_worker(
+        stack.dsn,
+        allow_private_targets=True,
+        storage=StorageTarget(stack.url, stack.service_key),
+        exports_every_s=0.2,
+        poll_interval_s=0.2,
+    )
+    yield
+    worker.stop()
 
 
 @pytest.fixture

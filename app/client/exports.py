@@ -1,0 +1,297 @@
+"""CSV exports for managers, admins and HR: asked for through `export_requests`, written by the
+export job into the `exports` bucket, fetched here through a signed URL.
+
+Live only (the requests and files are on the server alone): every call goes through
+`Backend.live`, so it runs on the owner thread with a fresh token. The database decides who may
+ask and read (supabase/migrations/20261125001300_billing_and_entitlements.sql: the org's
+managers, admins and hr; the row's requester is stamped by the server). Who fulfils a request is
+the export job (server/exports/job.py) on the worker beside the stack: `coachdesk run` and
+`coachdesk stack` start it, and a hosted project runs `coachdesk worker` with the service key.
+The database's kinds are attempts and leaderboard; the audit log has an export of its own
+(`AuditService.export_csv`, app/client/audit.py), made at once rather than queued.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from app.client.errors import PermissionDenied
+from app.client.formatting import local_time
+from app.client.views import REPORTER_ROLES, Backend
+from app.durable import atomic_file
+from app.errors import CoachdeskError
+from sync.db_types import ExportRequests
+from sync.session import Session
+
+# The database's check (export_requests_range): to_date - from_date <= 366.
+MAX_RANGE_DAYS = 366
+# The signed URL is used at once; a short life is enough and leaks little if logged.
+SIGNED_URL_TTL_S = 120
+# How `wait` polls: the worker looks at the queue every few seconds, so start soon, back off.
+FIRST_POLL_S = 0.25
+MAX_POLL_S = 2.0
+WAIT_TIMEOUT_S = 120.0
+RECENT_ROWS = 20
+NOT_A_REPORTER = "Only managers, admins and HR of this org can export its data."
+
+
+class ExportKind(StrEnum):
+    """What export_requests.kind allows (its check constraint)."""
+
+    ATTEMPTS = "attempts"
+    LEADERBOARD = "leaderboard"
+
+
+KIND_NAMES = {ExportKind.ATTEMPTS: "Attempts", ExportKind.LEADERBOARD: "Leaderboard"}
+
+
+class ExportStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+STATUS_NAMES = {
+    ExportStatus.PENDING: "Waiting",
+    ExportStatus.RUNNING: "Being written",
+    ExportStatus.DONE: "Ready",
+    ExportStatus.FAILED: "Failed",
+}
+
+
+@dataclass(frozen=True)
+class ExportParams:
+    """UTC days `first`..`last`, both included (the export functions' range)."""
+
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise CoachdeskError("The start date is after the end date; choose an earlier start.")
+        if (self.last - self.first).days > MAX_RANGE_DAYS:
+            raise CoachdeskError(
+                f"An export covers at most {MAX_RANGE_DAYS} days; choose a shorter range."
+            )
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """One request as the screen shows it."""
+
+    id: str
+    kind: ExportKind
+    first: date
+    last: date
+    status: ExportStatus
+    rows: int | None
+    error: str | None
+    object_name: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ExportStatus.DONE, ExportStatus.FAILED)
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES.get(self.kind, str(self.kind))
+
+    @property
+    def status_name(self) -> str:
+        name = STATUS_NAMES[self.status]
+        if self.status is ExportStatus.DONE and self.rows is not None:
+            return f"{name} · {self.rows} row(s)"
+        if self.status is ExportStatus.FAILED and self.error:
+            return f"{name}: {self.error}"
+        return name
+
+    @property
+    def when(self) -> str:
+        return local_time(self.created_at)
+
+    @property
+    def file_name(self) -> str:
+        """A name to suggest when saving: coachdesk-attempts-2026-03-01_2026-03-31.csv."""
+        return f"coachdesk-{self.kind}-{self.first}_{self.last}.csv"
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    path: Path
+    rows: int | None  # the server's count (the header not counted)
+
+
+# `progress(fraction, text)`: fraction is -1 while unknown (as the sync's progress).
+Progress = Callable[[float, str], None]
+
+
+class ExportsService:
+    """What the exports panel calls (blocking: from a worker thread, never the GUI's)."""
+
+    def __init__(self, backend: Backend, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._backend = backend
+        self._sleep = sleep
+
+    def request(self, kind: ExportKind | str, params: ExportParams) -> str:
+        """Ask for one CSV; returns the request's id (the job picks it up within seconds)."""
+        org = self._reporter_org()
+        row = {
+            "org_id": org,
+            "kind": str(ExportKind(kind)),
+            "from_date": params.first.isoformat(),
+            "to_date": params.last.isoformat(),
+        }
+        [created] = self._run(
+            lambda s: s.client.table("export_requests").insert(row).execute().data
+        )
+        return str(created["id"])
+
+    def status(self, request_id: str) -> ExportRequest:
+        rows = self._run(
+            lambda s: (
+                s.client.table("export_requests").select("*").eq("id", request_id).execute().data
+            )
+        )
+        if not rows:
+            raise CoachdeskError("This export is not there any more, or your role cannot see it.")
+        return _request(rows[0])
+
+    def recent(self, limit: int = RECENT_ROWS) -> list[ExportRequest]:
+        """The org's latest requests, newest first (everyone's: the exports are the org's)."""
+        self._reporter_org()
+        rows = self._run(
+            lambda s: (
+                s.client.table("export_requests")
+                .select("*")
+                .order("created_at", desc=True)
+                .order("id", desc=True)
+                .limit(limit)
+                .execute()
+                .data
+            )
+        )
+        return [_request(row) for row in rows]
+
+    def wait(
+        self,
+        request_id: str,
+        progress: Progress | None = None,
+        *,
+        timeout_s: float = WAIT_TIMEOUT_S,
+    ) -> ExportRequest:
+        """Until the request is done (returned) or failed (CoachdeskError with the job's
+        reason), polling with backoff; CoachdeskError after `timeout_s` too."""
+        deadline = time.monotonic() + timeout_s
+        pause = FIRST_POLL_S
+        while True:
+            current = self.status(request_id)
+            if progress is not None:
+                progress(-1.0, f"Export: {current.status_name}")
+            if current.status is ExportStatus.DONE:
+                return current
+            if current.status is ExportStatus.FAILED:
+                raise CoachdeskError(
+                    f"The export failed on the server: {current.error or 'no reason given'}."
+                )
+            if time.monotonic() + pause > deadline:
+                raise CoachdeskError(
+                    f"The export is still {current.status.value} after {timeout_s:.0f} s: the "
+                    "server's export worker may not be running. It is kept; look again later."
+                )
+            self._sleep(pause)
+            pause = min(pause * 2, MAX_POLL_S)
+
+    def download(self, request_id: str, path: Path) -> ExportFile:
+        """The finished export's CSV saved at `path`: complete, or not at all."""
+        current = self.status(request_id)
+        if current.status is not ExportStatus.DONE or not current.object_name:
+            raise CoachdeskError(f"This export is not ready ({current.status_name}).")
+        object_path = f"exports/{current.object_name}"
+
+        def fetch(session: Session) -> bytes:
+            url = session.rpc("grant_signed_url", {"path": object_path, "ttl": SIGNED_URL_TTL_S})
+            return session.download(str(url))
+
+        content = self._run(fetch)
+        target = Path(path)
+        try:
+            with atomic_file(target) as out:
+                out.write(content)
+        except OSError as error:
+            raise CoachdeskError(
+                f"Could not save the export as {target}: {error.strerror or error}. Choose "
+                "another folder, or free some space, and save again."
+            ) from error
+        return ExportFile(target, current.rows)
+
+    def export(
+        self,
+        kind: ExportKind | str,
+        params: ExportParams,
+        path: Path,
+        progress: Progress | None = None,
+    ) -> ExportFile:
+        """Request, wait and download in one: what a script or the command line wants."""
+        request_id = self.request(kind, params)
+        self.wait(request_id, progress)
+        return self.download(request_id, path)
+
+    # Plumbing ------------------------------------------------------------------------------
+    def _reporter_org(self) -> str:
+        """Saves a round trip for a role that the database refuses anyway."""
+        account = self._backend.account
+        if account is None or account.org_id is None:
+            raise PermissionDenied("You are not a member of an org on this server.")
+        if account.role not in REPORTER_ROLES:
+            raise PermissionDenied(NOT_A_REPORTER)
+        return str(account.org_id)
+
+    def _run(self, call: Callable[[Session], Any]) -> Any:
+        def on_owner(session: Session) -> Any:
+            try:
+                return call(session)
+            except Exception as error:
+                worded = words_for(error)
+                if worded is None:
+                    raise  # Backend.live words the rest (offline, session ended, ...)
+                raise worded from error
+
+        return self._backend.live(on_owner)
+
+
+def words_for(error: BaseException) -> CoachdeskError | None:
+    """The sentence for the database's refusals of an export; None: not one of ours."""
+    code = getattr(error, "code", None)
+    if code == "42501":
+        return PermissionDenied(NOT_A_REPORTER)
+    if code == "23514":
+        return CoachdeskError(
+            f"The server refused this range or kind: an export covers at most {MAX_RANGE_DAYS} "
+            "days, and the end may not be before the start."
+        )
+    return None
+
+
+def _request(raw: dict[str, Any]) -> ExportRequest:
+    row = ExportRequests.model_validate(raw)
+    return ExportRequest(
+        id=str(row.id),
+        kind=ExportKind(row.kind),
+        first=row.from_date,
+        last=row.to_date,
+        status=ExportStatus(row.status),
+        rows=row.row_count,
+        error=row.error,
+        object_name=row.object_name,
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+    )

@@ -1,0 +1,77 @@
+"""The exports panel against the real stack and the worker beside it: HR saves an attempts CSV
+where the file dialog says, the request is listed with its status, the audit log is offered to
+HR and saved at once; a manager is not offered the audit log."""
+
+from __future__ import annotations
+
+import csv
+
+from PySide6.QtCore import QDate
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from app.client.exports import ExportStatus
+from server.exports.reports import ATTEMPT_COLUMNS
+from ui.exports_panel import AUDIT_LOG, ExportsPanel
+
+PASSWORD = "coachdesk-demo"
+
+
+def _panel(qtbot, ctx, accounts, who: str) -> ExportsPanel:
+    ctx.backend.sign_in(accounts[who], PASSWORD)
+    panel = ExportsPanel(ctx)
+    qtbot.addWidget(panel)
+    panel.show()
+    return panel
+
+
+def _save_as(monkeypatch, path) -> None:
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(path), "CSV files (*.csv)")
+    )
+
+
+def test_hr_exports_attempts_and_the_audit_log(
+    qtbot, ctx, accounts, export_worker, monkeypatch, tmp_path
+):
+    panel = _panel(qtbot, ctx, accounts, "hr")
+    panel.since.setDate(QDate.currentDate().addDays(-365))
+    _save_as(monkeypatch, tmp_path / "attempts")  # ".csv" is added
+    panel.kind.setCurrentIndex(panel.kind.findData("attempts"))
+    panel.export_button.click()
+    assert not panel.export_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.last_file is not None, timeout=30_000)
+    saved = panel.last_file
+    assert saved.path == tmp_path / "attempts.csv"
+    with saved.path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        assert list(reader.fieldnames or [])[: len(ATTEMPT_COLUMNS)] == list(ATTEMPT_COLUMNS)
+        assert len(list(reader)) == saved.rows
+    assert panel.export_button.isEnabled() and "Saved" in panel.state.text()
+    qtbot.waitUntil(
+        lambda: bool(panel.rows) and panel.rows[0].status is ExportStatus.DONE, timeout=30_000
+    )
+    assert panel.model.index(0, 1).data() == "Attempts"
+    assert panel.model.index(0, 3).data().startswith("Ready")
+
+    # The audit log: HR reads it, and it is written at once (no request).
+    requests = len(panel.rows)
+    _save_as(monkeypatch, tmp_path / "audit.csv")
+    panel.kind.setCurrentIndex(panel.kind.findData(AUDIT_LOG))
+    panel.last_file = None
+    panel.export_button.click()
+    qtbot.waitUntil(lambda: panel.last_file is not None, timeout=30_000)
+    assert (tmp_path / "audit.csv").read_text(encoding="utf-8").startswith("occurred_at,")
+    assert len(panel.rows) == requests
+
+
+def test_a_backwards_range_is_refused_and_a_manager_has_no_audit_log(
+    qtbot, ctx, accounts, monkeypatch, tmp_path
+):
+    panel = _panel(qtbot, ctx, accounts, "manager")
+    assert panel.kind.findData(AUDIT_LOG) < 0
+    panel.since.setDate(panel.until.date().addDays(1))
+    _save_as(monkeypatch, tmp_path / "never.csv")
+    panel.export_button.click()
+    qtbot.waitUntil(lambda: panel.findChild(QMessageBox) is not None, timeout=10_000)
+    assert "start date is after" in panel.findChild(QMessageBox).text()
+    assert not (tmp_path / "never.csv").exists()

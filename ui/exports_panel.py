@@ -1,0 +1,271 @@
+"""Exports for HR's Reports tab: a CSV of attempts, the leaderboard or the audit log over a date
+range, saved where the user chooses, and the org's recent export requests with their status.
+
+Rendering and dispatch only: requests, status and the file come from the client core
+(app/client/exports.py, app/client/audit.py). A request is followed by a timer, one status read
+at a time, so the network thread is never held while the server's worker writes the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from PySide6.QtCore import QDate, QTimer
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.client.audit import AuditExport, AuditQuery, AuditService, can_read_audit_log
+from app.client.exports import (
+    FIRST_POLL_S,
+    KIND_NAMES,
+    MAX_POLL_S,
+    WAIT_TIMEOUT_S,
+    ExportFile,
+    ExportKind,
+    ExportParams,
+    ExportRequest,
+    ExportsService,
+    ExportStatus,
+)
+from app.errors import CoachdeskError
+from ui.context import AppContext
+from ui.errors import plain_message, show_error
+from ui.models import Column, RowTableModel
+from ui.widgets.headings import muted, subheading
+from ui.widgets.table import make_table
+
+AUDIT_LOG = "audit_log"  # the combo's choice for the audit log, exported at once
+DEFAULT_DAYS = 30
+
+
+class ExportsModel(RowTableModel[ExportRequest]):
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                Column("Asked", lambda r: r.when, sort=lambda r: r.created_at),
+                Column("What", lambda r: r.kind_name),
+                Column("Days", lambda r: f"{r.first} – {r.last}"),
+                Column("Status", lambda r: r.status_name, tooltip=lambda r: r.error or None),
+            ]
+        )
+
+    def row_key(self, row: ExportRequest) -> str:
+        return row.id
+
+
+@dataclass
+class _Following:
+    """The request being followed to its file."""
+
+    request_id: str
+    path: Path
+    pause_s: float
+    waited_s: float = 0.0
+
+
+def _date_edit(name: str, day: QDate) -> QDateEdit:
+    edit = QDateEdit(day)
+    edit.setCalendarPopup(True)
+    edit.setDisplayFormat("yyyy-MM-dd")
+    edit.setAccessibleName(name)
+    return edit
+
+
+def _day(edit: QDateEdit) -> date:
+    picked = edit.date()
+    return date(picked.year(), picked.month(), picked.day())
+
+
+class ExportsPanel(QWidget):
+    """Export CSV… and the recent requests; refreshes its list when shown."""
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.service = ExportsService(ctx.backend)
+        self.audit = AuditService(ctx.backend)
+        self.setObjectName("exportsPanel")
+        self.rows: list[ExportRequest] = []
+        self.following: _Following | None = None
+        self.last_file: ExportFile | AuditExport | None = None
+
+        self.title = subheading("Exports")
+        self.kind = QComboBox()
+        self.kind.setAccessibleName("What to export")
+        for kind, name in KIND_NAMES.items():
+            self.kind.addItem(name, str(kind))
+        self._offer_audit_log()
+        today = QDate.currentDate()
+        self.since = _date_edit("From date", today.addDays(-DEFAULT_DAYS))
+        self.until = _date_edit("Until date (included)", today)
+        self.export_button = QPushButton("Export &CSV…")
+        self.export_button.setToolTip("Asks the server for the file, then saves it where you say")
+        self.state = muted()
+        self.model = ExportsModel()
+        self.table = make_table(self.model, "exportsTable", "Recent exports", stretch=3)
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self._poll)
+
+        kind_label = QLabel("E&xport")
+        kind_label.setBuddy(self.kind)
+        since_label = QLabel("From")
+        since_label.setBuddy(self.since)
+        until_label = QLabel("until")
+        until_label.setBuddy(self.until)
+        row = QHBoxLayout()
+        for widget in (kind_label, self.kind, since_label, self.since, until_label, self.until):
+            row.addWidget(widget)
+        row.addStretch(1)
+        row.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addLayout(row)
+        layout.addWidget(self.state)
+        layout.addWidget(self.table, 1)
+
+        self.export_button.clicked.connect(self.export)
+
+    def showEvent(self, event: object) -> None:
+        super().showEvent(event)  # type: ignore[arg-type]
+        self._offer_audit_log()
+        self.refresh()
+
+    def _offer_audit_log(self) -> None:
+        """Admins and HR read the audit log; the account may change while the panel lives."""
+        index = self.kind.findData(AUDIT_LOG)
+        offered = can_read_audit_log(self.ctx.backend.account)
+        if offered and index < 0:
+            self.kind.addItem("Audit log", AUDIT_LOG)
+        elif not offered and index >= 0:
+            self.kind.removeItem(index)
+
+    # The list ------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.ctx.call(
+            self,
+            self.service.recent,
+            self._show_recent,
+            on_failure=lambda error: self.state.setText(plain_message(error)),
+        )
+
+    def _show_recent(self, rows: list[ExportRequest]) -> None:
+        self.rows = rows
+        self.model.set_rows(rows)
+
+    # Export --------------------------------------------------------------------------------
+    def export(self) -> None:
+        """Ask where, then ask the server for the file and save it there when it is ready."""
+        choice = self.kind.currentData()
+        try:
+            params = ExportParams(_day(self.since), _day(self.until))
+        except CoachdeskError as error:
+            show_error(self, error)
+            return
+        stem = "audit-log" if choice == AUDIT_LOG else choice
+        suggested = Path.home() / f"coachdesk-{stem}-{params.first}_{params.last}.csv"
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, "Save the export", str(suggested), "CSV files (*.csv)"
+        )
+        if not chosen:
+            return
+        path = Path(chosen if chosen.lower().endswith(".csv") else f"{chosen}.csv")
+        self.export_button.setEnabled(False)
+        if choice == AUDIT_LOG:
+            self._export_audit_log(params, path)
+            return
+        self.ctx.call(
+            self,
+            lambda: self.service.request(ExportKind(choice), params),
+            lambda request_id: self._follow(request_id, path),
+            label="Asking the server for the export…",
+            on_failure=self._failed,
+        )
+
+    def _export_audit_log(self, params: ExportParams, path: Path) -> None:
+        # The audit log has an export of its own on the server, written at once.
+        # Days on this computer's clock, as the Audit log tab reads them; the last one included.
+        query = AuditQuery(
+            since=datetime.combine(params.first, time()).astimezone(),
+            until=datetime.combine(params.last + timedelta(days=1), time()).astimezone(),
+        )
+        self.ctx.call(
+            self,
+            lambda: self.audit.export_csv(query, path),
+            self._saved,
+            label="Exporting the audit log…",
+            on_failure=self._failed,
+        )
+
+    def _follow(self, request_id: str, path: Path) -> None:
+        self.following = _Following(request_id, path, FIRST_POLL_S)
+        self.state.setText("Waiting for the server to write the export…")
+        self.refresh()
+        self.timer.start(int(FIRST_POLL_S * 1000))
+
+    def _poll(self) -> None:
+        following = self.following
+        if following is None:
+            return
+        self.ctx.call(
+            self,
+            lambda: self.service.status(following.request_id),
+            self._polled,
+            on_failure=self._failed,
+        )
+
+    def _polled(self, request: ExportRequest) -> None:
+        following = self.following
+        if following is None or following.request_id != request.id:
+            return
+        self.state.setText(f"Export: {request.status_name}")
+        if request.status is ExportStatus.FAILED:
+            self._failed(CoachdeskError(f"The export failed on the server: {request.error}."))
+            return
+        if request.status is ExportStatus.DONE:
+            self.ctx.call(
+                self,
+                lambda: self.service.download(request.id, following.path),
+                self._saved,
+                label="Saving the export…",
+                on_failure=self._failed,
+            )
+            return
+        following.waited_s += following.pause_s
+        if following.waited_s > WAIT_TIMEOUT_S:
+            self._failed(
+                CoachdeskError(
+                    f"The export is still {request.status.value} after {WAIT_TIMEOUT_S:.0f} s: "
+                    "the server's export worker may not be running. It is kept; look again later."
+                )
+            )
+            return
+        following.pause_s = min(following.pause_s * 2, MAX_POLL_S)
+        self.timer.start(int(following.pause_s * 1000))
+
+    def _saved(self, saved: ExportFile | AuditExport) -> None:
+        self.following = None
+        self.last_file = saved
+        self.export_button.setEnabled(True)
+        rows = "" if saved.rows is None else f"{saved.rows} row(s) "
+        self.state.setText(f"Saved {rows}to {saved.path}")
+        self.refresh()
+
+    def _failed(self, error: BaseException) -> None:
+        self.following = None
+        self.timer.stop()
+        self.export_button.setEnabled(True)
+        self.state.setText(plain_message(error))
+        self.refresh()
+        show_error(self, error, title="Not exported")

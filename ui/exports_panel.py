@@ -1,9 +1,11 @@
 """Exports for HR's Reports tab: a CSV of attempts, the leaderboard or the audit log over a date
-range, saved where the user chooses, and the org's recent export requests with their status.
+range, saved where the user chooses, the org's recent export requests with their status, and
+one-page PDF summaries of every team.
 
-Rendering and dispatch only: requests, status and the file come from the client core
-(app/client/exports.py, app/client/audit.py). A request is followed by a timer, one status read
-at a time, so the network thread is never held while the server's worker writes the file.
+Rendering and dispatch only: requests, status, files and figures come from the client core
+(app/client/exports.py, app/client/audit.py, app/client/team_summary.py). A request is followed
+by a timer, one status read at a time, so the network thread is never held while the server's
+worker writes the file.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ from app.client.exports import (
     ExportsService,
     ExportStatus,
 )
+from app.client.team_summary import TeamSummary, TeamSummaryService
 from app.errors import CoachdeskError
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
 from ui.models import Column, RowTableModel
+from ui.team_summary_pdf import write_team_summaries
 from ui.widgets.headings import muted, subheading
 from ui.widgets.table import make_table
 
@@ -93,6 +97,7 @@ class ExportsPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.service = ExportsService(ctx.backend)
+        self.summaries = TeamSummaryService(ctx.backend)
         self.audit = AuditService(ctx.backend)
         self.setObjectName("exportsPanel")
         self.rows: list[ExportRequest] = []
@@ -110,6 +115,9 @@ class ExportsPanel(QWidget):
         self.until = _date_edit("Until date (included)", today)
         self.export_button = QPushButton("Export &CSV…")
         self.export_button.setToolTip("Asks the server for the file, then saves it where you say")
+        self.summary_button = QPushButton("&Team summaries (PDF)…")
+        self.summary_button.setToolTip("One page per team: completion, scores, who is overdue")
+        self.last_summaries: list[Path] = []
         self.state = muted()
         self.model = ExportsModel()
         self.table = make_table(self.model, "exportsTable", "Recent exports", stretch=3)
@@ -128,6 +136,7 @@ class ExportsPanel(QWidget):
             row.addWidget(widget)
         row.addStretch(1)
         row.addWidget(self.export_button)
+        row.addWidget(self.summary_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -136,6 +145,7 @@ class ExportsPanel(QWidget):
         layout.addWidget(self.table, 1)
 
         self.export_button.clicked.connect(self.export)
+        self.summary_button.clicked.connect(self.team_summaries)
 
     def showEvent(self, event: object) -> None:
         super().showEvent(event)  # type: ignore[arg-type]
@@ -269,3 +279,39 @@ class ExportsPanel(QWidget):
         self.state.setText(plain_message(error))
         self.refresh()
         show_error(self, error, title="Not exported")
+
+    # Team summaries ------------------------------------------------------------------------
+    def team_summaries(self) -> None:
+        """Ask for a folder, then write one page per team there (from the cache)."""
+        chosen = QFileDialog.getExistingDirectory(
+            self, "Save the team summaries in", str(Path.home())
+        )
+        if not chosen:
+            return
+        folder = Path(chosen)
+        self.summary_button.setEnabled(False)
+        self.ctx.call(
+            self,
+            self.summaries.summaries,
+            lambda summaries: self._write_summaries(summaries, folder),
+            label="Counting each team's progress…",
+            on_failure=self._summaries_failed,
+        )
+
+    def _write_summaries(self, summaries: list[TeamSummary], folder: Path) -> None:
+        # On the GUI thread: Qt's painter and fonts; a page takes milliseconds.
+        self.summary_button.setEnabled(True)
+        try:
+            self.last_summaries = write_team_summaries(summaries, folder)
+        except CoachdeskError as error:
+            self._summaries_failed(error)
+            return
+        if not summaries:
+            self.state.setText("The org has no teams: no summary was written.")
+        else:
+            self.state.setText(f"Saved {len(summaries)} team summary page(s) in {folder}")
+
+    def _summaries_failed(self, error: BaseException) -> None:
+        self.summary_button.setEnabled(True)
+        self.state.setText(plain_message(error))
+        show_error(self, error, title="Team summaries not saved")

@@ -75,3 +75,16 @@ def test_a_backwards_range_is_refused_and_a_manager_has_no_audit_log(
     qtbot.waitUntil(lambda: panel.findChild(QMessageBox) is not None, timeout=10_000)
     assert "start date is after" in panel.findChild(QMessageBox).text()
     assert not (tmp_path / "never.csv").exists()
+
+
+def test_team_summaries_are_saved_one_page_each(qtbot, ctx, accounts, monkeypatch, tmp_path):
+    panel = _panel(qtbot, ctx, accounts, "hr")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: str(tmp_path))
+    panel.summary_button.click()
+    qtbot.waitUntil(lambda: bool(panel.last_summaries), timeout=30_000)
+    assert sorted(p.name for p in tmp_path.glob("*.pdf")) == [
+        "coachdesk-team-enterprise-east.pdf",
+        "coachdesk-team-smb-west.pdf",
+    ]
+    assert "Saved 2 team summary page(s)" in panel.state.text()
+    assert panel.summary_button.isEnabled()

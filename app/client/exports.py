@@ -23,11 +23,11 @@ from typing import Any
 
 from app.client.errors import PermissionDenied
 from app.client.formatting import local_time
+from app.client.live_service import LiveService
 from app.client.views import REPORTER_ROLES, Backend
 from app.durable import atomic_file
 from app.errors import CoachdeskError
 from sync.db_types import ExportRequests
-from sync.session import Session
 
 # The database's check (export_requests_range): to_date - from_date <= 366.
 MAX_RANGE_DAYS = 366
@@ -134,12 +134,15 @@ class ExportFile:
 Progress = Callable[[float, str], None]
 
 
-class ExportsService:
+class ExportsService(LiveService):
     """What the exports panel calls (blocking: from a worker thread, never the GUI's)."""
 
     def __init__(self, backend: Backend, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        self._backend = backend
+        super().__init__(backend)
         self._sleep = sleep
+
+    def words(self, error: BaseException) -> CoachdeskError | None:
+        return words_for(error)
 
     def request(self, kind: ExportKind | str, params: ExportParams) -> str:
         """Ask for one CSV; returns the request's id (the job picks it up within seconds)."""
@@ -150,16 +153,12 @@ class ExportsService:
             "from_date": params.first.isoformat(),
             "to_date": params.last.isoformat(),
         }
-        [created] = self._run(
-            lambda s: s.client.table("export_requests").insert(row).execute().data
-        )
+        [created] = self._run(lambda c: c.table("export_requests").insert(row).execute().data)
         return str(created["id"])
 
     def status(self, request_id: str) -> ExportRequest:
         rows = self._run(
-            lambda s: (
-                s.client.table("export_requests").select("*").eq("id", request_id).execute().data
-            )
+            lambda c: c.table("export_requests").select("*").eq("id", request_id).execute().data
         )
         if not rows:
             raise CoachdeskError("This export is not there any more, or your role cannot see it.")
@@ -169,8 +168,8 @@ class ExportsService:
         """The org's latest requests, newest first (everyone's: the exports are the org's)."""
         self._reporter_org()
         rows = self._run(
-            lambda s: (
-                s.client.table("export_requests")
+            lambda c: (
+                c.table("export_requests")
                 .select("*")
                 .order("created_at", desc=True)
                 .order("id", desc=True)
@@ -215,13 +214,9 @@ class ExportsService:
         current = self.status(request_id)
         if current.status is not ExportStatus.DONE or not current.object_name:
             raise CoachdeskError(f"This export is not ready ({current.status_name}).")
-        object_path = f"exports/{current.object_name}"
-
-        def fetch(session: Session) -> bytes:
-            url = session.rpc("grant_signed_url", {"path": object_path, "ttl": SIGNED_URL_TTL_S})
-            return session.download(str(url))
-
-        content = self._run(fetch)
+        signed = {"path": f"exports/{current.object_name}", "ttl": SIGNED_URL_TTL_S}
+        url = self._run(lambda c: c.rpc("grant_signed_url", signed).execute().data)
+        content = self._backend.live(lambda session: session.download(str(url)))
         target = Path(path)
         try:
             with atomic_file(target) as out:
@@ -248,24 +243,11 @@ class ExportsService:
     # Plumbing ------------------------------------------------------------------------------
     def _reporter_org(self) -> str:
         """Saves a round trip for a role that the database refuses anyway."""
+        org = self._org()
         account = self._backend.account
-        if account is None or account.org_id is None:
-            raise PermissionDenied("You are not a member of an org on this server.")
-        if account.role not in REPORTER_ROLES:
+        if account is None or account.role not in REPORTER_ROLES:
             raise PermissionDenied(NOT_A_REPORTER)
-        return str(account.org_id)
-
-    def _run(self, call: Callable[[Session], Any]) -> Any:
-        def on_owner(session: Session) -> Any:
-            try:
-                return call(session)
-            except Exception as error:
-                worded = words_for(error)
-                if worded is None:
-                    raise  # Backend.live words the rest (offline, session ended, ...)
-                raise worded from error
-
-        return self._backend.live(on_owner)
+        return org
 
 
 def words_for(error: BaseException) -> CoachdeskError | None:

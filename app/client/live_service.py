@@ -1,6 +1,6 @@
-"""What the client core's services that talk to the server directly share (People, Webhooks):
-the caller's org, the admin check, calls on the owner thread with the database's refusals in
-words, and writes that RLS may narrow to nothing. No Qt.
+"""What the client core's services that talk to the server directly share (People, Webhooks,
+Exports): the caller's org, the admin check, calls on the owner thread with the database's
+refusals in words, and writes that RLS may narrow to nothing. No Qt.
 """
 
 from __future__ import annotations

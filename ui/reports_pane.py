@@ -1,5 +1,6 @@
 """HR's Reports tab: the org's score and activity trends and KPI distributions (the server's
-reporting accessors), completion of every assignment, and who is overdue and how late.
+reporting accessors), completion of every assignment, who is overdue and how late, and the
+exports (CSV through export_requests, the audit log, one-page team summaries as PDF).
 
 Rendering and dispatch only: the charts are the manager pane's (ui/manager_charts.py) on the
 whole org; progress comes from the client core (app/client/assignments.py, from the cache).
@@ -18,6 +19,7 @@ from app.client.views import Changes, OverviewMonth, ScenarioInsight, utc_now
 from ui.assignments_pane import ASSIGNMENTS_DATA, AssignmentsModel
 from ui.context import AppContext
 from ui.errors import show_error
+from ui.exports_panel import ExportsPanel
 from ui.manager_charts import ManagerCharts
 from ui.models import Column, RowTableModel
 from ui.widgets.headings import heading, muted, subheading
@@ -81,7 +83,7 @@ class ReportsPane(QWidget):
             "completion and overdue are from the latest sync."
         )
         self.note.setWordWrap(True)
-        self.refresh_button = QPushButton("&Refresh")
+        self.refresh_button = QPushButton("R&efresh")  # &R is the tab's
         self.charts = ManagerCharts(ctx.theme.colors)
         self.completion = AssignmentsModel()
         self.completion_table = make_table(
@@ -98,6 +100,9 @@ class ReportsPane(QWidget):
         tables_layout.addWidget(self.completion_table, 1)
         tables_layout.addWidget(self.overdue_title)
         tables_layout.addWidget(self.overdue_table, 1)
+        self.exports = ExportsPanel(ctx)
+        tables_layout.addWidget(subheading("Exports"))
+        tables_layout.addWidget(self.exports)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.charts)
         splitter.addWidget(tables)

@@ -100,8 +100,7 @@ class ReportsPane(QWidget):
         tables_layout.addWidget(self.completion_table, 1)
         tables_layout.addWidget(self.overdue_title)
         tables_layout.addWidget(self.overdue_table, 1)
-        self.exports = ExportsPanel(ctx)
-        tables_layout.addWidget(subheading("Exports"))
+        self.exports = ExportsPanel(ctx)  # it has its own heading
         tables_layout.addWidget(self.exports)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.charts)

@@ -6,16 +6,14 @@ Whatever changes an org runs in one of its own (`fresh_org`), so the seed org st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from stack_fixtures import FRESH_PASSWORD
 from stack_fixtures import FreshOrg as Org
 
-from app.client.backend import SyncedBackend
 from app.client.organisation import MAX_LOGO_BYTES, OrganisationService, image_type
-from app.client.views import PermissionDenied, ServerConfig
+from app.client.views import PermissionDenied
 from app.errors import CoachdeskError
 
 # The smallest valid PNG: one transparent pixel.
@@ -23,28 +21,6 @@ PNG_1X1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
 )
-
-
-@pytest.fixture
-def backend_for(stack, tmp_path: Path) -> Iterator[Callable[[str, str], SyncedBackend]]:
-    made: list[SyncedBackend] = []
-
-    def sign_in(email: str, password: str) -> SyncedBackend:
-        backend = SyncedBackend(
-            ServerConfig(stack.url, stack.anon_key),
-            data_dir=tmp_path / f"data-{len(made)}",
-            remember=False,
-            interval_s=3600,
-        )
-        made.append(backend)
-        backend.sign_in(email, password)
-        return backend
-
-    yield sign_in
-    for backend in made:
-        if backend.account is not None:
-            backend.sign_out(discard_unsynced=True)
-        backend.close()
 
 
 @pytest.fixture

@@ -8,45 +8,19 @@ the seed orgs that other tests count stay as they are.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from stack_fixtures import FRESH_PASSWORD as PASSWORD
 from stack_fixtures import FreshOrg as Org
 from stack_fixtures import sign_up_confirmed
 
-from app.client.backend import SyncedBackend
 from app.client.people import PeopleService
-from app.client.views import PermissionDenied, ServerConfig
+from app.client.views import PermissionDenied
 from app.errors import CoachdeskError
 from server.stack.outbox import read_outbox
 from supabase import ClientOptions, create_client
 
 SEED_SCENARIO = "f0000000-0000-4000-8000-000000000001"
-
-
-@pytest.fixture
-def backend_for(stack, tmp_path: Path) -> Iterator[Callable[[str], SyncedBackend]]:
-    """backend_for(email): a backend signed in as that user (password PASSWORD)."""
-    made: list[SyncedBackend] = []
-
-    def sign_in(email: str) -> SyncedBackend:
-        backend = SyncedBackend(
-            ServerConfig(stack.url, stack.anon_key),
-            data_dir=tmp_path / f"data-{len(made)}",
-            remember=False,
-            interval_s=3600,
-        )
-        made.append(backend)
-        backend.sign_in(email, PASSWORD)
-        return backend
-
-    yield sign_in
-    for backend in made:
-        if backend.account is not None:
-            backend.sign_out(discard_unsynced=True)
-        backend.close()
 
 
 @pytest.fixture

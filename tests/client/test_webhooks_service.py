@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from stack_fixtures import DEMO_PASSWORD
-from stack_fixtures import FRESH_PASSWORD as PASSWORD
 from stack_fixtures import FreshOrg as Org
 
-from app.client.backend import SyncedBackend
-from app.client.views import PermissionDenied, ServerConfig
+from app.client.views import PermissionDenied
 from app.client.webhooks import EVENTS, DeliveryStatus, WebhooksService
 from app.errors import CoachdeskError
 from server.webhooks.testing import Receiver, start_receiver
@@ -30,28 +27,6 @@ from server.webhooks.worker import Dispatcher, DispatcherConfig
 # A public address literal: the sandbox resolves no names, and the dispatcher's check resolves
 # every host (a name that does not resolve is refused as the dispatcher would refuse it).
 PUBLIC = "https://93.184.215.14"
-
-
-@pytest.fixture
-def backend_for(stack, tmp_path: Path) -> Iterator[Callable[[str, str], SyncedBackend]]:
-    made: list[SyncedBackend] = []
-
-    def sign_in(email: str, password: str = PASSWORD) -> SyncedBackend:
-        backend = SyncedBackend(
-            ServerConfig(stack.url, stack.anon_key),
-            data_dir=tmp_path / f"data-{len(made)}",
-            remember=False,
-            interval_s=3600,
-        )
-        made.append(backend)
-        backend.sign_in(email, password)
-        return backend
-
-    yield sign_in
-    for backend in made:
-        if backend.account is not None:
-            backend.sign_out(discard_unsynced=True)
-        backend.close()
 
 
 @pytest.fixture

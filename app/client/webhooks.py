@@ -7,8 +7,9 @@ generates every secret, keeps the previous one signing for 24 hours after a rota
 refuses non-admins; this service words its refusals. A URL is checked before it is saved by the
 dispatcher's own rules (`app.webhook_targets`), so the screen accepts only what will be sent to.
 
-A secret is handed to the caller once, by `create` and `rotate_secret`; nothing else here
-reads it, and it is never logged.
+A secret is handed to the caller once, by `create` (create_webhook()) and `rotate_secret`; no
+API role can read it back (20261205000700_webhook_secret_shown_once.sql), so every read here
+names its columns, and it is never logged.
 """
 
 from __future__ import annotations
@@ -190,14 +191,23 @@ class WebhooksService(LiveService):
         chosen = _events(events)
         text = _description(description)
         self._require_admin()
-        row = {"org_id": self._org(), "url": url, "events": list(chosen), "description": text}
+        org = self._org()
+        # create_webhook(): no API role may read a secret back, so it comes with the insert.
+        arguments = {"url": url, "events": list(chosen), "description": text}
 
         def insert(client: Client) -> Created:
-            made = client.table("webhooks").insert(row).execute().data[0]
-            return Created(_endpoint(made), str(made["secret"]))
+            made = client.rpc("create_webhook", arguments).execute().data
+            row = (
+                client.table("webhooks")
+                .select(_ENDPOINT_COLUMNS)
+                .eq("id", made["id"])
+                .execute()
+                .data[0]
+            )
+            return Created(_endpoint(row), str(made["secret"]))
 
         created = self._run(insert)
-        log.info("webhook created", webhook_id=created.endpoint.id, org_id=row["org_id"])
+        log.info("webhook created", webhook_id=created.endpoint.id, org_id=org)
         return created
 
     def update(
@@ -228,6 +238,7 @@ class WebhooksService(LiveService):
                 .update(fields)
                 .eq("org_id", self._org())
                 .eq("id", webhook_id)
+                .select(_ENDPOINT_COLUMNS)  # `*` would name the secret, which clients may not read
                 .execute()
                 .data
             )
@@ -243,6 +254,7 @@ class WebhooksService(LiveService):
                 .delete()
                 .eq("org_id", self._org())
                 .eq("id", webhook_id)
+                .select("id")
                 .execute()
                 .data
             )

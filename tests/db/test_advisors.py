@@ -216,6 +216,8 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "reporting_freshness()",  # needs a current org; returns no data of any org
     "rotate_webhook_secret(uuid)",
     "redeliver_webhook(uuid)",
+    # admins of the current org: returns the new endpoint's secret, which they may not SELECT
+    "create_webhook(text,text[],text)",
     "send_test_webhook(uuid)",  # admins of the endpoint's org, as rotate_webhook_secret
     "org_people()",  # admins of the current org only (private.reporting_org), its members only
     "org_billing_status()",  # admins of the current org only: its Stripe status, no Stripe ids

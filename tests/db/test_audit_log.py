@@ -310,10 +310,8 @@ def test_webhook_life_cycle_never_records_a_secret(conn):
     mark = last_id(conn)
     act(conn, "admin")
     hook = conn.execute(
-        "insert into webhooks (org_id, url, description, events)"
-        " values (%s, 'https://hooks.example.com/a', 'CRM', '{attempt.scored}')"
-        " returning id::text, secret",
-        (DEMO,),
+        "select created ->> 'id' as id, created ->> 'secret' as secret from create_webhook("
+        "'https://hooks.example.com/a', '{attempt.scored}', 'CRM') as created"
     ).fetchone()
     secrets = [hook["secret"]]
     created = only_event(conn, mark)

@@ -135,30 +135,52 @@ def conn(api) -> psycopg.Connection:
 # Endpoints: who may see and manage them ---------------------------------------------------------
 
 
-def test_admin_creates_sees_and_rotates(conn):
+def test_admin_creates_and_rotates_and_sees_each_secret_only_once(conn):
     act(conn, "admin")
+    made = conn.execute(
+        "select create_webhook('https://crm.example.com/coachdesk', '{attempt.scored}',"
+        " 'CRM sync') as made"
+    ).fetchone()["made"]
+    assert SECRET.match(made["secret"])
     created = conn.execute(
-        "insert into webhooks (org_id, url, description, events)"
-        " values (%s, 'https://crm.example.com/coachdesk', 'CRM sync', '{attempt.scored}')"
-        " returning id::text, secret, enabled, created_by::text",
-        (DEMO,),
+        "select id::text, enabled, created_by::text, org_id::text from webhooks"
     ).fetchone()
-    assert created["enabled"] is True
-    assert created["created_by"] == USER["admin"]
-    seen = conn.execute("select id::text, secret from webhooks").fetchall()
-    assert seen == [{"id": created["id"], "secret": created["secret"]}]
+    assert created == {
+        "id": made["id"],
+        "enabled": True,
+        "created_by": USER["admin"],
+        "org_id": DEMO,
+    }
+    for column in ("secret", "previous_secret", "*"):
+        conn.execute("savepoint read")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"select {column} from webhooks")
+        conn.execute("rollback to savepoint read")
 
-    fresh = conn.execute("select rotate_webhook_secret(%s) as s", (created["id"],)).fetchone()["s"]
+    fresh = conn.execute("select rotate_webhook_secret(%s) as s", (made["id"],)).fetchone()["s"]
     assert SECRET.match(fresh)
-    assert fresh != created["secret"]
+    assert fresh != made["secret"]
+    act(conn, SERVICE)
     stored = conn.execute(
         "select secret, previous_secret, previous_secret_expires_at - now() as grace"
         " from webhooks where id = %s",
-        (created["id"],),
+        (made["id"],),
     ).fetchone()
     assert stored["secret"] == fresh
-    assert stored["previous_secret"] == created["secret"]
+    assert stored["previous_secret"] == made["secret"]
     assert stored["grace"] == dt.timedelta(hours=24)
+
+
+def test_only_an_admin_of_the_current_org_creates_an_endpoint(conn):
+    for role in ("manager", "trainee"):
+        act(conn, role)
+        conn.execute("savepoint attempt")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select create_webhook('https://crm.example.com/x', '{attempt.scored}')")
+        conn.execute("rollback to savepoint attempt")
+    act(conn, "admin")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("select create_webhook('ftp://crm.example.com/x', '{attempt.scored}')")
 
 
 def test_admin_updates_and_deletes_an_endpoint(conn):
@@ -182,8 +204,8 @@ def test_secrets_are_standard_webhooks_keys_unique_per_endpoint(conn):
     act(conn, "admin")
     secrets = [
         conn.execute(
-            "insert into webhooks (org_id, url, events) values (%s, %s, '{*}') returning secret",
-            (DEMO, f"https://hooks.example.com/{n}"),
+            "select create_webhook(%s, '{*}') ->> 'secret' as secret",
+            (f"https://hooks.example.com/{n}",),
         ).fetchone()["secret"]
         for n in range(8)
     ]

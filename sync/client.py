@@ -115,6 +115,15 @@ class SignInError(SyncError):
     """Wrong email or password, or an account that cannot sign in."""
 
 
+class SignUpError(SyncError):
+    """Auth refused a sign-up or its confirmation code; `code` is GoTrue's error code
+    (user_already_exists, weak_password, otp_expired, signup_disabled, ...)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class ServerError(SyncError):
     """The server refused in a way retrying might fix later (e.g. an older server schema)."""
 

@@ -37,6 +37,7 @@ from keyring.errors import KeyringError, PasswordDeleteError
 from keyrings.cryptfile.cryptfile import CryptFileKeyring
 from supabase_auth import SyncMemoryStorage, SyncSupportedStorage
 from supabase_auth.constants import STORAGE_KEY
+from supabase_auth.errors import AuthApiError, AuthRetryableError, CustomAuthError
 from supabase_auth.types import Session as AuthSession
 
 from supabase import Client
@@ -48,6 +49,7 @@ from sync.client import (
     ServerConfig,
     ServerError,
     SignInError,
+    SignUpError,
     SyncError,
     classify,
     make_client,
@@ -293,6 +295,36 @@ class Session:
         log.info("signed in", user_id=identity.user_id, org_id=identity.org_id)
         return identity
 
+    def sign_up(self, email: str, password: str, display_name: str) -> Identity | None:
+        """A new account. With confirmations on (hosted Supabase's default and the local
+        stack's) Auth mails a code and there is no session yet: None; `confirm_sign_up`
+        redeems the code. A server that auto-confirms signs the new user in at once."""
+        if not self.server_answers():
+            raise OfflineError(f"the server at {self.config.url} does not answer")
+        credentials: Any = {
+            "email": email.strip(),
+            "password": password,
+            # accept_invitation() names the member from full_name (as OAuth providers fill it).
+            "options": {"data": {"full_name": display_name.strip()}},
+        }
+        response = self._auth_call(lambda: self.client.auth.sign_up(credentials))
+        if response.session is None:
+            return None
+        return self.require_identity()
+
+    def confirm_sign_up(self, email: str, code: str) -> Identity:
+        """Redeem the code Auth mailed to `email`; the confirmed account is signed in."""
+        params: Any = {"email": email.strip(), "token": code.strip(), "type": "signup"}
+        self._auth_call(lambda: self.client.auth.verify_otp(params))
+        identity = self.require_identity()
+        log.info("signed up", user_id=identity.user_id)
+        return identity
+
+    def resend_sign_up_code(self, email: str) -> None:
+        """Another confirmation mail (Auth answers alike for unknown addresses)."""
+        params: Any = {"type": "signup", "email": email.strip()}
+        self._auth_call(lambda: self.client.auth.resend(params))
+
     def restore(self) -> Identity | None:
         """Resume the session kept in the keyring; works offline (no request is made)."""
         # With auto refresh off this only loads the stored session and, if its access token
@@ -425,6 +457,21 @@ class Session:
         return response.content
 
     # Helpers ------------------------------------------------------------------------------
+    @classmethod
+    def _auth_call(cls, call: Any) -> Any:
+        """As `_call`, but Auth's refusals of a sign-up keep GoTrue's code: "user exists",
+        "weak password" and "code expired" need different words than a wrong password (and
+        otp_expired's 403 is no ended session)."""
+        try:
+            return call()
+        except (AuthApiError, CustomAuthError) as error:  # weak_password is a custom one
+            status = int(getattr(error, "status", 400) or 400)
+            if status >= 500 or status == 429 or isinstance(error, AuthRetryableError):
+                raise classify(error) from error
+            raise SignUpError(error.message, str(error.code or status)) from error
+        except Exception as error:  # classify re-raises what it does not know
+            raise classify(error) from error
+
     @staticmethod
     def _call(call: Any) -> Any:
         try:

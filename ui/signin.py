@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from app.client.views import Account
 from ui.context import AppContext
 from ui.errors import plain_message
+from ui.sign_up_dialog import SignUpDialog
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +74,14 @@ class SignInScreen(QWidget):
             "it is reachable"
         )
 
+        self.sign_up_button = QPushButton("Create an &account…")
+        self.sign_up_button.setObjectName("createAccount")
+        self.sign_up_button.setToolTip(
+            "New to Coachdesk: make an account with your work email, then accept your "
+            "admin's invitation"
+        )
+        self.sign_up_dialog: SignUpDialog | None = None
+
         form = QFormLayout()
         form.addRow("&Email", self.email)
         form.addRow("&Password", self.password)
@@ -87,6 +96,7 @@ class SignInScreen(QWidget):
         inner.addLayout(form)
         inner.addWidget(self.message)
         inner.addLayout(buttons)
+        inner.addWidget(self.sign_up_button, alignment=Qt.AlignmentFlag.AlignLeft)
         inner.addWidget(self.keyring_notice)
         inner.addWidget(self.encrypt_button, alignment=Qt.AlignmentFlag.AlignLeft)
         # Centred by stretches, not by alignment: an aligned item's height is asked for the
@@ -105,6 +115,7 @@ class SignInScreen(QWidget):
         self.email.returnPressed.connect(self.password.setFocus)
         self.offline_button.clicked.connect(self.work_offline)
         self.encrypt_button.clicked.connect(self.ask_passphrase)
+        self.sign_up_button.clicked.connect(self.create_account)
         self.refresh()
 
     def refresh(self) -> None:
@@ -197,6 +208,15 @@ class SignInScreen(QWidget):
             on_failure=self._failed,
         )
 
+    def create_account(self) -> SignUpDialog:
+        """The sign-up dialog (kept while open, so tests and screenshots can reach it)."""
+        dialog = SignUpDialog(self.ctx, self.email.text().strip(), self)
+        dialog.signed_in.connect(self._done)
+        dialog.finished.connect(lambda _result: setattr(self, "sign_up_dialog", None))
+        self.sign_up_dialog = dialog
+        dialog.open()
+        return dialog
+
     def work_offline(self) -> None:
         self._set_busy(True)
         self.ctx.call(self, self.ctx.backend.resume_offline, self._done, on_failure=self._failed)
@@ -225,6 +245,7 @@ class SignInScreen(QWidget):
             self.sign_in_button,
             self.offline_button,
             self.encrypt_button,
+            self.sign_up_button,
         )
         for widget in widgets:
             widget.setEnabled(not busy)

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
+from app.client import sign_up
 from app.client.assignments import ManagedAssignment, managed_assignments
 from app.client.threads import lower_this_thread_priority
 from app.client.views import (
@@ -82,6 +83,7 @@ from sync.client import OfflineError as SyncOffline
 from sync.client import RejectedError, ServerError, SyncError, classify
 from sync.client import ServerConfig as SyncServerConfig
 from sync.client import SignInError as SyncSignInError
+from sync.client import SignUpError as SyncSignUpError
 from sync.db_types import OrgRole
 from sync.engine import Phase, SyncEngine
 from sync.engine import SyncStatus as EngineStatus
@@ -151,6 +153,8 @@ def translate(error: BaseException, server: str) -> CoachdeskError:
             f"Cannot reach the Coachdesk server at {server}. Check your connection; your "
             "practice calls are kept on this computer and sync when it is back."
         )
+    if isinstance(error, SyncSignUpError):
+        return sign_up.refusal(error.code, str(error))
     if isinstance(error, SyncSignInError):
         return SignInRefused("The email or password is not right. Check both and try again.")
     if isinstance(error, SyncNotSignedIn):
@@ -271,6 +275,37 @@ class SyncedBackend:
             identity = self._guard(lambda: self._session.sign_in(email, password))
         except ServerUnreachable as error:
             raise ServerUnreachable(cannot_sign_in(self._config.url)) from error
+        return self._signed_in(identity)
+
+    @_on_owner(between_rounds=True)
+    def sign_up(
+        self, email: str, password: str, repeated: str, display_name: str
+    ) -> Account | None:
+        """A new account (app/client/sign_up.py). None: Auth mailed a code to confirm it
+        (`confirm_sign_up`); a server that confirms at once signs the account in."""
+        sign_up.check_details(email, password, repeated, display_name)
+        identity = self._signing_up(lambda: self._session.sign_up(email, password, display_name))
+        return None if identity is None else self._signed_in(identity)
+
+    @_on_owner(between_rounds=True)
+    def confirm_sign_up(self, email: str, code: str) -> Account:
+        """Redeem the mailed code: the new account is signed in (in no org until it accepts
+        an invitation)."""
+        digits = sign_up.check_code(code)
+        identity = self._signing_up(lambda: self._session.confirm_sign_up(email, digits))
+        return self._signed_in(identity)
+
+    @_on_owner(between_rounds=True)
+    def resend_sign_up_code(self, email: str) -> None:
+        self._signing_up(lambda: self._session.resend_sign_up_code(email))
+
+    def _signing_up(self, call: Callable[[], T]) -> T:
+        try:
+            return self._guard(call)
+        except ServerUnreachable as error:
+            raise ServerUnreachable(cannot_sign_in(self._config.url)) from error
+
+    def _signed_in(self, identity: Identity) -> Account:
         self._open(identity)
         # A first round now, so home shows the server's rows, not an empty cache.
         status = self._engine_required().run_once(full=True)

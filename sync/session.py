@@ -325,6 +325,21 @@ class Session:
         params: Any = {"type": "signup", "email": email.strip()}
         self._auth_call(lambda: self.client.auth.resend(params))
 
+    def request_password_reset(self, email: str) -> None:
+        """Auth mails a recovery code (and answers alike for unknown addresses)."""
+        if not self.server_answers():
+            raise OfflineError(f"the server at {self.config.url} does not answer")
+        self._auth_call(lambda: self.client.auth.reset_password_for_email(email.strip()))
+
+    def reset_password(self, email: str, code: str, password: str) -> Identity:
+        """Redeem the recovery code (that signs in) and set the new password."""
+        params: Any = {"email": email.strip(), "token": code.strip(), "type": "recovery"}
+        self._auth_call(lambda: self.client.auth.verify_otp(params))
+        self._auth_call(lambda: self.client.auth.update_user({"password": password}))
+        identity = self.require_identity()
+        log.info("password reset", user_id=identity.user_id)
+        return identity
+
     def restore(self) -> Identity | None:
         """Resume the session kept in the keyring; works offline (no request is made)."""
         # With auto refresh off this only loads the stored session and, if its access token

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.client.views import Account
+from ui.account_dialogs import PasswordResetDialog, SignUpDialog
 from ui.context import AppContext
 from ui.errors import plain_message
-from ui.sign_up_dialog import SignUpDialog
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +80,11 @@ class SignInScreen(QWidget):
             "New to Coachdesk: make an account with your work email, then accept your "
             "admin's invitation"
         )
+        self.forgot_button = QPushButton("&Forgot password?")
+        self.forgot_button.setObjectName("forgotPassword")
+        self.forgot_button.setFlat(True)
         self.sign_up_dialog: SignUpDialog | None = None
+        self.reset_dialog: PasswordResetDialog | None = None
 
         form = QFormLayout()
         form.addRow("&Email", self.email)
@@ -96,7 +100,11 @@ class SignInScreen(QWidget):
         inner.addLayout(form)
         inner.addWidget(self.message)
         inner.addLayout(buttons)
-        inner.addWidget(self.sign_up_button, alignment=Qt.AlignmentFlag.AlignLeft)
+        account_row = QHBoxLayout()
+        account_row.addWidget(self.sign_up_button)
+        account_row.addStretch()
+        account_row.addWidget(self.forgot_button)
+        inner.addLayout(account_row)
         inner.addWidget(self.keyring_notice)
         inner.addWidget(self.encrypt_button, alignment=Qt.AlignmentFlag.AlignLeft)
         # Centred by stretches, not by alignment: an aligned item's height is asked for the
@@ -116,6 +124,7 @@ class SignInScreen(QWidget):
         self.offline_button.clicked.connect(self.work_offline)
         self.encrypt_button.clicked.connect(self.ask_passphrase)
         self.sign_up_button.clicked.connect(self.create_account)
+        self.forgot_button.clicked.connect(self.reset_password)
         self.refresh()
 
     def refresh(self) -> None:
@@ -217,6 +226,14 @@ class SignInScreen(QWidget):
         dialog.open()
         return dialog
 
+    def reset_password(self) -> PasswordResetDialog:
+        dialog = PasswordResetDialog(self.ctx, self.email.text().strip(), self)
+        dialog.signed_in.connect(self._done)
+        dialog.finished.connect(lambda _result: setattr(self, "reset_dialog", None))
+        self.reset_dialog = dialog
+        dialog.open()
+        return dialog
+
     def work_offline(self) -> None:
         self._set_busy(True)
         self.ctx.call(self, self.ctx.backend.resume_offline, self._done, on_failure=self._failed)
@@ -246,6 +263,7 @@ class SignInScreen(QWidget):
             self.offline_button,
             self.encrypt_button,
             self.sign_up_button,
+            self.forgot_button,
         )
         for widget in widgets:
             widget.setEnabled(not busy)

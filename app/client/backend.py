@@ -299,6 +299,20 @@ class SyncedBackend:
     def resend_sign_up_code(self, email: str) -> None:
         self._signing_up(lambda: self._session.resend_sign_up_code(email))
 
+    @_on_owner(between_rounds=True)
+    def request_password_reset(self, email: str) -> None:
+        """A recovery code mailed to `email` (if it has an account: Auth does not say)."""
+        sign_up.check_email(email)
+        self._signing_up(lambda: self._session.request_password_reset(email))
+
+    @_on_owner(between_rounds=True)
+    def reset_password(self, email: str, code: str, password: str, repeated: str) -> Account:
+        """The mailed code and a new password: signed in with it."""
+        digits = sign_up.check_code(code)
+        sign_up.check_password(password, repeated)
+        identity = self._signing_up(lambda: self._session.reset_password(email, digits, password))
+        return self._signed_in(identity)
+
     def _signing_up(self, call: Callable[[], T]) -> T:
         try:
             return self._guard(call)

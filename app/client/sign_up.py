@@ -1,4 +1,5 @@
-"""Creating an account from the app: what the form checks first, and Auth's refusals in words.
+"""Creating an account (and resetting a forgotten password) from the app: what the forms check
+first, and Auth's refusals in words.
 
 The account is Supabase Auth's (hosted, or the local stack's GoTrue-compatible one): a sign-up
 with email and password, confirmed by the 6-digit code Auth mails (the same mail carries a link;
@@ -52,12 +53,20 @@ class SignUpRefused(SignInRefused):
 
 def check_details(email: str, password: str, repeated: str, display_name: str) -> None:
     """The form's own checks, before anything is sent (the server checks again)."""
-    if not _EMAIL.match(email.strip()):
-        raise SignUpRefused("Enter your work email address, such as you@company.com.")
+    check_email(email)
     if not display_name.strip():
         raise SignUpRefused("Enter your name as colleagues should see it.")
     if len(display_name.strip()) > MAX_NAME_LENGTH:
         raise SignUpRefused(f"Your name can be at most {MAX_NAME_LENGTH} characters.")
+    check_password(password, repeated)
+
+
+def check_email(email: str) -> None:
+    if not _EMAIL.match(email.strip()):
+        raise SignUpRefused("Enter your work email address, such as you@company.com.")
+
+
+def check_password(password: str, repeated: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise SignUpRefused(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.")
     if password != repeated:

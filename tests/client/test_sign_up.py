@@ -7,6 +7,7 @@ import pytest
 from stack_fixtures import mailed
 
 from app.client import sign_up
+from app.client.errors import SignInRefused
 from app.client.sign_up import SignUpRefused, check_code, check_details, local_mail_folder
 
 PASSWORD = "new-person-pass-1"
@@ -87,3 +88,27 @@ def test_the_mail_folder_is_named_only_for_this_computer_s_own_server(stack, tmp
     (tmp_path / runner.PORT_FILE).write_text(stack.url.rsplit(":", 1)[1])
     assert local_mail_folder(stack.url) == tmp_path / "outbox"
     assert local_mail_folder("https://abc.supabase.co") is None
+
+
+def test_a_forgotten_password_is_replaced_with_the_mailed_code(backend, stack, new_email):
+    email = new_email()
+    backend.sign_up(email, PASSWORD, PASSWORD, "Nia New")
+    backend.confirm_sign_up(email, mailed(stack, email)[0])
+    backend.sign_out(discard_unsynced=True)
+
+    backend.request_password_reset(email)
+    code, _ = mailed(stack, email)
+    with pytest.raises(SignUpRefused, match="not the same"):
+        backend.reset_password(email, code, "brand-new-pass", "brand-new-pass!")
+    with pytest.raises(SignUpRefused, match="not right or has expired"):
+        backend.reset_password(email, "000000", "brand-new-pass", "brand-new-pass")
+    account = backend.reset_password(email, code, "brand-new-pass", "brand-new-pass")
+    assert backend.account == account and account.email == email
+    backend.sign_out(discard_unsynced=True)
+    with pytest.raises(SignInRefused):
+        backend.sign_in(email, PASSWORD)
+    assert backend.sign_in(email, "brand-new-pass").email == email
+
+
+def test_a_reset_for_an_unknown_address_looks_like_any_other(backend, stack, new_email):
+    backend.request_password_reset(new_email())  # no error: Auth says nothing about addresses

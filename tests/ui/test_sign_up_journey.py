@@ -91,3 +91,24 @@ def test_an_invited_person_creates_an_account_joins_and_appears_in_people(
     pane = _people(window, qtbot)
     assert ("Nia New", "trainee") in [(p.name, p.role.value) for p in pane.members.rows]
     assert pane.invitations.rows == []  # accepted: no longer open
+
+
+def test_a_forgotten_password_is_set_again_from_the_sign_in_screen(window, qtbot, fresh_org, stack):
+    email = fresh_org.emails["trainee"]
+    window.signin.email.setText(email)
+    dialog = window.signin.reset_password()
+    assert dialog.email.text() == email  # what was typed on the sign-in screen
+    dialog.next_button.click()
+    qtbot.waitUntil(lambda: dialog.on_code_page, timeout=30_000)
+    assert email in dialog.sent_to.text()
+    dialog.code.setText(mailed(stack, email)[0])
+    dialog.password.setText(PASSWORD)
+    dialog.repeated.setText(PASSWORD)
+    dialog.next_button.click()
+    qtbot.waitUntil(
+        lambda: window.workspace is not None and window.workspace.isVisible(), timeout=30_000
+    )
+    assert not dialog.isVisible()
+    assert window.ctx.backend.account.org_id == fresh_org.id
+    _sign_out(window, qtbot)
+    _sign_in(window, qtbot, email, PASSWORD)

@@ -182,6 +182,13 @@ def _trainee_screens(window, shooter, microphone, password) -> None:  # noqa: AN
 
     window.signin.email.setText("trainee@demo.coachdesk.test")
     shooter.shoot(window, "01-sign-in")
+    sign_up = window.signin.create_account()
+    sign_up.name.setText("Nia New")
+    sign_up.email.setText("nia@acme.example")
+    sign_up.password.setText("a-long-password")
+    sign_up.repeated.setText("a-long-password")
+    shooter.shoot(window, "25-create-account")
+    sign_up.reject()
     _sign_in(window, "trainee@demo.coachdesk.test", password)
     shooter.shoot(window, "02-home")
 
@@ -318,6 +325,15 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
         editor.table.selectRow(0)
         shooter.shoot(window, "21-rubric-editor")
         editor.reject()
+    people = getattr(window, "people", None)
+    if people is not None:
+        window.workspace.setCurrentWidget(people)
+        wait_until(lambda: people.data is not None, "people")
+        invite = people.open_invite()
+        invite.email.setText("nia@acme.example")
+        invite.role.setCurrentIndex(invite.role.findText("Trainee"))
+        shooter.shoot(window, "26-invitation")
+        invite.reject()
     for name, attribute, ready in (
         ("17-audit-log", "audit", lambda pane: pane.rows),
         ("18-people", "people", lambda pane: getattr(pane, "rows", True)),

@@ -10,29 +10,21 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 from stack_fixtures import FRESH_PASSWORD, sign_up_confirmed
+from ui_flows import open_tab, sign_in_as
 
 from supabase import ClientOptions, create_client
 from ui.people_pane import PeoplePane
 
 
 def _sign_in(window, qtbot, email: str) -> None:
-    window.signin.email.setText(email)
-    window.signin.password.setText(FRESH_PASSWORD)
-    window.signin.sign_in_button.click()
-    qtbot.waitUntil(
-        lambda: window.workspace is not None and window.workspace.isVisible(), timeout=30_000
-    )
+    sign_in_as(qtbot, window, email)
     qtbot.waitUntil(
         lambda: window.home is not None and window.home.data is not None, timeout=30_000
     )
 
 
 def _open_people(window, qtbot) -> PeoplePane:
-    pane = window.people
-    assert pane is not None
-    window.workspace.setCurrentWidget(pane)
-    qtbot.waitUntil(lambda: pane.data is not None, timeout=30_000)
-    return pane
+    return open_tab(qtbot, window, window.people, lambda pane: pane.data is not None)
 
 
 def _invitation(fresh_org, email: str):

@@ -7,46 +7,29 @@ In an org of its own (`fresh_org`), so the seed orgs other tests count stay as t
 
 from __future__ import annotations
 
-from stack_fixtures import FRESH_PASSWORD, mailed
+from stack_fixtures import mailed
+from ui_flows import open_tab, sign_in_as, sign_out
 
 from ui.people_pane import PeoplePane
 
 PASSWORD = "first-day-pass-1"
 
 
-def _sign_in(window, qtbot, email: str, password: str = FRESH_PASSWORD) -> None:
-    window.signin.email.setText(email)
-    window.signin.password.setText(password)
-    window.signin.sign_in_button.click()
-    qtbot.waitUntil(
-        lambda: window.workspace is not None and window.workspace.isVisible(), timeout=30_000
-    )
-
-
-def _sign_out(window, qtbot) -> None:
-    window.sign_out()
-    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin, timeout=30_000)
-
-
 def _people(window, qtbot) -> PeoplePane:
-    pane = window.people
-    assert pane is not None
-    window.workspace.setCurrentWidget(pane)
-    qtbot.waitUntil(lambda: pane.data is not None, timeout=30_000)
-    return pane
+    return open_tab(qtbot, window, window.people, lambda pane: pane.data is not None)
 
 
 def test_an_invited_person_creates_an_account_joins_and_appears_in_people(
     window, qtbot, fresh_org, stack
 ):
     email = fresh_org.new_email()
-    _sign_in(window, qtbot, fresh_org.emails["admin"])
+    sign_in_as(qtbot, window, fresh_org.emails["admin"])
     invite = _people(window, qtbot).open_invite()
     invite.email.setText(email)
     invite.role.setCurrentIndex(invite.role.findText("Trainee"))
     invite.send.click()
     qtbot.waitUntil(lambda: not invite.isVisible(), timeout=30_000)
-    _sign_out(window, qtbot)
+    sign_out(qtbot, window)
 
     dialog = window.signin.create_account()
     assert dialog.isVisible() and not dialog.on_code_page
@@ -83,11 +66,11 @@ def test_an_invited_person_creates_an_account_joins_and_appears_in_people(
     assert window.ctx.backend.account.role.value == "trainee"
     assert window.ctx.backend.account.display_name == "Nia New"
 
-    _sign_out(window, qtbot)
-    _sign_in(window, qtbot, email, PASSWORD)  # the password from the form signs in from now on
+    sign_out(qtbot, window)
+    sign_in_as(qtbot, window, email, PASSWORD)  # the password from the form signs in from now on
     assert window.ctx.backend.account.org_id == fresh_org.id
-    _sign_out(window, qtbot)
-    _sign_in(window, qtbot, fresh_org.emails["admin"])
+    sign_out(qtbot, window)
+    sign_in_as(qtbot, window, fresh_org.emails["admin"])
     pane = _people(window, qtbot)
     assert ("Nia New", "trainee") in [(p.name, p.role.value) for p in pane.members.rows]
     assert pane.invitations.rows == []  # accepted: no longer open
@@ -110,5 +93,5 @@ def test_a_forgotten_password_is_set_again_from_the_sign_in_screen(window, qtbot
     )
     assert not dialog.isVisible()
     assert window.ctx.backend.account.org_id == fresh_org.id
-    _sign_out(window, qtbot)
-    _sign_in(window, qtbot, email, PASSWORD)
+    sign_out(qtbot, window)
+    sign_in_as(qtbot, window, email, PASSWORD)

@@ -16,7 +16,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMessageBox
-from stack_fixtures import FRESH_PASSWORD
+from ui_flows import open_tab, sign_in_as
 
 from server.webhooks.testing import Receiver, start_receiver
 from server.webhooks.worker import Dispatcher, DispatcherConfig
@@ -42,21 +42,8 @@ def dispatch_once(dsn: str) -> int:
     return asyncio.run(once())
 
 
-def _sign_in(window, qtbot, email: str) -> None:
-    window.signin.email.setText(email)
-    window.signin.password.setText(FRESH_PASSWORD)
-    window.signin.sign_in_button.click()
-    qtbot.waitUntil(
-        lambda: window.workspace is not None and window.workspace.isVisible(), timeout=30_000
-    )
-
-
 def _open_webhooks(window, qtbot) -> WebhooksPane:
-    pane = window.webhooks
-    assert pane is not None
-    window.workspace.setCurrentWidget(pane)
-    qtbot.waitUntil(lambda: pane.loaded, timeout=30_000)
-    return pane
+    return open_tab(qtbot, window, window.webhooks, lambda pane: pane.loaded)
 
 
 def _secret_dialog(pane: WebhooksPane, qtbot) -> SecretDialog:
@@ -81,7 +68,7 @@ def test_only_admins_get_the_webhooks_tab(window, sign_in):
 def test_an_admin_creates_an_endpoint_copies_its_secret_and_follows_a_test_event(
     window, qtbot, fresh_org, receiver, stack
 ):
-    _sign_in(window, qtbot, fresh_org.emails["admin"])
+    sign_in_as(qtbot, window, fresh_org.emails["admin"])
     pane = _open_webhooks(window, qtbot)
     assert window.workspace.tabText(window.workspace.currentIndex()) == "Webhoo&ks"
     hint = window.minimumSizeHint()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+from stack_fixtures import FRESH_PASSWORD
 
 from ui.main_window import MainWindow
 from ui.widgets.level_meter import FLOOR_DB
@@ -59,3 +61,26 @@ def speak_answers(qtbot, window: MainWindow, devices, answers: Sequence[str]) ->
         assert practice.end_turn_button.isEnabled()
         qtbot.keyClick(practice, Qt.Key.Key_Space)
         qtbot.waitUntil(lambda: not practice.controller.recording, timeout=SLOW)
+
+
+def sign_in_as(qtbot, window: MainWindow, email: str, password: str = FRESH_PASSWORD) -> None:
+    """Through the sign-in screen, as a person would; returns once the workspace shows."""
+    window.signin.email.setText(email)
+    window.signin.password.setText(password)
+    window.signin.sign_in_button.click()
+    qtbot.waitUntil(
+        lambda: window.workspace is not None and window.workspace.isVisible(), timeout=30_000
+    )
+
+
+def sign_out(qtbot, window: MainWindow) -> None:
+    window.sign_out()
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.signin, timeout=30_000)
+
+
+def open_tab(qtbot, window: MainWindow, pane: QWidget | None, ready) -> QWidget:
+    """Show an admin/HR tab and wait until `ready(pane)` says its data arrived."""
+    assert pane is not None and window.workspace is not None
+    window.workspace.setCurrentWidget(pane)
+    qtbot.waitUntil(lambda: ready(pane), timeout=30_000)
+    return pane

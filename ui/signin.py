@@ -6,6 +6,8 @@ plain words (wrong password, server unreachable) instead of a dialog.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import structlog
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,13 +23,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.client.views import Account
-from ui.account_dialogs import PasswordResetDialog, SignUpDialog
+from ui.account_dialogs import MailedCodeDialog, PasswordResetDialog, SignUpDialog
 from ui.context import AppContext
 from ui.errors import plain_message
 
 log = structlog.get_logger(__name__)
 
 CARD_WIDTH = 440
+D = TypeVar("D", bound=MailedCodeDialog)
 
 
 class SignInScreen(QWidget):
@@ -83,8 +86,7 @@ class SignInScreen(QWidget):
         self.forgot_button = QPushButton("&Forgot password?")
         self.forgot_button.setObjectName("forgotPassword")
         self.forgot_button.setFlat(True)
-        self.sign_up_dialog: SignUpDialog | None = None
-        self.reset_dialog: PasswordResetDialog | None = None
+        self.account_dialog: MailedCodeDialog | None = None
 
         form = QFormLayout()
         form.addRow("&Email", self.email)
@@ -218,19 +220,19 @@ class SignInScreen(QWidget):
         )
 
     def create_account(self) -> SignUpDialog:
-        """The sign-up dialog (kept while open, so tests and screenshots can reach it)."""
-        dialog = SignUpDialog(self.ctx, self.email.text().strip(), self)
-        dialog.signed_in.connect(self._done)
-        dialog.finished.connect(lambda _result: setattr(self, "sign_up_dialog", None))
-        self.sign_up_dialog = dialog
-        dialog.open()
-        return dialog
+        return self._open_account_dialog(SignUpDialog(self.ctx, self.email.text().strip(), self))
 
     def reset_password(self) -> PasswordResetDialog:
-        dialog = PasswordResetDialog(self.ctx, self.email.text().strip(), self)
+        return self._open_account_dialog(
+            PasswordResetDialog(self.ctx, self.email.text().strip(), self)
+        )
+
+    def _open_account_dialog(self, dialog: D) -> D:
+        """Shown window-modal; kept in `account_dialog` while open (tests and screenshots
+        reach it there); its sign-in is this screen's."""
         dialog.signed_in.connect(self._done)
-        dialog.finished.connect(lambda _result: setattr(self, "reset_dialog", None))
-        self.reset_dialog = dialog
+        dialog.finished.connect(lambda _result: setattr(self, "account_dialog", None))
+        self.account_dialog = dialog
         dialog.open()
         return dialog
 

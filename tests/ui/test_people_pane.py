@@ -8,9 +8,9 @@ In an org of its own (`fresh_org`), so the seed orgs other tests count stay as t
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 from stack_fixtures import FRESH_PASSWORD, sign_up_confirmed
-from ui_flows import open_tab, sign_in_as
+from ui_flows import join_offered_invitation, open_tab, sign_in_as
 
 from supabase import ClientOptions, create_client
 from ui.people_pane import PeoplePane
@@ -117,20 +117,9 @@ def test_an_invitee_is_offered_the_invitation_after_signing_in_and_joins(
     sign_up_confirmed(signer, stack, email, FRESH_PASSWORD)  # new to the server: no org yet
 
     _sign_in(window, qtbot, email)
-    offer = window.invitation_offer
-    qtbot.waitUntil(lambda: offer.dialog is not None and offer.dialog.isVisible(), timeout=30_000)
-    dialog = offer.dialog
-    assert f"to join {fresh_org.name} as a manager." in dialog.findChild(QLabel).text()
-    dialog.join.click()
-    qtbot.waitUntil(
-        lambda: (
-            window.ctx.backend.account is not None
-            and window.ctx.backend.account.org_id == fresh_org.id
-        ),
-        timeout=30_000,
-    )
+    offered = join_offered_invitation(qtbot, window, fresh_org.id)
+    assert f"to join {fresh_org.name} as a manager." in offered
     assert window.ctx.backend.account.role.value == "manager"
-    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=30_000)
     assert window.manager is not None  # the workspace was built again for the new org
 
 

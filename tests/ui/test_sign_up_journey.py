@@ -8,7 +8,7 @@ In an org of its own (`fresh_org`), so the seed orgs other tests count stay as t
 from __future__ import annotations
 
 from stack_fixtures import mailed
-from ui_flows import open_tab, sign_in_as, sign_out
+from ui_flows import join_offered_invitation, open_tab, sign_in_as, sign_out
 
 from ui.people_pane import PeoplePane
 
@@ -53,16 +53,7 @@ def test_an_invited_person_creates_an_account_joins_and_appears_in_people(
     dialog.next_button.click()
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=30_000)
 
-    offer = window.invitation_offer
-    qtbot.waitUntil(lambda: offer.dialog is not None and offer.dialog.isVisible(), timeout=30_000)
-    offer.dialog.join.click()
-    qtbot.waitUntil(
-        lambda: (
-            window.ctx.backend.account is not None
-            and window.ctx.backend.account.org_id == fresh_org.id
-        ),
-        timeout=30_000,
-    )
+    join_offered_invitation(qtbot, window, fresh_org.id)
     assert window.ctx.backend.account.role.value == "trainee"
     assert window.ctx.backend.account.display_name == "Nia New"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 from stack_fixtures import FRESH_PASSWORD
 
 from ui.main_window import MainWindow
@@ -84,3 +84,21 @@ def open_tab(qtbot, window: MainWindow, pane: QWidget | None, ready) -> QWidget:
     window.workspace.setCurrentWidget(pane)
     qtbot.waitUntil(lambda: ready(pane), timeout=30_000)
     return pane
+
+
+def join_offered_invitation(qtbot, window: MainWindow, org_id: str) -> str:
+    """Accept the invitation the app offers after sign-in; returns the offer's text once the
+    window is in that org."""
+    offer = window.invitation_offer
+    qtbot.waitUntil(lambda: offer.dialog is not None and offer.dialog.isVisible(), timeout=30_000)
+    dialog = offer.dialog
+    text = dialog.findChild(QLabel).text()
+    dialog.join.click()
+    qtbot.waitUntil(
+        lambda: (
+            window.ctx.backend.account is not None and window.ctx.backend.account.org_id == org_id
+        ),
+        timeout=30_000,
+    )
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=30_000)
+    return text

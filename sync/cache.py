@@ -44,6 +44,7 @@ from sync.cache_records import (
     MadeAssignment,
     Member,
     NewAttempt,
+    Notification,
     Scenario,
     Team,
     Track,
@@ -60,7 +61,7 @@ from sync.cache_schema import (
     large_select,
     row_select,
 )
-from sync.rows import iso, parse_time, sql_number
+from sync.rows import iso, now, parse_time, sql_number
 
 __all__ = [
     "APP_NAME",
@@ -80,6 +81,7 @@ __all__ = [
     "MadeAssignment",
     "Member",
     "NewAttempt",
+    "Notification",
     "Scenario",
     "Team",
     "Track",
@@ -375,6 +377,11 @@ class Cache:
         with self.atomic() as db:
             cache_writes.remove_assignment(db, assignment_id)
 
+    def dismiss_notification(self, notification_id: str) -> None:
+        """Read: gone from the unread ones at once, and from the server's at the next push."""
+        with self.atomic() as db:
+            cache_writes.dismiss_notification(db, notification_id, now())
+
     # Reads (sync/cache_queries.py) ---------------------------------------------------------
     def sync_counts(self, org_id: str | None = None) -> tuple[int, int]:
         """(changes waiting to be sent, changes the server refused)."""
@@ -434,6 +441,10 @@ class Cache:
     def attempt_counts(self, org_id: str) -> dict[tuple[str, str], int]:
         """Attempts held here per (user, scenario), incomplete calls left out."""
         return cache_queries.attempt_counts(self.db, org_id)
+
+    def unread_notifications(self, org_id: str) -> list[Notification]:
+        """This user's notifications in the org not dismissed yet, newest first."""
+        return cache_queries.unread_notifications(self.db, org_id, self.user_id)
 
     def leaderboard(self, org_id: str, month: date) -> LeaderboardSnapshot | None:
         """The last leaderboard fetched for that month, as it was then (works offline)."""

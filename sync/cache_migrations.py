@@ -235,6 +235,23 @@ MIGRATIONS: Sequence[str] = (
     create index scenarios_lineage_id on scenarios (lineage_id, version);
     delete from sync_cursors where table_name = 'scenarios';
     """,
+    # 6: notifications (server migration 20261205000100): a manager's reminders to this user;
+    # dismissing one sets read_at here and patches it through the outbox.
+    """
+    create table notifications (
+      id text primary key,
+      org_id text not null,
+      user_id text not null,
+      kind text not null,
+      assignment_id text,
+      message text not null default '',
+      created_by text,
+      created_at text not null,
+      read_at text,                     -- NULL: not dismissed yet
+      sync_xid integer not null
+    );
+    create index notifications_org_id_user_id on notifications (org_id, user_id, read_at);
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

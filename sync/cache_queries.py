@@ -22,12 +22,14 @@ from sync.cache_records import (
     LeaderboardSnapshot,
     MadeAssignment,
     Member,
+    Notification,
     Scenario,
     Team,
     Track,
     attempt_from_row,
     due_from_row,
     made_from_row,
+    notification_from_row,
     scenario_from_row,
 )
 from sync.db_types import OrgRole
@@ -155,6 +157,16 @@ def assignments_made(
         params,
     )
     return [made_from_row(row) for row in rows]
+
+
+def unread_notifications(db: Database, org_id: str, user_id: str) -> list[Notification]:
+    """The user's notifications not dismissed yet, newest first."""
+    rows = db.execute_returning_dicts(
+        "select * from notifications where org_id = ? and user_id = ? and read_at is null "
+        "order by created_at desc, id",
+        [org_id, user_id],
+    )
+    return [notification_from_row(row) for row in rows]
 
 
 def attempt_counts(db: Database, org_id: str) -> dict[tuple[str, str], int]:

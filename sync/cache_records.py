@@ -164,6 +164,19 @@ class MadeAssignment:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """Something the user is told at their next sync (a manager's reminder of an assignment)."""
+
+    id: str
+    kind: str
+    assignment_id: str | None
+    message: str
+    created_by: str | None
+    created_at: datetime | None
+    read_at: datetime | None
+
+
+@dataclass(frozen=True)
 class DueAssignment:
     """An assignment addressed to the user (directly or via a team), with their progress."""
 
@@ -341,6 +354,18 @@ def made_from_row(row: Mapping[str, Any]) -> MadeAssignment:
         max_attempts=None if row["max_attempts"] is None else int(row["max_attempts"]),
         assigned_by=row["assigned_by"],
         created_at=parse_time(row["created_at"]),
+    )
+
+
+def notification_from_row(row: Mapping[str, Any]) -> Notification:
+    return Notification(
+        id=row["id"],
+        kind=row["kind"],
+        assignment_id=row["assignment_id"],
+        message=row["message"] or "",
+        created_by=row["created_by"],
+        created_at=parse_time(row["created_at"]),
+        read_at=parse_time(row["read_at"]),
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from sync.db_types import (
     Assignments,
+    Notifications,
     OrgMembers,
     ScenarioAttempts,
     Scenarios,
@@ -35,6 +36,7 @@ _MODELS: Mapping[str, type[BaseModel]] = {
     "track_scenarios": TrackScenarios,
     "assignments": Assignments,
     "scenario_attempts": ScenarioAttempts,
+    "notifications": Notifications,
 }
 # Server columns the cache does not keep: nothing on this computer reads them, and the cache's
 # schema has no column for them. A new server column the cache should not keep goes here too.
@@ -47,6 +49,7 @@ _SERVER_ONLY: Mapping[str, frozenset[str]] = {
     "track_scenarios": frozenset({"created_at", "updated_at"}),
     "assignments": frozenset(),
     "scenario_attempts": frozenset(),
+    "notifications": frozenset({"updated_at"}),
 }
 
 # The server columns each synced table keeps here (same names; pull selects exactly these), in

@@ -161,6 +161,24 @@ def remove_assignment(db: Database, assignment_id: str) -> None:
     )
 
 
+def dismiss_notification(db: Database, notification_id: str, at: datetime) -> None:
+    """Mark it read here and send only read_at (the server keeps the first dismissal)."""
+    org_id = _org_of(db, "notifications", notification_id)
+    read_at = iso(at)
+    db.execute(
+        "update notifications set read_at = coalesce(read_at, ?) where id = ?",
+        [read_at, notification_id],
+    )
+    outbox.enqueue(
+        db,
+        org_id=org_id,
+        table_name="notifications",
+        row_id=notification_id,
+        op=Op.PATCH,
+        payload={"read_at": read_at},
+    )
+
+
 def _local_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso(value)

@@ -246,6 +246,22 @@ class FactScenarioAttempts(BaseModel):
     call_duration_seconds: decimal.Decimal | None
 
 
+class Notifications(BaseModel):
+    """A row of public.notifications (table)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    user_id: uuid.UUID
+    kind: str
+    assignment_id: uuid.UUID | None
+    message: str
+    created_by: uuid.UUID | None
+    created_at: datetime.datetime
+    read_at: datetime.datetime | None
+    updated_at: datetime.datetime
+    sync_xid: int
+
+
 class OrgInvitations(BaseModel):
     """A row of public.org_invitations (table)."""
 
@@ -453,6 +469,7 @@ TABLES: dict[str, type[BaseModel]] = {
     "export_requests": ExportRequests,
     "fact_kpi_events": FactKpiEvents,
     "fact_scenario_attempts": FactScenarioAttempts,
+    "notifications": Notifications,
     "org_invitations": OrgInvitations,
     "org_members": OrgMembers,
     "orgs": Orgs,

@@ -61,7 +61,14 @@ LARGE_FIRST_ROWS = 4
 LARGE_MAX_ROWS = 100
 # Who is in the org and in which teams decides what else the user may see: pulled first.
 MEMBERSHIP_TABLES = ("org_members", "teams", "team_members")
-CONTENT_TABLES = ("scenarios", "tracks", "track_scenarios", "assignments", "scenario_attempts")
+CONTENT_TABLES = (
+    "scenarios",
+    "tracks",
+    "track_scenarios",
+    "assignments",
+    "scenario_attempts",
+    "notifications",
+)
 TOMBSTONES = "deleted_rows"
 # Ids per request (and per local delete) when a full pass asks which unseen rows still exist:
 # about 3.7 KB of URL.

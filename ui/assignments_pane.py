@@ -1,8 +1,10 @@
-"""The manager's Assignments tab: what they assigned, where each person stands, edit and cancel.
+"""The manager's Assignments tab: what they assigned, where each person stands, edit, remind
+and cancel.
 
 Rendering and dispatch only: the list and each person's progress come from the client core
 (app/client/assignments.py, read from the cache, so it works offline); an edit or a cancel is a
-local write sent by the sync engine, refused by the server if the role does not allow it.
+local write sent by the sync engine, refused by the server if the role does not allow it. A
+reminder goes to the server at once (app/client/reminders.py).
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from PySide6.QtWidgets import (
 
 from app.client.assignments import ManagedAssignment, PersonProgress, Progress
 from app.client.formatting import due_text, score_text
+from app.client.reminders import RemindersService, to_remind
 from app.client.views import OUTBOX, Changes, utc_now
 from ui.context import AppContext
 from ui.errors import plain_message, show_error
 from ui.models import Column, RowTableModel
+from ui.remind_dialog import RemindDialog
 from ui.widgets.confirm import confirm_destructive
 from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.table import make_table
@@ -151,6 +155,8 @@ class AssignmentsPane(QWidget):
         self.setObjectName("assignmentsPane")
         self.rows: list[ManagedAssignment] = []
         self.edit_dialog: EditAssignmentDialog | None = None
+        self.remind_dialog: RemindDialog | None = None
+        self.reminders = RemindersService(ctx.backend)
 
         self.title = heading("Assignments")
         self.count = muted()
@@ -163,15 +169,23 @@ class AssignmentsPane(QWidget):
         )
         self.edit_button = QPushButton("&Edit…")
         self.edit_button.setToolTip("Change the due date or the note")
+        self.remind_button = QPushButton("Re&mind…")
+        self.remind_button.setToolTip(
+            "Remind everyone who has not passed it yet, or the person selected"
+        )
         self.cancel_button = QPushButton("&Cancel assignment…")
         self.cancel_button.setToolTip("Withdraw it; attempts already made stay")
         self.refresh_button = QPushButton("&Refresh")
-        for button in (self.edit_button, self.cancel_button):
+        for button in (self.edit_button, self.remind_button, self.cancel_button):
             button.setEnabled(False)
+        self.reminded = muted()
+        self.reminded.setObjectName("reminded")
+        self.reminded.hide()
 
         actions = QHBoxLayout()
         actions.addWidget(self.count, 1)
         actions.addWidget(self.edit_button)
+        actions.addWidget(self.remind_button)
         actions.addWidget(self.cancel_button)
         actions.addWidget(self.refresh_button)
         people = QWidget()
@@ -187,10 +201,12 @@ class AssignmentsPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(actions)
+        layout.addWidget(self.reminded)
         layout.addWidget(splitter, 1)
 
         self.refresh_button.clicked.connect(self.refresh)
         self.edit_button.clicked.connect(self.edit_selected)
+        self.remind_button.clicked.connect(self.remind_selected)
         self.cancel_button.clicked.connect(self.cancel_selected)
         self.table.selectionModel().currentRowChanged.connect(self._selected)
         self.table.activated.connect(lambda _index: self.edit_selected())
@@ -228,6 +244,7 @@ class AssignmentsPane(QWidget):
         chosen = self._row_at(index)
         for button in (self.edit_button, self.cancel_button):
             button.setEnabled(chosen is not None)
+        self.remind_button.setEnabled(chosen is not None and bool(to_remind(chosen)))
         self.people.set_rows(list(chosen.people) if chosen else [])
         self.people_title.setText(f"People · {chosen.title}" if chosen else "People")
 
@@ -263,6 +280,40 @@ class AssignmentsPane(QWidget):
             label="Saving the assignment…",
             on_failure=lambda error: dialog.show_problem(plain_message(error)),
         )
+
+    def selected_person(self) -> PersonProgress | None:
+        index = self.people_table.currentIndex()
+        rows = self.people.rows
+        return rows[index.row()] if index.isValid() and index.row() < len(rows) else None
+
+    def remind_selected(self) -> RemindDialog | None:
+        chosen = self.selected()
+        if chosen is None or not to_remind(chosen):
+            return None
+        dialog = RemindDialog(chosen, self.selected_person(), self)
+        dialog.buttons.accepted.connect(lambda: self._remind(dialog, chosen))
+        dialog.open()
+        self.remind_dialog = dialog
+        return dialog
+
+    def _remind(self, dialog: RemindDialog, assignment: ManagedAssignment) -> None:
+        dialog.buttons.setEnabled(False)
+        people, note = dialog.people(), dialog.note.text()
+        self.ctx.call(
+            dialog,
+            lambda: self.reminders.remind(assignment, people, note),
+            lambda count: self._reminded(dialog, assignment, count),
+            label="Sending the reminder…",
+            on_failure=lambda error: dialog.show_problem(plain_message(error)),
+        )
+
+    def _reminded(self, dialog: RemindDialog, assignment: ManagedAssignment, count: int) -> None:
+        dialog.accept()
+        self.reminded.setText(
+            f"Reminded {count} {'person' if count == 1 else 'people'} of “{assignment.title}”: "
+            "they see it on their home after their next sync."
+        )
+        self.reminded.show()
 
     def cancel_selected(self) -> QMessageBox | None:
         chosen = self.selected()

@@ -1,6 +1,7 @@
-"""The trainee's home: open assignments by due date (overdue first and highlighted), completed
-ones after them, track progress, start practice, and recent attempts with their score
-(provisional until the server's arrives).
+"""The trainee's home: unread reminders from their managers (ui/reminders_panel.py), open
+assignments by due date (overdue first and highlighted), completed ones after them, track
+progress, start practice, and recent attempts with their score (provisional until the server's
+arrives).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from app.client.views import (
 from ui.context import AppContext
 from ui.errors import show_error
 from ui.models import ROW_ROLE, AssignmentsModel, AttemptsModel
+from ui.reminders_panel import RemindersPanel
 from ui.widgets.headings import heading, muted, subheading
 from ui.widgets.table import make_table
 
@@ -83,6 +85,7 @@ class HomeScreen(QWidget):
         self.greeting = heading()
         self.summary = muted()
         self.refresh_button = QPushButton("&Refresh")
+        self.reminders = RemindersPanel(ctx)
 
         self.assignments = AssignmentsModel(ctx.theme.colors)
         self.assignment_table = make_table(
@@ -145,6 +148,7 @@ class HomeScreen(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.summary)
+        layout.addWidget(self.reminders)
         layout.addWidget(splitter, 1)
 
         self.refresh_button.clicked.connect(self.refresh)
@@ -170,6 +174,7 @@ class HomeScreen(QWidget):
         if account is not None:
             self.greeting.setText(f"Hello, {account.display_name.split(' ')[0]}")
         self.refresh_button.setEnabled(False)
+        self.reminders.refresh()
         self.ctx.call(
             self,
             self.ctx.backend.home,

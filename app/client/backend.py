@@ -789,6 +789,18 @@ class SyncedBackend:
 
         return self._guard(run)
 
+    @_on_owner()
+    def local(self, call: Callable[[Cache], T], changed: str | None = None) -> T:
+        """`call(cache)` on the owner thread, the cache's refusals in words: how the client
+        core's services read and write what the cache holds (works offline). With `changed`
+        (the table a write changed), the screens hear of it and the engine sends it."""
+        self._require_account()
+        cache = self._cache_required()
+        result = self._guard(lambda: call(cache))
+        if changed is not None:
+            self._after_local_write(changed)
+        return result
+
     # Sync ----------------------------------------------------------------------------------
     def sync_status(self) -> SyncStatus:
         engine = self._engine

@@ -51,3 +51,17 @@ def number(value: Decimal | int | float | None) -> str:
     if isinstance(value, float):
         value = Decimal(repr(value))
     return format_number(Decimal(value))
+
+
+def ago_text(moment: datetime | None, now: datetime) -> str:
+    """ "just now", "12 min ago", "3 h ago"; older than a day, the local date and time."""
+    if moment is None:
+        return ""
+    minutes = int((now - moment).total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 24 * 60:
+        return f"{minutes // 60} h ago"
+    return local_time(moment)

@@ -405,6 +405,8 @@ class Backend(Protocol):
 
     # services of the client core (app/client/*.py) that talk to the server directly
     def live(self, call: Callable[[Any], T]) -> T: ...  # call(session) on the owner thread
+    # call(cache) on the owner thread; `changed`: the table a write changed (announced, sent)
+    def local(self, call: Callable[[Any], T], changed: str | None = None) -> T: ...
 
     # sync
     def sync_status(self) -> SyncStatus: ...

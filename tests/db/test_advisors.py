@@ -221,6 +221,8 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "send_test_webhook(uuid)",  # admins of the endpoint's org, as rotate_webhook_secret
     "org_people()",  # admins of the current org only (private.reporting_org), its members only
     "org_billing_status()",  # admins of the current org only: its Stripe status, no Stripe ids
+    # managers and admins of the current org, its assignments, their assigned people only
+    "remind_assignment(uuid,uuid[],text)",
     # the invitee's consent: checks the confirmed email, expiry and revocation itself
     "accept_invitation(uuid)",
     "accept_invitation_token(text)",

@@ -30,6 +30,8 @@ KEPT = {
     "scenario_attempts": "id org_id user_id assignment_id scenario_id started_at ended_at "
     "duration_seconds recording_path transcript_path transcript kpis score score_breakdown "
     "status failure_reason scored_at device_id created_at updated_at sync_xid transcript_xid",
+    "notifications": "id org_id user_id kind assignment_id message created_by created_at read_at "
+    "sync_xid",
 }
 
 

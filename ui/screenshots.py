@@ -291,6 +291,11 @@ def _manager_screens(window, shooter, password) -> None:  # noqa: ANN001
     wait_until(lambda: assignments.rows, "the manager's assignments")
     assignments.table.selectRow(0)
     shooter.shoot(window, "15-manager-assignments")
+    remind = assignments.remind_selected()
+    if remind is not None:  # the newest assignment may have been passed by everyone
+        remind.note.setText("The Q3 objections call is due Friday: 15 minutes is enough.")
+        shooter.shoot(window, "27-remind")
+        remind.reject()
     window.workspace.setCurrentWidget(manager)
     dialog = window.open_settings()
     shooter.shoot(window, "10-settings")
@@ -324,6 +329,7 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
         editor.tabs.setCurrentIndex(editor.tabs.indexOf(editor.branching) + 1)
         editor.table.selectRow(0)
         shooter.shoot(window, "21-rubric-editor")
+        _try_it(window, shooter, editor)
         editor.reject()
     people = getattr(window, "people", None)
     if people is not None:
@@ -347,6 +353,19 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
         wait_until(lambda p=pane, r=ready: r(p), name)
         shooter.shoot(window, name)
     window.workspace.setCurrentWidget(window.manager)
+
+
+def _try_it(window, shooter, editor) -> None:  # noqa: ANN001
+    """The editor's Try it with one typed answer: the persona's reply, the edge that matched."""
+    dialog = editor.try_it()
+    if dialog is None:
+        return
+    wait_until(lambda: not dialog.busy, "try it to start")
+    dialog.answer.setText("I hear you on price. What would make switching worth it for you?")
+    dialog.send()
+    wait_until(lambda: not dialog.busy, "the persona's reply")
+    shooter.shoot(window, "28-try-it")
+    dialog.reject()
 
 
 def _hr_screens(window, shooter, password) -> None:  # noqa: ANN001

@@ -343,7 +343,6 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
     for name, attribute, ready in (
         ("17-audit-log", "audit", lambda pane: pane.rows),
         ("18-people", "people", lambda pane: getattr(pane, "rows", True)),
-        ("23-webhooks", "webhooks", lambda pane: True),
         ("24-organisation", "organisation", lambda pane: pane.data is not None),
     ):
         pane = getattr(window, attribute, None)
@@ -352,7 +351,35 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
         window.workspace.setCurrentWidget(pane)
         wait_until(lambda p=pane, r=ready: r(p), name)
         shooter.shoot(window, name)
+    if getattr(window, "webhooks", None) is not None:
+        _webhooks_screen(window, shooter)
     window.workspace.setCurrentWidget(window.manager)
+
+
+def _webhooks_screen(window, shooter) -> None:  # noqa: ANN001
+    """An endpoint whose delivery log shows a test event the dispatcher tried: to an address
+    that does not resolve here, so the log shows the error and the next retry."""
+    pane = window.webhooks
+    window.workspace.setCurrentWidget(pane)
+    wait_until(lambda: pane.loaded, "webhooks")
+    made = pane.service.create(
+        "https://crm.example.com/coachdesk", ["attempt.scored"], "CRM sync (example)"
+    )
+    pane.service.send_test(made.endpoint.id)
+    pane.refresh()
+    wait_until(lambda: pane.endpoints.rows, "the endpoint")
+    pane.endpoints_table.selectRow(0)
+
+    def tried() -> bool:
+        if any(d.attempts for d in pane.deliveries.rows):
+            return True
+        pane.load_deliveries()
+        _pump(1.0)
+        return False
+
+    wait_until(tried, "the dispatcher's first attempt")
+    pane.deliveries_table.selectRow(0)
+    shooter.shoot(window, "23-webhooks")
 
 
 def _try_it(window, shooter, editor) -> None:  # noqa: ANN001

@@ -13,45 +13,28 @@ import json
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from integration_support import PASSWORD, Arrange, dispatch_once, receiver_fixture  # noqa: F401
+from integration_support import (  # noqa: F401 (fixtures)
+    Arrange,
+    dispatch_once,
+    export_job_fixture,
+    hook,
+    receiver_fixture,
+    sign_in,
+    stack_arrange_fixture,
+)
 from postgrest.exceptions import APIError
 from psycopg.types.json import Jsonb
 
-from server.exports.job import DOWNLOAD_TTL, ExportJob, StorageTarget
+from server.exports.job import DOWNLOAD_TTL
 from server.exports.reports import ASSIGNMENT_COLUMNS
-from server.integrations import start_worker
-from server.webhooks.testing import Receiver
-from supabase import Client, ClientOptions, create_client
 
 # What pg_cron runs on Mondays (tests/db/test_reporting.py reads it from cron.job).
 WEEKLY_COMMAND = "select private.request_weekly_reports()"
-
-
-@pytest.fixture
-def stack_arrange(stack) -> Iterator[Arrange]:
-    helper = Arrange(stack.dsn)
-    yield helper
-    helper.cleanup()
-
-
-@pytest.fixture
-def job(stack) -> ExportJob:
-    return ExportJob(stack.dsn, StorageTarget(stack.url, stack.service_key))
-
-
-def sign_in(stack, arrange: Arrange, user: str) -> Client:
-    email = arrange.one("select email from auth.users where id = %s", (user,))["email"]
-    client = create_client(
-        stack.url, stack.anon_key, ClientOptions(auto_refresh_token=False, persist_session=False)
-    )
-    client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
-    return client
 
 
 def attempt(arrange: Arrange, org: str, user: str, scenario: str, started: datetime, score: float):
@@ -71,14 +54,6 @@ def assign(arrange: Arrange, org: str, scenario: str, **to: Any) -> str:
         f" values ({', '.join(['%s'] * len(columns))}) returning id::text",
         (org, scenario, *to.values()),
     )["id"]
-
-
-def hook(arrange: Arrange, receiver: Receiver, org: str, events: tuple[str, ...]) -> dict:
-    path = f"/hooks/{uuid.uuid4().hex}"
-    placeholder = arrange.webhook(org, "http://127.0.0.1/placeholder", events)
-    url = receiver.endpoint(path, placeholder["secret"])
-    arrange.conn.execute("update webhooks set url = %s where id = %s", (url, placeholder["id"]))
-    return {**placeholder, "path": path}
 
 
 def read_csv(data: bytes) -> list[dict[str, str]]:
@@ -269,7 +244,7 @@ def test_nobody_listening_signs_nothing_and_queues_nothing(stack, stack_arrange,
 
 
 def test_the_schedules_command_queues_reports_that_the_worker_writes_by_itself(
-    stack, stack_arrange, org, receiver
+    stack_arrange, org, receiver, export_worker
 ):
     """What pg_cron runs on Mondays, then nothing by hand: the worker beside the stack (as
     `coachdesk stack` starts it) writes last week's zip and delivers export.ready."""
@@ -283,20 +258,12 @@ def test_the_schedules_command_queues_reports_that_the_worker_writes_by_itself(
     )
     monday = datetime.now(UTC).date() - timedelta(days=datetime.now(UTC).weekday())
     assert (ours["from_date"], ours["to_date"]) == (monday - timedelta(7), monday - timedelta(1))
-    worker = start_worker(
-        stack.dsn,
-        allow_private_targets=True,
-        storage=StorageTarget(stack.url, stack.service_key),
-        exports_every_s=0.1,
-        poll_interval_s=0.1,
-    )
     try:
         deadline = time.monotonic() + 60
         while not receiver.for_path(endpoint["path"]):
             assert time.monotonic() < deadline, "no export.ready from the worker within 60 s"
             time.sleep(0.1)
     finally:
-        worker.stop()
         # Other orgs' reports of that week, which the command queued too, leave with the test.
         a.conn.execute(
             "delete from export_requests where kind = 'weekly' and org_id <> %s"

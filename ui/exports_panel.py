@@ -1,6 +1,7 @@
-"""Exports for HR's Reports tab: a CSV of attempts, the leaderboard or the audit log over a date
-range, saved where the user chooses, the org's recent export requests with their status, and
-one-page PDF summaries of every team.
+"""Exports for HR's Reports tab: a CSV of attempts, the leaderboard, assignments (admins and HR)
+or the audit log over a date range, saved where the user chooses, the org's recent export
+requests with their status (the server's weekly zips among them, each saved with **Save
+selected…**), and one-page PDF summaries of every team.
 
 Rendering and dispatch only: requests, status, files and figures come from the client core
 (app/client/exports.py, app/client/audit.py, app/client/team_summary.py). A request is followed
@@ -38,6 +39,7 @@ from app.client.exports import (
     ExportRequest,
     ExportsService,
     ExportStatus,
+    requestable_kinds,
 )
 from app.client.team_summary import TeamSummary, TeamSummaryService
 from app.errors import CoachdeskError
@@ -107,14 +109,15 @@ class ExportsPanel(QWidget):
         self.title = subheading("Exports")
         self.kind = QComboBox()
         self.kind.setAccessibleName("What to export")
-        for kind, name in KIND_NAMES.items():
-            self.kind.addItem(name, str(kind))
-        self._offer_audit_log()
+        self._offer_kinds()
         today = QDate.currentDate()
         self.since = _date_edit("From date", today.addDays(-DEFAULT_DAYS))
         self.until = _date_edit("Until date (included)", today)
         self.export_button = QPushButton("Export &CSV…")
         self.export_button.setToolTip("Asks the server for the file, then saves it where you say")
+        self.save_button = QPushButton("&Save selected…")
+        self.save_button.setToolTip("Saves the chosen finished export (a CSV or a weekly zip)")
+        self.save_button.setEnabled(False)
         self.summary_button = QPushButton("&Team summaries (PDF)…")
         self.summary_button.setToolTip("One page per team: completion, scores, who is overdue")
         self.last_summaries: list[Path] = []
@@ -143,23 +146,36 @@ class ExportsPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.state)
         layout.addWidget(self.table, 1)
+        below = QHBoxLayout()
+        below.addStretch(1)
+        below.addWidget(self.save_button)
+        layout.addLayout(below)
 
         self.export_button.clicked.connect(self.export)
+        self.save_button.clicked.connect(self.save_selected)
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._selected())
         self.summary_button.clicked.connect(self.team_summaries)
 
     def showEvent(self, event: object) -> None:
         super().showEvent(event)  # type: ignore[arg-type]
-        self._offer_audit_log()
+        self._offer_kinds()
         self.refresh()
 
-    def _offer_audit_log(self) -> None:
-        """Admins and HR read the audit log; the account may change while the panel lives."""
-        index = self.kind.findData(AUDIT_LOG)
-        offered = can_read_audit_log(self.ctx.backend.account)
-        if offered and index < 0:
-            self.kind.addItem("Audit log", AUDIT_LOG)
-        elif not offered and index >= 0:
-            self.kind.removeItem(index)
+    def _offer_kinds(self) -> None:
+        """What this role may export (assignments and the audit log: admins and HR only); the
+        account may change while the panel lives, so the choices are made again when shown."""
+        account = self.ctx.backend.account
+        offered = [(KIND_NAMES[kind], str(kind)) for kind in requestable_kinds(account)]
+        if can_read_audit_log(account):
+            offered.append(("Audit log", AUDIT_LOG))
+        current = [(self.kind.itemText(i), self.kind.itemData(i)) for i in range(self.kind.count())]
+        if current == offered:
+            return
+        chosen = self.kind.currentData()
+        self.kind.clear()
+        for name, data in offered:
+            self.kind.addItem(name, data)
+        self.kind.setCurrentIndex(max(self.kind.findData(chosen), 0))
 
     # The list ------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -173,6 +189,39 @@ class ExportsPanel(QWidget):
     def _show_recent(self, rows: list[ExportRequest]) -> None:
         self.rows = rows
         self.model.set_rows(rows)
+        self._selected()
+
+    def selected(self) -> ExportRequest | None:
+        index = self.table.currentIndex()
+        return self.rows[index.row()] if index.isValid() and index.row() < len(self.rows) else None
+
+    def _selected(self) -> None:
+        chosen = self.selected()
+        self.save_button.setEnabled(
+            chosen is not None and chosen.status is ExportStatus.DONE and self.following is None
+        )
+
+    def save_selected(self) -> None:
+        """Ask where, then save the chosen finished export there (through a signed URL)."""
+        chosen = self.selected()
+        if chosen is None or chosen.status is not ExportStatus.DONE:
+            return
+        kind = "Zip files (*.zip)" if chosen.extension == "zip" else "CSV files (*.csv)"
+        picked, _filter = QFileDialog.getSaveFileName(
+            self, "Save the export", str(Path.home() / chosen.file_name), kind
+        )
+        if not picked:
+            return
+        suffix = f".{chosen.extension}"
+        path = Path(picked if picked.lower().endswith(suffix) else f"{picked}{suffix}")
+        self.save_button.setEnabled(False)
+        self.ctx.call(
+            self,
+            lambda: self.service.download(chosen.id, path),
+            self._saved,
+            label="Saving the export…",
+            on_failure=self._failed,
+        )
 
     # Export --------------------------------------------------------------------------------
     def export(self) -> None:

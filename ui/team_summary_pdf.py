@@ -3,6 +3,8 @@
 QPdfWriter and QPainter need a QGuiApplication and run on the GUI thread (fonts are Qt's); the
 page is drawn into memory and reaches the disk whole (app/durable.py). Long member lists go into
 columns, then are cut with a line saying how many more there are: the summary is one page.
+The org's logo, when the summary has one Qt can read, sits at the header's right; without it the
+title takes the whole width.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMarginsF, QRectF, Qt
-from PySide6.QtGui import QFont, QFontMetricsF, QPageLayout, QPageSize, QPainter, QPdfWriter
+from PySide6.QtGui import (
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+)
 
 from app.client.formatting import local_time
 from app.client.team_summary import TeamSummary
@@ -23,6 +33,9 @@ MARGIN_MM = 18
 LINE_GAP = 0.3  # of a line's height, below it
 NAME_COLUMNS = 3
 GUTTER = 0.94  # of a column, the rest is space before the next
+LOGO_HEIGHT_MM = 14  # about the title's two lines
+LOGO_MAX_WIDTH_MM = 50  # a wide logo is scaled down to this, keeping its proportions
+LOGO_GAP_MM = 4  # between the title and the logo
 
 
 def _value(number: object, suffix: str = "") -> str:
@@ -135,11 +148,34 @@ class _Page:
         return font
 
 
+def _mm(painter: QPainter, millimetres: float) -> float:
+    return millimetres * painter.device().logicalDpiX() / 25.4
+
+
+def _logo(painter: QPainter, area: QRectF, data: bytes | None) -> QRectF | None:
+    """Draw the logo at the top right of `area`; where it went (None: no logo, or none Qt
+    reads)."""
+    image = QImage()
+    if not data or not image.loadFromData(data) or image.isNull():
+        return None
+    height = _mm(painter, LOGO_HEIGHT_MM)
+    width = min(height * image.width() / image.height(), _mm(painter, LOGO_MAX_WIDTH_MM))
+    height = width * image.height() / image.width()
+    box = QRectF(area.right() - width, area.top(), width, height)
+    painter.drawImage(box, image)
+    return box
+
+
 def _draw(painter: QPainter, area: QRectF, s: TeamSummary) -> None:
     page = _Page(painter, area)
-    page.line(f"Team {s.team_name}", 20, bold=True, gap=0.2)
+    logo = _logo(painter, area, s.logo)
+    gap = _mm(painter, LOGO_GAP_MM)
+    title_width = area.width() if logo is None else logo.left() - area.left() - gap
+    page.line(f"Team {s.team_name}", 20, bold=True, gap=0.2, width=title_width)
     org = f"{s.org_name} · " if s.org_name else ""
-    page.line(f"{org}Summary as of {local_time(s.at)}", 10, gap=1.0)
+    page.line(f"{org}Summary as of {local_time(s.at)}", 10, gap=1.0, width=title_width)
+    if logo is not None:
+        page.y = max(page.y, logo.bottom() + gap)
 
     page.line("Assignments", 13, bold=True)
     for label, value in (

@@ -7,8 +7,10 @@ ask and read (supabase/migrations/20261125001300_billing_and_entitlements.sql: t
 managers, admins and hr; the row's requester is stamped by the server). Who fulfils a request is
 the export job (server/exports/job.py) on the worker beside the stack: `coachdesk run` and
 `coachdesk stack` start it, and a hosted project runs `coachdesk worker` with the service key.
-The database's kinds are attempts and leaderboard; the audit log has an export of its own
-(`AuditService.export_csv`, app/client/audit.py), made at once rather than queued.
+The kinds a member asks for are attempts and leaderboard (managers, admins, hr) and
+assignments (admins and hr); the weekly zip is queued by the server's schedule alone and listed
+with the rest. The audit log has an export of its own (`AuditService.export_csv`,
+app/client/audit.py), made at once rather than queued.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from typing import Any
 from app.client.errors import PermissionDenied
 from app.client.formatting import local_time
 from app.client.live_service import LiveService
-from app.client.views import REPORTER_ROLES, Backend
+from app.client.views import REPORTER_ROLES, Account, Backend
 from app.durable import atomic_file
 from app.errors import CoachdeskError
-from sync.db_types import ExportRequests
+from sync.db_types import ExportRequests, OrgRole
 
 # The database's check (export_requests_range): to_date - from_date <= 366.
 MAX_RANGE_DAYS = 366
@@ -39,6 +41,7 @@ MAX_POLL_S = 2.0
 WAIT_TIMEOUT_S = 120.0
 RECENT_ROWS = 20
 NOT_A_REPORTER = "Only managers, admins and HR of this org can export its data."
+NOT_FOR_MANAGERS = "Only admins and HR of this org can export everyone's assignments."
 
 
 class ExportKind(StrEnum):
@@ -46,9 +49,29 @@ class ExportKind(StrEnum):
 
     ATTEMPTS = "attempts"
     LEADERBOARD = "leaderboard"
+    ASSIGNMENTS = "assignments"
+    WEEKLY = "weekly"  # the scheduled zip: nobody asks for it
 
 
-KIND_NAMES = {ExportKind.ATTEMPTS: "Attempts", ExportKind.LEADERBOARD: "Leaderboard"}
+KIND_NAMES = {
+    ExportKind.ATTEMPTS: "Attempts",
+    ExportKind.LEADERBOARD: "Leaderboard",
+    ExportKind.ASSIGNMENTS: "Assignments",
+    ExportKind.WEEKLY: "Weekly report (zip)",
+}
+# Who may ask for each kind (the insert policy of export_requests says the same).
+_ASKERS = {
+    ExportKind.ATTEMPTS: REPORTER_ROLES,
+    ExportKind.LEADERBOARD: REPORTER_ROLES,
+    ExportKind.ASSIGNMENTS: frozenset({OrgRole.ADMIN, OrgRole.HR}),
+}
+
+
+def requestable_kinds(account: Account | None) -> list[ExportKind]:
+    """The kinds this account may ask for, in the order a menu offers them."""
+    if account is None:
+        return []
+    return [kind for kind, roles in _ASKERS.items() if account.role in roles]
 
 
 class ExportStatus(StrEnum):
@@ -121,7 +144,11 @@ class ExportRequest:
     @property
     def file_name(self) -> str:
         """A name to suggest when saving: coachdesk-attempts-2026-03-01_2026-03-31.csv."""
-        return f"coachdesk-{self.kind}-{self.first}_{self.last}.csv"
+        return f"coachdesk-{self.kind}-{self.first}_{self.last}.{self.extension}"
+
+    @property
+    def extension(self) -> str:
+        return "zip" if self.kind is ExportKind.WEEKLY else "csv"
 
 
 @dataclass(frozen=True)
@@ -147,9 +174,16 @@ class ExportsService(LiveService):
     def request(self, kind: ExportKind | str, params: ExportParams) -> str:
         """Ask for one CSV; returns the request's id (the job picks it up within seconds)."""
         org = self._reporter_org()
+        chosen = ExportKind(kind)
+        if chosen not in requestable_kinds(self._backend.account):
+            raise PermissionDenied(
+                NOT_FOR_MANAGERS
+                if chosen is ExportKind.ASSIGNMENTS
+                else "The weekly report is made by the server every Monday; nobody asks for it."
+            )
         row = {
             "org_id": org,
-            "kind": str(ExportKind(kind)),
+            "kind": str(chosen),
             "from_date": params.first.isoformat(),
             "to_date": params.last.isoformat(),
         }
@@ -210,7 +244,8 @@ class ExportsService(LiveService):
             pause = min(pause * 2, MAX_POLL_S)
 
     def download(self, request_id: str, path: Path) -> ExportFile:
-        """The finished export's CSV saved at `path`: complete, or not at all."""
+        """The finished export's file (a CSV, or the weekly zip) saved at `path`: complete, or
+        not at all."""
         current = self.status(request_id)
         if current.status is not ExportStatus.DONE or not current.object_name:
             raise CoachdeskError(f"This export is not ready ({current.status_name}).")

@@ -8,6 +8,10 @@ assigned three things (to the team or to them alone) counts three times.
 - pass rate: of what they have tried (one attempt or more), the share passed;
 - average score: the mean of each person's best score on each assignment that has one;
 - overdue: the members past a due date without passing.
+
+The page's header carries the org's logo when it has one: downloaded through the Organisation
+service (`org-assets`, which every member may read) once per org for the service's life, and
+left out, with the page otherwise the same, when there is none or it cannot be fetched.
 """
 
 from __future__ import annotations
@@ -17,8 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import structlog
+
 from app.client.assignments import ManagedAssignment, PersonProgress, Progress
+from app.client.organisation import OrganisationService, image_type
 from app.client.views import Backend, Member, Team, utc_now
+from app.errors import CoachdeskError
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class TeamSummary:
     average_score: Decimal | None
     overdue: tuple[str, ...]  # display names, in alphabetical order
     at: datetime
+    logo: bytes | None = None  # the org's (PNG, JPEG or WebP), for the page's header
 
     @property
     def completion(self) -> Decimal | None:
@@ -53,6 +64,7 @@ def summarize(
     assignments: Sequence[ManagedAssignment],
     at: datetime,
     org_name: str = "",
+    logo: bytes | None = None,
 ) -> TeamSummary:
     """One team's summary from the org's members and assignments."""
     names = {m.user_id: m.display_name for m in members}
@@ -75,6 +87,7 @@ def summarize(
         average_score=round(sum(scores, Decimal(0)) / len(scores), 1) if scores else None,
         overdue=tuple(sorted(overdue, key=str.casefold)),
         at=at,
+        logo=logo,
     )
 
 
@@ -83,6 +96,8 @@ class TeamSummaryService:
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
+        self._organisation = OrganisationService(backend)
+        self._logos: dict[str, bytes | None] = {}  # org id -> its logo (None: it has none)
 
     def summaries(self) -> list[TeamSummary]:
         """Every team of the org, by name; PermissionDenied for who may not read reports."""
@@ -92,4 +107,22 @@ class TeamSummaryService:
         org_name = account.org_name if account is not None else ""
         at = utc_now()
         teams = sorted(self._backend.teams(), key=lambda t: t.name.casefold())
-        return [summarize(t, members, assignments, at, org_name) for t in teams]
+        logo = self.logo() if teams else None
+        return [summarize(t, members, assignments, at, org_name, logo) for t in teams]
+
+    def logo(self) -> bytes | None:
+        """The current org's logo, fetched once per org; None when it has none, or when it
+        cannot be fetched now (offline: the pages go without it, and the next try asks again)."""
+        account = self._backend.account
+        org = account.org_id if account is not None else None
+        if org is None:
+            return None
+        if org not in self._logos:
+            try:
+                data = self._organisation.logo()
+            except CoachdeskError as error:
+                log.info("team summary without the logo", org_id=org, reason=str(error))
+                return None
+            # Only an image the PDF can draw; another object named logo.* is left out.
+            self._logos[org] = data if data and image_type(data) else None
+        return self._logos[org]

@@ -49,6 +49,7 @@ EVENTS = (
     "track.completed",
     "member.added",
     "member.removed",
+    "export.ready",
 )
 ALL_EVENTS = "*"
 TEST_EVENT = "webhook.test"

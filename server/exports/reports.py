@@ -1,9 +1,11 @@
 """CSV and zip reports of one org over a date range, from the export functions in SQL.
 
 Columns are stable (a spreadsheet or BI import depends on them): attempts have one column per
-KPI in `private.kpi_names()` order. Text that a spreadsheet would run as a formula (a display
-name such as "=HYPERLINK(...)") is prefixed with an apostrophe, as OWASP advises for CSV
-injection; numbers, dates and ids are written as they are.
+KPI in `private.kpi_names()` order; assignments have one row per assigned person (status: not
+started, in progress, passed, failed or overdue, as `private.export_assignments` judges it).
+Text that a spreadsheet would run as a formula (a display name such as "=HYPERLINK(...)") is
+prefixed with an apostrophe, as OWASP advises for CSV injection; numbers, dates and ids are
+written as they are.
 """
 
 from __future__ import annotations
@@ -46,6 +48,28 @@ LEADERBOARD_COLUMNS = (
     "best_score",
     "passed_attempts",
 )
+ASSIGNMENT_COLUMNS = (
+    "assignment_id",
+    "created_at",
+    "kind",
+    "scenario_id",
+    "track_id",
+    "title",
+    "team_id",
+    "team_name",
+    "user_id",
+    "display_name",
+    "due_at",
+    "required_score",
+    "status",
+    "scenarios_passed",
+    "scenarios",
+    "best_score",
+    "attempts",
+)
+# The files of the monthly and the weekly zip, in the zip's order.
+MONTHLY_TABLES = ("attempts", "leaderboard")
+WEEKLY_TABLES = ("attempts", "assignments", "leaderboard")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -98,14 +122,29 @@ def attempts_table(conn: psycopg.Connection[Any], org: UUID, first: date, last: 
     return Table([*ATTEMPT_COLUMNS, *kpis], rows)
 
 
-def leaderboard_table(conn: psycopg.Connection[Any], org: UUID, first: date, last: date) -> Table:
+def _plain_table(
+    conn: psycopg.Connection[Any], function: str, columns: Sequence[str], params: Sequence[Any]
+) -> Table:
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("select * from private.export_leaderboard(%s, %s, %s)", (org, first, last))
-        rows = [[cell(r[c]) for c in LEADERBOARD_COLUMNS] for r in cur]
-    return Table(LEADERBOARD_COLUMNS, rows)
+        cur.execute(f"select * from private.{function}(%s, %s, %s)", params)
+        rows = [[cell(r[c]) for c in columns] for r in cur]
+    return Table(columns, rows)
 
 
-TABLES = {"attempts": attempts_table, "leaderboard": leaderboard_table}
+def leaderboard_table(conn: psycopg.Connection[Any], org: UUID, first: date, last: date) -> Table:
+    return _plain_table(conn, "export_leaderboard", LEADERBOARD_COLUMNS, (org, first, last))
+
+
+def assignments_table(conn: psycopg.Connection[Any], org: UUID, first: date, last: date) -> Table:
+    """Assignments open on UTC days first..last, each person as they stood at its end."""
+    return _plain_table(conn, "export_assignments", ASSIGNMENT_COLUMNS, (org, first, last))
+
+
+TABLES = {
+    "attempts": attempts_table,
+    "assignments": assignments_table,
+    "leaderboard": leaderboard_table,
+}
 
 
 def build_table(dsn: str, kind: str, org: UUID, first: date, last: date) -> Table:
@@ -116,26 +155,31 @@ def build_table(dsn: str, kind: str, org: UUID, first: date, last: date) -> Tabl
         return TABLES[kind](conn, org, first, last)
 
 
-def zip_report(dsn: str, org: UUID, first: date, last: date) -> tuple[bytes, dict[str, Any]]:
-    """attempts.csv, leaderboard.csv and summary.json for one org and range, zipped."""
+def zip_report(
+    dsn: str, org: UUID, first: date, last: date, tables: Sequence[str] = MONTHLY_TABLES
+) -> tuple[bytes, dict[str, Any]]:
+    """`{table}.csv` for each of `tables` and summary.json for one org and range, zipped; the
+    tables read in one snapshot."""
     with psycopg.connect(dsn) as conn, conn.transaction():
         conn.execute("set transaction isolation level repeatable read")
         _service(conn)
-        attempts = attempts_table(conn, org, first, last)
-        leaderboard = leaderboard_table(conn, org, first, last)
+        built = {name: TABLES[name](conn, org, first, last) for name in tables}
         row = conn.execute("select name from public.orgs where id = %s", (org,)).fetchone()
-    summary = {
+    summary: dict[str, Any] = {
         "org_id": str(org),
         "org_name": row[0] if row else None,
         "from": first.isoformat(),
         "to": last.isoformat(),
-        "attempts": len(attempts.rows),
-        "members_ranked": len(leaderboard.rows),
+        "rows": {name: len(table.rows) for name, table in built.items()},
         "generated_at": datetime.now(UTC).isoformat(),
     }
+    if "attempts" in built:
+        summary["attempts"] = len(built["attempts"].rows)
+    if "leaderboard" in built:
+        summary["members_ranked"] = len(built["leaderboard"].rows)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("attempts.csv", attempts.to_csv())
-        archive.writestr("leaderboard.csv", leaderboard.to_csv())
+        for name, table in built.items():
+            archive.writestr(f"{name}.csv", table.to_csv())
         archive.writestr("summary.json", json.dumps(summary, indent=2))
     return buffer.getvalue(), summary

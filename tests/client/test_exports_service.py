@@ -1,10 +1,14 @@
 """The exports service against the real stack, with the worker `coachdesk run` starts beside it:
-HR asks for a CSV, follows it to done and saves it through a signed URL; ranges the database
-refuses are refused in words; a trainee is refused; another org sees none of it."""
+HR asks for a CSV, follows it to done and saves it through a signed URL; the assignments CSV is
+HR's and admins', not managers'; the server's weekly zip is listed and saved like any export;
+ranges the database refuses are refused in words; a trainee is refused; another org sees none
+of it."""
 
 from __future__ import annotations
 
 import csv
+import uuid
+import zipfile
 from datetime import date, timedelta
 
 import pytest
@@ -15,10 +19,12 @@ from app.client.exports import (
     ExportParams,
     ExportsService,
     ExportStatus,
+    requestable_kinds,
 )
 from app.client.views import PermissionDenied
 from app.errors import CoachdeskError
-from server.exports.reports import ATTEMPT_COLUMNS, LEADERBOARD_COLUMNS
+from server.exports.job import ExportJob, StorageTarget
+from server.exports.reports import ASSIGNMENT_COLUMNS, ATTEMPT_COLUMNS, LEADERBOARD_COLUMNS
 
 PASSWORD = "coachdesk-demo"
 LAST_YEAR = ExportParams(date.today() - timedelta(days=MAX_RANGE_DAYS), date.today())
@@ -68,6 +74,57 @@ def test_export_in_one_call_for_the_leaderboard(backend, accounts, export_worker
     )
     header, rows = _csv(saved.path)
     assert header == list(LEADERBOARD_COLUMNS) and len(rows) == saved.rows
+
+
+def test_hr_exports_assignments_and_a_manager_may_not(backend, accounts, export_worker, tmp_path):
+    backend.sign_in(accounts["hr"], PASSWORD)
+    saved = ExportsService(backend).export(
+        ExportKind.ASSIGNMENTS, LAST_YEAR, tmp_path / "assignments.csv"
+    )
+    header, rows = _csv(saved.path)
+    assert header == list(ASSIGNMENT_COLUMNS) and len(rows) == saved.rows and rows
+    assert {r["status"] for r in rows} <= {
+        "not started",
+        "in progress",
+        "passed",
+        "failed",
+        "overdue",
+    }
+    backend.sign_out(discard_unsynced=True)
+
+    backend.sign_in(accounts["manager"], PASSWORD)
+    assert requestable_kinds(backend.account) == [ExportKind.ATTEMPTS, ExportKind.LEADERBOARD]
+    service = ExportsService(backend)
+    with pytest.raises(PermissionDenied, match="Only admins and HR"):
+        service.request(ExportKind.ASSIGNMENTS, LAST_YEAR)
+    with pytest.raises(PermissionDenied, match="every Monday"):
+        service.request(ExportKind.WEEKLY, LAST_YEAR)
+
+
+def test_the_weekly_zip_is_listed_and_saved_like_any_export(
+    backend, accounts, export_worker, stack, tmp_path
+):
+    backend.sign_in(accounts["hr"], PASSWORD)
+    org = uuid.UUID(backend.account.org_id)
+    # The schedule's request for the week of 2025-06-09, which the worker then writes.
+    ExportJob(stack.dsn, StorageTarget(stack.url, stack.service_key)).request_weekly_reports(
+        date(2025, 6, 18), only=[org]
+    )
+    service = ExportsService(backend)
+    [weekly] = [
+        r for r in service.recent() if r.kind is ExportKind.WEEKLY and r.first == date(2025, 6, 9)
+    ]
+    assert weekly.kind_name == "Weekly report (zip)" and weekly.last == date(2025, 6, 15)
+    done = service.wait(weekly.id)
+    assert done.file_name == "coachdesk-weekly-2025-06-09_2025-06-15.zip"
+    saved = service.download(weekly.id, tmp_path / done.file_name)
+    with zipfile.ZipFile(saved.path) as archive:
+        assert archive.namelist() == [
+            "attempts.csv",
+            "assignments.csv",
+            "leaderboard.csv",
+            "summary.json",
+        ]
 
 
 def test_ranges_are_checked_before_asking():

@@ -819,7 +819,7 @@ def test_the_refresh_and_scoring_are_scheduled_where_pg_cron_serves_the_database
     dsn = cron_cluster("reporting_cron")
     notices, jobs = migrate_noting(dsn)
     if pg_cron_installed(dsn):
-        purge_job, refresh_job, scoring_job = jobs
+        purge_job, refresh_job, scoring_job, weekly_job = jobs
         assert purge_job == {
             "jobname": "coachdesk-purge-cron-history",
             "schedule": "17 3 * * *",
@@ -842,14 +842,22 @@ def test_the_refresh_and_scoring_are_scheduled_where_pg_cron_serves_the_database
             "command": "select private.score_queued(500)",
             "database": "reporting_cron",
         }
+        # Mondays: last week's zip per org, queued for the export job (server/exports/job.py).
+        assert weekly_job == {
+            "jobname": "coachdesk-weekly-reports",
+            "schedule": "10 2 * * 1",
+            "command": "select private.request_weekly_reports()",
+            "database": "reporting_cron",
+        }
         assert not [n for n in notices if "not scheduled" in n]
     else:
         assert jobs == []
         assert "pg_cron is not installed: refresh_reporting() is not scheduled" in notices
         assert "pg_cron is not installed: score_queued() is not scheduled" in notices
-    # What the job runs works on a fresh database.
+    # What the jobs run works on a fresh database.
     with connect(dsn, autocommit=True) as conn:
         assert refresh(conn)["facts_upserted"] == 0
+        assert conn.execute("select private.request_weekly_reports() as n").fetchone()["n"] == 0
 
 
 def test_other_databases_migrate_without_a_schedule(cron_cluster):

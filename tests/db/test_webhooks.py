@@ -39,6 +39,7 @@ ALL_EVENTS = (
     "track.completed",
     "member.added",
     "member.removed",
+    "export.ready",
 )
 TRANSCRIPT = {
     "version": 1,

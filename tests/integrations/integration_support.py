@@ -23,8 +23,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from server.db.auth_users import NewUser, create_user
+from server.exports.job import ExportJob, StorageTarget
 from server.webhooks.testing import Receiver, start_receiver
 from server.webhooks.worker import Dispatcher, DispatcherConfig
+from supabase import Client, ClientOptions, create_client
 
 # A published seed scenario whose documents new scenarios copy.
 SEED_SCENARIO = "f0000000-0000-4000-8000-000000000001"
@@ -136,6 +138,41 @@ def receiver_fixture() -> Iterator[Receiver]:
     server = start_receiver()
     yield server
     server.stop()
+
+
+@pytest.fixture(name="stack_arrange")
+def stack_arrange_fixture(stack: Any) -> Iterator[Arrange]:
+    """Arrange in the running local stack's database (what its API, Storage and workers see)."""
+    helper = Arrange(stack.dsn)
+    yield helper
+    helper.cleanup()
+
+
+@pytest.fixture(name="job")
+def export_job_fixture(stack: Any) -> ExportJob:
+    """The export job with the stack's Storage and service key, driven by the test."""
+    return ExportJob(stack.dsn, StorageTarget(stack.url, stack.service_key))
+
+
+def sign_in(stack: Any, arrange: Arrange, user: str) -> Client:
+    """A client of the stack signed in as a user Arrange made."""
+    email = arrange.one("select email from auth.users where id = %s", (user,))["email"]
+    client = create_client(
+        stack.url, stack.anon_key, ClientOptions(auto_refresh_token=False, persist_session=False)
+    )
+    client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    return client
+
+
+def hook(
+    arrange: Arrange, receiver: Receiver, org: str, events: tuple[str, ...] = ("*",)
+) -> dict[str, Any]:
+    """An endpoint of `org` at a fresh path of the receiver, which verifies with its secret."""
+    path = f"/hooks/{uuid.uuid4().hex}"
+    placeholder = arrange.webhook(org, "http://127.0.0.1/placeholder", events)
+    url = receiver.endpoint(path, placeholder["secret"])
+    arrange.conn.execute("update webhooks set url = %s where id = %s", (url, placeholder["id"]))
+    return {**placeholder, "path": path, "url": url}
 
 
 def dispatcher_config(dsn: str, **overrides: Any) -> DispatcherConfig:

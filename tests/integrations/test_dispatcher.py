@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,12 @@ from integration_support import (  # noqa: F401 (fixtures)
     arrange_fixture,
     dispatch_once,
     dispatcher_config,
+    hook,
     receiver_fixture,
 )
 
 from server.db.cluster import free_port
 from server.integrations import start_worker
-from server.webhooks.testing import Receiver
 from server.webhooks.worker import Dispatcher
 
 MAX_ATTEMPTS = 8  # the column default: immediately, then 7 retries
@@ -37,14 +36,6 @@ def backoff_bounds(attempt: int) -> tuple[float, float]:
     """The documented schedule: 5 s * 6^(n-1), capped at 10 h, times a jitter in [0.8, 1.2]."""
     base = min(5 * 6 ** (attempt - 1), 36000)
     return base * 0.8, base * 1.2
-
-
-def hook(arrange: Arrange, receiver: Receiver, org: str, events=("*",)) -> dict:
-    path = f"/hooks/{uuid.uuid4().hex}"
-    placeholder = arrange.webhook(org, "http://127.0.0.1/placeholder", events)
-    url = receiver.endpoint(path, placeholder["secret"])
-    arrange.conn.execute("update webhooks set url = %s where id = %s", (url, placeholder["id"]))
-    return {**placeholder, "path": path, "url": url}
 
 
 def test_delivery_is_signed_verified_and_recorded(arrange, receiver, database_dsn):

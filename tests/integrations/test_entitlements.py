@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 
 import psycopg
 import pytest
-from integration_support import PASSWORD, Arrange, arrange_fixture  # noqa: F401 (fixture)
+from integration_support import (  # noqa: F401 (fixtures)
+    PASSWORD,
+    Arrange,
+    arrange_fixture,
+    stack_arrange_fixture,
+)
 from postgrest.exceptions import APIError
 
 from supabase import ClientOptions, create_client
@@ -205,13 +209,6 @@ def test_two_admins_racing_for_the_last_seat(arrange, database_dsn):
     assert arrange.one("select count(*) as n from org_members where org_id = %s", (org,)) == {
         "n": 2
     }
-
-
-@pytest.fixture
-def stack_arrange(stack) -> Iterator[Arrange]:
-    helper = Arrange(stack.dsn)
-    yield helper
-    helper.cleanup()
 
 
 def test_the_app_gets_the_error_over_the_api(stack, stack_arrange):

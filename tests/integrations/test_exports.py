@@ -11,13 +11,17 @@ import json
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from integration_support import PASSWORD, Arrange
+from integration_support import (  # noqa: F401 (fixtures)
+    Arrange,
+    export_job_fixture,
+    sign_in,
+    stack_arrange_fixture,
+)
 from postgrest.exceptions import APIError
 from psycopg.types.json import Jsonb
 from storage3.exceptions import StorageApiError
@@ -28,27 +32,6 @@ from supabase import Client, ClientOptions, create_client
 
 MARCH = ("2026-03-01", "2026-03-31")
 KPIS = {"talk_ratio": 0.45, "questions_asked": 3, "words_per_minute": 141.5}
-
-
-@pytest.fixture
-def stack_arrange(stack) -> Iterator[Arrange]:
-    helper = Arrange(stack.dsn)
-    yield helper
-    helper.cleanup()
-
-
-@pytest.fixture
-def job(stack) -> ExportJob:
-    return ExportJob(stack.dsn, StorageTarget(stack.url, stack.service_key))
-
-
-def sign_in(stack, arrange: Arrange, user: str) -> Client:
-    email = arrange.one("select email from auth.users where id = %s", (user,))["email"]
-    client = create_client(
-        stack.url, stack.anon_key, ClientOptions(auto_refresh_token=False, persist_session=False)
-    )
-    client.auth.sign_in_with_password({"email": email, "password": PASSWORD})
-    return client
 
 
 def attempt(

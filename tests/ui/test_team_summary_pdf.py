@@ -1,6 +1,8 @@
 """The one-page team summary: counted from the cache as the Reports tab counts, drawn by Qt's PDF
 writer, read back with QtPdf (one page, the team's name, figures and people on it); a long
-member list still fits one page; a trainee gets no summary."""
+member list still fits one page; the org's logo is drawn in the header (an image in the PDF, red
+where the logo is red) when the org has one, fetched once, and the page is the same without it;
+a trainee gets no summary."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtPdf import QPdfDocument
 
 from app.client.assignments import ManagedAssignment, PersonProgress, Progress
@@ -103,3 +107,73 @@ def test_a_trainee_gets_no_summary(backend, accounts):
     backend.sign_in(accounts["trainee"], PASSWORD)
     with pytest.raises(PermissionDenied):
         TeamSummaryService(backend).summaries()
+
+
+def _png(width: int, height: int, color: str = "red") -> bytes:
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    image.fill(QColor(color))
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    assert image.save(buffer, "PNG")
+    return bytes(data.data())
+
+
+def _images(path) -> int:
+    """Image XObjects in the file (Qt's writer keeps object dictionaries uncompressed)."""
+    return path.read_bytes().count(b"/Subtype /Image")
+
+
+def _red_at_top_right(path) -> bool:
+    document = QPdfDocument()
+    assert document.load(str(path)) == QPdfDocument.Error.None_
+    page = document.render(0, QSize(595, 842))  # A4 at 72 dpi
+    document.close()
+    corner = [
+        page.pixelColor(x, y)
+        for x in range(page.width() * 3 // 4, page.width())
+        for y in range(0, page.height() // 8)
+    ]
+    return any(c.red() > 200 and c.green() < 60 and c.blue() < 60 for c in corner)
+
+
+def _summary(logo: bytes | None) -> TeamSummary:
+    return TeamSummary(
+        team_id="t", team_name="East", org_name="Northwind", members=("Ana",), assigned=1,
+        attempted=1, passed=1, average_score=Decimal("90"), overdue=(), at=AT, logo=logo,
+    )  # fmt: skip
+
+
+def test_the_logo_is_drawn_in_the_header_and_left_out_cleanly(qapp, tmp_path):
+    with_logo = write_team_summary(_summary(_png(400, 100)), tmp_path / "logo.pdf")
+    without = write_team_summary(_summary(None), tmp_path / "plain.pdf")
+    not_an_image = write_team_summary(_summary(b"not a picture"), tmp_path / "broken.pdf")
+    assert (_images(with_logo), _images(without), _images(not_an_image)) == (1, 0, 0)
+    assert _red_at_top_right(with_logo) and not _red_at_top_right(without)
+    for path in (with_logo, without, not_an_image):
+        pages, text = _read(path)
+        assert pages == 1 and "Team East" in text and "Northwind" in text
+
+
+def test_hr_gets_the_orgs_logo_on_each_page_fetched_once(
+    qapp, backend, accounts, service_client, tmp_path
+):
+    backend.sign_in(accounts["hr"], PASSWORD)
+    service = TeamSummaryService(backend)
+    assert service.logo() is None and all(s.logo is None for s in service.summaries())
+
+    logo = _png(120, 120)
+    name = f"{backend.account.org_id}/logo.png"
+    bucket = service_client.storage.from_("org-assets")
+    bucket.upload(name, logo, {"content-type": "image/png"})
+    try:
+        fresh = TeamSummaryService(backend)
+        summaries = fresh.summaries()
+        assert summaries and all(s.logo == logo for s in summaries)
+        assert fresh.logo() is summaries[0].logo  # the cached copy, not a second download
+        [path, *_] = write_team_summaries(summaries, tmp_path)
+        assert _images(path) == 1
+        # The service that found none keeps its answer for its life (one fetch per org).
+        assert service.logo() is None
+    finally:
+        bucket.remove([name])

@@ -5,14 +5,16 @@ from the copy and say so; the score bands are the server's; a trainee is refused
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from stack_fixtures import DEMO_PASSWORD
 
-from app.client.assignments import Progress
+from app.client.assignments import ManagedAssignment, PersonProgress, Progress
 from app.client.backend import SyncedBackend
 from app.client.demo import NetworkSwitch
-from app.client.reports import CompletionReport, ReportsService
+from app.client.reports import Completion, CompletionReport, ReportsService, overdue_from
 from app.client.views import PermissionDenied, ServerConfig, ServerUnreachable
 
 
@@ -95,3 +97,39 @@ def test_a_trainee_is_refused(backend_for, accounts):
         service.completion()
     with pytest.raises(PermissionDenied):
         service.score_distribution()
+
+
+def test_the_copys_overdue_list_says_who_and_how_late_latest_first():
+    at = datetime(2026, 12, 3, 12, tzinfo=UTC)
+
+    def person(name: str, progress: Progress) -> PersonProgress:
+        return PersonProgress(name, name, progress, 1, None, 0)
+
+    def assignment(title: str, days_ago: float, *people: PersonProgress) -> ManagedAssignment:
+        return ManagedAssignment(
+            title, title, "scenario", "Team", None, None, 1, at - timedelta(days=days_ago),
+            "", None, people,
+        )  # fmt: skip
+
+    rows = overdue_from(
+        [
+            assignment(
+                "Cold call", 2.5, person("Ana", Progress.OVERDUE), person("Ben", Progress.PASSED)
+            ),
+            assignment("CFO", 9, person("Cal", Progress.OVERDUE)),
+        ],
+        at,
+    )
+    assert [(r.person, r.title, r.days_late) for r in rows] == [
+        ("Cal", "CFO", 9),
+        ("Ana", "Cold call", 2),
+    ]
+
+
+def test_completion_counts_add_up_and_give_the_rate_passed():
+    states = [Progress.PASSED, Progress.PASSED, Progress.OVERDUE, Progress.NOT_STARTED]
+    completion = Completion.of(states)
+    assert (completion.assigned, completion.passed, completion.overdue) == (4, 2, 1)
+    assert completion.rate == Decimal("0.5000")
+    assert completion.summary == "1 not started · 2 passed · 1 overdue"
+    assert Completion().rate is None and Completion().summary == "nobody assigned"

@@ -8,7 +8,12 @@ cluster, then measures:
   * refresh_reporting: the first full load and an incremental run after 1,000 new attempts;
   * the month leaderboard read through its org-scoped accessor;
   * the same queries as `authenticated` under RLS vs as `service_role` with the org filter
-    written out (ratio; target ≤ 1.3×), alternating in one process.
+    written out (ratio; target ≤ 1.3×), alternating in one process;
+  * HR's reports (completion by assignment, team and track, the overdue list, score bands) as
+    each org's HR with real claims, p50/p95, against `leaderboard_month()` taken in turn with
+    them on the same connection as the baseline (target: p95 ≤ 100 ms each).
+Each org also gets TEAMS_PER_ORG teams (every member in one), two tracks and
+ASSIGNMENTS_PER_ORG assignments (to teams, tracks and single people, half of them past due).
 Bulk loading switches off triggers (session_replication_role = replica) and writes the values
 they would have written, so the load takes a minute instead of an hour.
 """
@@ -31,6 +36,17 @@ DEMO_SCENARIO = "f0000000-0000-4000-8000-000000000001"
 USERS_PER_ORG = 20
 SCENARIOS_PER_ORG = 5
 TRANSCRIPT_SHARE = 0.01  # attempts that carry a full transcript (the ones score_attempt reruns)
+HR_USER = USERS_PER_ORG  # each org's last member is its hr
+TEAMS_PER_ORG = 4
+ASSIGNMENTS_PER_ORG = 16  # 4 to teams, 2 tracks to teams, 10 to single people
+REPORT_P95_TARGET_MS = 100.0
+REPORTS = (
+    "assignment_completion",
+    "team_completion",
+    "track_completion",
+    "overdue_assignments",
+    "scenario_score_distribution",
+)
 
 # The queries a manager's review pane runs, with the RLS version and the explicit-org version.
 QUERIES = {
@@ -72,14 +88,58 @@ from generate_series(1, %(orgs)s) o, generate_series(1, %(users)s) u;
 insert into public.org_members (org_id, user_id, role, display_name)
 select ('b0000000-0000-4000-8000-' || lpad(o::text, 12, '0'))::uuid,
        ('c' || lpad(o::text, 7, '0') || '-0000-4000-8000-' || lpad(u::text, 12, '0'))::uuid,
-       (case when u = 1 then 'manager' else 'trainee' end)::public.org_role, 'Rep ' || u
+       (case when u = 1 then 'manager' when u = %(users)s then 'hr' else 'trainee' end)
+         ::public.org_role, 'Rep ' || u
 from generate_series(1, %(orgs)s) o, generate_series(1, %(users)s) u;
-insert into public.scenarios (id, org_id, title, persona, difficulty, branching, rubric, status)
+insert into public.scenarios (id, lineage_id, org_id, title, persona, difficulty, branching,
+                              rubric, status)
 select ('e' || lpad(o::text, 7, '0') || '-0000-4000-8000-' || lpad(s::text, 12, '0'))::uuid,
+       ('e' || lpad(o::text, 7, '0') || '-0000-4000-8000-' || lpad(s::text, 12, '0'))::uuid,
        ('b0000000-0000-4000-8000-' || lpad(o::text, 12, '0'))::uuid,
        d.title || ' #' || s, d.persona, d.difficulty, d.branching, d.rubric, 'published'
 from generate_series(1, %(orgs)s) o, generate_series(1, %(scenarios)s) s,
      public.scenarios d where d.id = %(demo_scenario)s;
+insert into public.teams (id, org_id, name)
+select ('d' || lpad(o::text, 7, '0') || '-0000-4000-8000-' || lpad(t::text, 12, '0'))::uuid,
+       ('b0000000-0000-4000-8000-' || lpad(o::text, 12, '0'))::uuid, 'Team ' || t
+from generate_series(1, %(orgs)s) o, generate_series(1, %(teams)s) t;
+insert into public.team_members (org_id, team_id, user_id)
+select ('b0000000-0000-4000-8000-' || lpad(o::text, 12, '0'))::uuid,
+       ('d' || lpad(o::text, 7, '0') || '-0000-4000-8000-'
+        || lpad((1 + u %% %(teams)s)::text, 12, '0'))::uuid,
+       ('c' || lpad(o::text, 7, '0') || '-0000-4000-8000-' || lpad(u::text, 12, '0'))::uuid
+from generate_series(1, %(orgs)s) o, generate_series(1, %(users)s) u;
+insert into public.tracks (id, org_id, title, status)
+select ('a' || lpad(o::text, 7, '0') || '-0000-4000-8000-' || lpad(t::text, 12, '0'))::uuid,
+       ('b0000000-0000-4000-8000-' || lpad(o::text, 12, '0'))::uuid, 'Track ' || t, 'published'
+from generate_series(1, %(orgs)s) o, generate_series(1, 2) t;
+insert into public.track_scenarios (org_id, track_id, scenario_id, position)
+select ('b0000000-0000-4000-8000-' || lpad(o::text, 12, '0'))::uuid,
+       ('a' || lpad(o::text, 7, '0') || '-0000-4000-8000-'
+        || lpad((case when s <= 3 then 1 else 2 end)::text, 12, '0'))::uuid,
+       ('e' || lpad(o::text, 7, '0') || '-0000-4000-8000-' || lpad(s::text, 12, '0'))::uuid,
+       case when s <= 3 then s else s - 3 end
+from generate_series(1, %(orgs)s) o, generate_series(1, %(scenarios)s) s;
+insert into public.assignments (org_id, scenario_id, track_id, user_id, team_id, due_at,
+                                required_score, max_attempts)
+select org_id,
+       case when i > 4 and i <= 6 then null
+            else ('e' || lpad(o::text, 7, '0') || '-0000-4000-8000-'
+                  || lpad((1 + i %% %(scenarios)s)::text, 12, '0'))::uuid end,
+       case when i > 4 and i <= 6
+            then ('a' || lpad(o::text, 7, '0') || '-0000-4000-8000-'
+                  || lpad((i - 4)::text, 12, '0'))::uuid end,
+       case when i > 6
+            then ('c' || lpad(o::text, 7, '0') || '-0000-4000-8000-'
+                  || lpad((1 + i %% %(users)s)::text, 12, '0'))::uuid end,
+       case when i <= 6
+            then ('d' || lpad(o::text, 7, '0') || '-0000-4000-8000-'
+                  || lpad((1 + i %% %(teams)s)::text, 12, '0'))::uuid end,
+       now() + (case when i %% 2 = 0 then -1 else 1 end) * i * interval '1 day',
+       case when i %% 3 = 0 then 90 end,
+       case when i %% 5 = 0 then 3 end
+from (select o, ('b0000000-0000-4000-8000-' || lpad(o::text, 12, '0'))::uuid as org_id, i
+      from generate_series(1, %(orgs)s) o, generate_series(1, %(assignments)s) i) numbered;
 insert into public.scenario_attempts
   (id, org_id, user_id, scenario_id, started_at, ended_at, duration_seconds, transcript, kpis,
    score, score_breakdown, status, scored_at, sync_xid)
@@ -147,6 +207,8 @@ def load(dsn: str, orgs: int, per_org: int) -> float:
             "users": USERS_PER_ORG,
             "scenarios": SCENARIOS_PER_ORG,
             "per_org": per_org,
+            "teams": TEAMS_PER_ORG,
+            "assignments": ASSIGNMENTS_PER_ORG,
             "demo_scenario": DEMO_SCENARIO,
             "transcript_share": TRANSCRIPT_SHARE,
             "transcript": json.dumps(transcript[0]),
@@ -161,9 +223,14 @@ def load(dsn: str, orgs: int, per_org: int) -> float:
 
 
 def _as_manager(conn: psycopg.Connection, org_index: int) -> None:
+    _as_member(conn, org_index, 1, "manager")
+
+
+def _as_member(conn: psycopg.Connection, org_index: int, user_index: int, role: str) -> None:
     conn.execute("set local role authenticated")
     conn.execute(
-        "select set_config('request.jwt.claims', %s, true)", (_claims(org_index, 1, "manager"),)
+        "select set_config('request.jwt.claims', %s, true)",
+        (_claims(org_index, user_index, role),),
     )
 
 
@@ -309,6 +376,47 @@ def bench_rls_ratio(api_dsn: str, admin_dsn: str, orgs: int, rounds: int) -> dic
     return ratios
 
 
+def bench_reports(api_dsn: str, orgs: int, rounds: int) -> dict[str, Any]:
+    """Each report as an org's HR (real claims, the accessor's checks) and, in turn on the same
+    connection, the baseline leaderboard_month(); the org changes every round and each round
+    first runs both once untimed, so neither side reads pages the other warmed for it."""
+    baseline = "select * from public.leaderboard_month()"
+    figures: dict[str, Any] = {}
+    with psycopg.connect(api_dsn) as conn:
+
+        def timed(sql: str, org_index: int) -> tuple[float, int]:
+            _as_member(conn, org_index, HR_USER, "hr")
+            try:
+                elapsed, rows = _timed_query(conn, sql, {})
+                return elapsed, len(rows)
+            finally:
+                conn.rollback()
+
+        for name in REPORTS:
+            sql = f"select * from public.{name}()"
+            samples, base, sizes = [], [], []
+            for round_ in range(rounds):
+                org_index = 1 + round_ % orgs
+                timed(sql, org_index)
+                timed(baseline, org_index)
+                order = (sql, baseline) if round_ % 2 else (baseline, sql)
+                for query in order:
+                    elapsed, size = timed(query, org_index)
+                    if query == sql:
+                        samples.append(elapsed)
+                        sizes.append(size)
+                    else:
+                        base.append(elapsed)
+            figures[name] = {
+                "p50_ms": statistics.median(samples) * 1000,
+                "p95_ms": _percentile(samples, 0.95) * 1000,
+                "baseline_p50_ms": statistics.median(base) * 1000,
+                "baseline_p95_ms": _percentile(base, 0.95) * 1000,
+                "rows": statistics.median(sizes),
+            }
+    return figures
+
+
 def run(orgs: int, per_org: int, score_calls: int, rounds: int) -> dict[str, Any]:
     with migrated_database(seed=True) as dsn:
         api_dsn = with_dbname(
@@ -319,6 +427,8 @@ def run(orgs: int, per_org: int, score_calls: int, rounds: int) -> dict[str, Any
         figures.update(bench_scoring(api_dsn, dsn, score_calls))
         figures["rls"] = bench_rls_ratio(api_dsn, dsn, orgs, rounds)
         figures.update(bench_reporting(api_dsn, dsn, orgs))
+        if _has_function_dsn(dsn, "public.assignment_completion()"):
+            figures["reports"] = bench_reports(api_dsn, orgs, rounds)
         with psycopg.connect(dsn, row_factory=dict_row) as conn:
             figures["db_size"] = conn.execute(
                 "select pg_size_pretty(pg_database_size(current_database())) as size"
@@ -356,6 +466,16 @@ def main() -> None:
                 f"leaderboard_month(): p50 {figures['leaderboard_p50_ms']:.1f} ms, "
                 f"p95 {figures['leaderboard_p95_ms']:.1f} ms"
             )
+    for name, report in figures.get("reports", {}).items():
+        verdict = "meets" if report["p95_ms"] <= REPORT_P95_TARGET_MS else "MISSES"
+        print(
+            f"{name}() as hr ({report['rows']:.0f} rows): p50 {report['p50_ms']:.1f} ms, "
+            f"p95 {report['p95_ms']:.1f} ms; baseline leaderboard_month() p50 "
+            f"{report['baseline_p50_ms']:.1f} ms, p95 {report['baseline_p95_ms']:.1f} ms; "
+            f"ratio p50 {report['p50_ms'] / report['baseline_p50_ms']:.1f}x, "
+            f"p95 {report['p95_ms'] / report['baseline_p95_ms']:.1f}x - {verdict} the "
+            f"{REPORT_P95_TARGET_MS:.0f} ms p95 target"
+        )
 
 
 if __name__ == "__main__":

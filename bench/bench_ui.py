@@ -12,6 +12,11 @@ in the same run:
 Sizes: COACHDESK_BENCH_UI_TURNS (persona/rep exchanges in the call, default 20: about ten
 minutes of conversation), COACHDESK_BENCH_UI_SYNC (attempts queued offline, default 20),
 COACHDESK_BENCH_UI_STARTS (cold starts per side, default 3).
+
+HR's Reports tab (also alone: `python -m bench.bench_ui --reports`): from constructing the pane
+to the event loop handling its next event (interactive: target ≤ 1 s), and on to every report
+shown, against a bare widget built and shown the same way; COACHDESK_BENCH_UI_REPORTS times
+(default 5), alternating.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ STALL_TARGET_MS = 50.0
 TURNS = int(os.environ.get("COACHDESK_BENCH_UI_TURNS", "20"))
 SYNC_ATTEMPTS = int(os.environ.get("COACHDESK_BENCH_UI_SYNC", "20"))
 STARTS = int(os.environ.get("COACHDESK_BENCH_UI_STARTS", "3"))
+REPORT_OPENS = int(os.environ.get("COACHDESK_BENCH_UI_REPORTS", "5"))
+INTERACTIVE_TARGET_S = 1.0
 DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 ADMIN = "a0000000-0000-4000-8000-000000000004"
 ANSWER = (
@@ -408,6 +415,94 @@ def in_process(stack: Stack) -> dict[str, object]:
     }
 
 
+# HR's Reports tab ----------------------------------------------------------------------------
+def _until_next_event() -> None:
+    """Until the event loop has handled an event posted now: the screen answers input again."""
+    from PySide6.QtCore import QTimer
+
+    handled: list[bool] = []
+    QTimer.singleShot(0, lambda: handled.append(True))
+    _pump_until(lambda: handled, 30)
+
+
+def reports_screen(stack: Stack) -> dict[str, float]:
+    """Medians over REPORT_OPENS opens of the Reports pane as HR, and of a bare widget."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    from app.client.backend import SyncedBackend
+    from app.client.views import ServerConfig
+    from app.logs import configure_logging
+    from ui.context import AppContext
+    from ui.preferences import Preferences
+    from ui.reports_pane import ReportsPane
+    from ui.theme import Theme, ThemeChoice
+    from ui.workers import Workers
+
+    configure_logging("WARNING")
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        prefs = Preferences.load(
+            QSettings(str(folder / "ui.ini"), QSettings.Format.IniFormat),
+            folder / "config.toml",
+            folder / "managed.toml",
+        )
+        backend = SyncedBackend(
+            ServerConfig(stack.url, stack.anon_key), data_dir=folder / "data", remember=False
+        )
+        workers = Workers.create()
+        ctx = AppContext(backend, workers, Theme(app, ThemeChoice.LIGHT), prefs)
+        backend.sign_in("hr@demo.coachdesk.test", "coachdesk-demo")
+        backend.sync_now()
+        bare, interactive, loaded = [], [], []
+        try:
+            for _ in range(REPORT_OPENS):
+                start = time.perf_counter()
+                label = QLabel("ready")
+                label.show()
+                _until_next_event()
+                bare.append(time.perf_counter() - start)
+                label.close()
+
+                start = time.perf_counter()
+                pane = ReportsPane(ctx)
+                pane.resize(1366, 768)
+                pane.show()
+                pane.refresh()  # what showing the tab does
+                _until_next_event()
+                interactive.append(time.perf_counter() - start)
+                _pump_until(
+                    lambda p=pane: not p.loading and p.scores.rows and p.charts.org_months, 60
+                )
+                loaded.append(time.perf_counter() - start)
+                pane.close()
+                pane.deleteLater()
+                _until_next_event()
+        finally:
+            backend.sign_out(discard_unsynced=True)
+            backend.close()
+            workers.shutdown()
+    return {
+        "bare_s": statistics.median(bare),
+        "interactive_s": statistics.median(interactive),
+        "interactive_max_s": max(interactive),
+        "loaded_s": statistics.median(loaded),
+    }
+
+
+def print_reports_screen(figures: dict[str, float]) -> None:
+    verdict = "meets" if figures["interactive_max_s"] <= INTERACTIVE_TARGET_S else "MISSES"
+    print(
+        f"HR's Reports tab: interactive {figures['interactive_s'] * 1000:.0f} ms after it opens "
+        f"(slowest of {REPORT_OPENS}: {figures['interactive_max_s'] * 1000:.0f} ms; a bare "
+        f"widget {figures['bare_s'] * 1000:.1f} ms, ratio "
+        f"{figures['interactive_s'] / figures['bare_s']:.0f}x) - {verdict} the "
+        f"{INTERACTIVE_TARGET_S:.0f} s target; every report shown after "
+        f"{figures['loaded_s'] * 1000:.0f} ms"
+    )
+
+
 def main() -> None:
     # Stall figures depend on what else the machine runs; say how busy it was.
     load_before = os.getloadavg()[0]
@@ -419,6 +514,7 @@ def main() -> None:
             f"ratio {starts['app_home_s'] / starts['bare_qt_s']:.1f}x); median of {STARTS}"
         )
         figures = in_process(stack)
+        print_reports_screen(reports_screen(stack))
     idle = figures["idle"]
     print(
         f"idle loop (baseline): longest gap between {HEARTBEAT_MS} ms beats "
@@ -464,5 +560,8 @@ if __name__ == "__main__":
         _bare_qt_child()
     elif sys.argv[1:] == ["--app-child"]:
         _app_child()
+    elif sys.argv[1:] == ["--reports"]:
+        with stack_process() as running:
+            print_reports_screen(reports_screen(running))
     else:
         main()

@@ -400,7 +400,7 @@ def _hr_screens(window, shooter, password) -> None:  # noqa: ANN001
     wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")
     _sign_in(window, "hr@demo.coachdesk.test", password)
     reports = window.reports
-    wait_until(lambda: reports.charts.org_months and reports.assignments, "HR's reports")
+    wait_until(lambda: reports.charts.org_months and reports.report, "HR's reports")
     shooter.shoot(window, "19-hr-reports")
     window.sign_out()
     wait_until(lambda: window.pages.currentWidget() is window.signin, "sign-in")

@@ -49,6 +49,7 @@ class ManagedAssignment:
     note: str
     created_at: datetime | None
     people: tuple[PersonProgress, ...]
+    track_id: str | None = None
 
     def count(self, progress: Progress) -> int:
         return sum(1 for person in self.people if person.progress is progress)
@@ -141,6 +142,7 @@ def _managed(
         note=assignment.note,
         created_at=assignment.created_at,
         people=tuple(sorted(people, key=lambda p: p.display_name.casefold())),
+        track_id=assignment.track_id,
     )
 
 

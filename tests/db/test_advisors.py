@@ -214,6 +214,13 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "org_overview(integer)",
     "scenario_insights(uuid)",
     "reporting_freshness()",  # needs a current org; returns no data of any org
+    # HR's completion reports: managers, admins, hr of the current org (private.reporting_org);
+    # a manager's rows are their own teams' people (private.reporting_people)
+    "assignment_completion()",
+    "team_completion()",
+    "track_completion()",
+    "overdue_assignments()",
+    "scenario_score_distribution()",
     "rotate_webhook_secret(uuid)",
     "redeliver_webhook(uuid)",
     # admins of the current org: returns the new endpoint's secret, which they may not SELECT

@@ -21,6 +21,8 @@ from typing import Protocol
 import structlog
 from PySide6.QtCore import QObject, QProcess, Signal, Slot
 
+from audio.voices import ESPEAK_LIST_ARGS, Voice, find_voice, parse_espeak_voices
+
 log = structlog.get_logger(__name__)
 
 # Qt's test engine speaks nothing; it must never stand in for a real voice. speech-dispatcher
@@ -101,7 +103,9 @@ class PersonaVoice(QObject):
         return self._speech is not None or self._espeak is not None
 
     def say(self, text: str, voice_hint: str | None = None) -> bool:
-        """Start saying `text`; False (and no `finished`) when there is no voice."""
+        """Start saying `text` in the voice the persona's `voice` field names (audio.voices:
+        a voice's name or a language tag; one this computer lacks: the default voice); False
+        (and no `finished`) when there is no voice."""
         if self._espeak is not None:
             self._speaking = True
             self._espeak.say(text, voice_hint)
@@ -109,13 +113,21 @@ class PersonaVoice(QObject):
         if self._speech is None:
             return False
         if voice_hint:
-            from PySide6.QtCore import QLocale
-
-            # "en-gb" -> en_GB; an unknown locale leaves the engine's default voice.
-            self._speech.setLocale(QLocale(voice_hint.replace("-", "_")))
+            self._choose_qt_voice(voice_hint)
         self._speaking = True
         self._speech.say(text)
         return True
+
+    def list_voices(self, on_listed: Callable[[list[Voice]], None]) -> None:
+        """The voices this engine has, to `on_listed` on the GUI thread: the system engine's
+        at once, espeak-ng's once `espeak-ng --voices` answers (its own process: the GUI
+        never waits); [] without a voice."""
+        if self._speech is not None:
+            on_listed(self._qt_voices())
+        elif self._espeak is not None:
+            self._espeak.list_voices(on_listed)
+        else:
+            on_listed([])
 
     def stop(self) -> None:
         if not self._speaking:
@@ -139,6 +151,26 @@ class PersonaVoice(QObject):
         speech.stateChanged.connect(self._state_changed)
         log.info("persona voice", engine=engine)
         return True
+
+    def _qt_voices(self) -> list[Voice]:
+        speech = self._speech
+        voices = speech.availableVoices() if speech is not None else []
+        found = [Voice(v.name(), v.name(), v.locale().bcp47Name().lower()) for v in voices]
+        return sorted(found, key=lambda v: (v.name.casefold(), v.id))
+
+    def _choose_qt_voice(self, hint: str) -> None:
+        from PySide6.QtCore import QLocale
+
+        speech = self._speech
+        chosen = find_voice(self._qt_voices(), hint)
+        wanted = next(
+            (v for v in speech.availableVoices() if chosen and v.name() == chosen.id), None
+        )
+        if wanted is not None:
+            speech.setVoice(wanted)
+        else:
+            # "en-gb" -> en_GB; an unknown locale leaves the engine's default voice.
+            speech.setLocale(QLocale(hint.replace("-", "_")))
 
     def _state_changed(self, state: object) -> None:
         from PySide6.QtTextToSpeech import QTextToSpeech
@@ -186,6 +218,23 @@ class _Espeak(QObject):
         self._player: LinePlayer | None = None
         self._line = 0
         self._played.connect(self._finish)
+
+    def list_voices(self, on_listed: Callable[[list[Voice]], None]) -> None:
+        lister = QProcess(self)
+
+        def listed(code: int, _status: QProcess.ExitStatus) -> None:
+            output = bytes(lister.readAllStandardOutput().data()).decode(errors="replace")
+            lister.deleteLater()
+            on_listed(parse_espeak_voices(output) if code == 0 else [])
+
+        def failed(error: QProcess.ProcessError) -> None:
+            if error == QProcess.ProcessError.FailedToStart:  # never finishes
+                lister.deleteLater()
+                on_listed([])
+
+        lister.finished.connect(listed)
+        lister.errorOccurred.connect(failed)
+        lister.start(self._program, list(ESPEAK_LIST_ARGS))
 
     def say(self, text: str, voice_hint: str | None) -> None:
         self._halt()  # a new line replaces the one being said, as QTextToSpeech.say does

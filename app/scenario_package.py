@@ -8,6 +8,10 @@ A package is a zip holding `scenario.json` and the attachments under `assets/`:
                   "ai_prompt", "time_limit_seconds", "persona", "branching", "rubric"},
      "attachments": [{"name": "briefing.pdf", "type": "application/pdf", "sha256": "…"}]}
 
+A persona with a picture (`persona.avatar`, its file name) makes a version 2 file: the picture
+is listed as `"avatar": {"name", "type", "sha256"}` and kept as `assets/persona/<name>`, so a
+Coachdesk that reads only version 1 says to update rather than import a scenario without it.
+
 Reading checks everything before anything is used, and says what is wrong in one sentence: not a
 zip, no or unreadable `scenario.json`, another format or a newer version, a scenario the
 database would refuse (the same persona/branching/rubric checks as `resources/schemas/` and the
@@ -38,7 +42,8 @@ from typing import Any
 from app.scenarios import Scenario, ScenarioError
 
 FORMAT = "coachdesk-scenario"
-VERSION = 1
+VERSION = 2  # the newest this reads; a file without a persona picture is still written as 1
+PLAIN_VERSION = 1
 SUFFIX = ".coachdesk-scenario"
 DOCUMENT = "scenario.json"
 ASSETS = "assets/"
@@ -46,6 +51,11 @@ ASSETS = "assets/"
 # briefing a trainee reads before the call is a PDF or an image.
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 MAX_ATTACHMENTS = 20
+# A persona's picture is shown at most 96 pixels wide: a few hundred KB is plenty, 5 MB (well
+# inside the bucket's 50 MB) refuses camera originals before they are sent to every trainee.
+MAX_AVATAR_BYTES = 5 * 1024 * 1024
+AVATAR_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+AVATAR_FOLDER = "persona/"  # under assets/ in a package, under the scenario's folder in Storage
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 TYPES = {
     ".pdf": "application/pdf",
@@ -91,6 +101,7 @@ class Attachment:
 class ScenarioPackage:
     scenario: Scenario  # its ai_prompt travels with it
     attachments: tuple[Attachment, ...] = ()
+    avatar: Attachment | None = None  # the persona's picture, named as persona.avatar says
 
 
 # Writing ------------------------------------------------------------------------------------------
@@ -118,22 +129,33 @@ def write_package(path: Path, package: ScenarioPackage) -> Path:
         raise PackageError("two attachments have the same name")
     for attachment in package.attachments:
         _check_attachment(attachment)
-    document = {
+    avatar = package.avatar
+    if avatar is not None:
+        check_avatar(avatar)
+    if (avatar.name if avatar else None) != package.scenario.persona.get("avatar"):
+        raise PackageError("the persona's picture is not the one its avatar field names")
+    document: dict[str, Any] = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if avatar is not None else PLAIN_VERSION,
         "scenario": package.scenario.content(),
-        "attachments": [
-            {"name": a.name, "type": a.type, "sha256": a.sha256} for a in package.attachments
-        ],
+        "attachments": [_listing(a) for a in package.attachments],
     }
+    if avatar is not None:
+        document["avatar"] = _listing(avatar)
     buffer = io.BytesIO()
     text = json.dumps(document, indent=2, default=_json_default) + "\n"
     with zipfile.ZipFile(buffer, "w") as archive:
         _add(archive, DOCUMENT, text.encode("utf-8"))
         for attachment in package.attachments:
             _add(archive, ASSETS + attachment.name, attachment.data)
+        if avatar is not None:
+            _add(archive, ASSETS + AVATAR_FOLDER + avatar.name, avatar.data)
     _write_atomically(path, buffer.getvalue())
     return path
+
+
+def _listing(attachment: Attachment) -> dict[str, str]:
+    return {"name": attachment.name, "type": attachment.type, "sha256": attachment.sha256}
 
 
 def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -192,11 +214,27 @@ def _read(archive: zipfile.ZipFile, name: str) -> ScenarioPackage:
         raise PackageError(f"{name} has no {DOCUMENT}: it is not a Coachdesk scenario file")
     document = _document(archive, entries[DOCUMENT], name)
     listed = _listed_attachments(document, name)
-    extra = sorted(set(entries) - {DOCUMENT} - {ASSETS + a["name"] for a in listed})
+    avatar_listed = _listed_avatar(document, name)
+    known = {DOCUMENT} | {ASSETS + a["name"] for a in listed}
+    if avatar_listed is not None:
+        known.add(ASSETS + AVATAR_FOLDER + avatar_listed["name"])
+    extra = sorted(set(entries) - known)
     if extra:
         raise PackageError(f"{name} holds files its {DOCUMENT} does not list: {', '.join(extra)}")
     attachments = tuple(_attachment(archive, entries, a, name) for a in listed)
-    return ScenarioPackage(_scenario(document.get("scenario"), name), attachments)
+    scenario = _scenario(document.get("scenario"), name)
+    avatar = None
+    if avatar_listed is not None:
+        avatar = _attachment(archive, entries, avatar_listed, name, folder=AVATAR_FOLDER)
+    named = scenario.persona.get("avatar")
+    if named != (avatar.name if avatar else None):
+        raise PackageError(
+            f'{name}: the persona\'s picture "{named}" is not in the file'
+            if avatar is None
+            else f'{name}: the file holds the picture "{avatar.name}" but the persona names '
+            f'"{named}"'
+        )
+    return ScenarioPackage(scenario, attachments, avatar)
 
 
 def _document(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> Mapping[str, Any]:
@@ -240,23 +278,45 @@ def _listed_attachments(document: Mapping[str, Any], name: str) -> list[Mapping[
     return listed
 
 
+def _listed_avatar(document: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    listed = document.get("avatar")
+    if listed is None:
+        return None
+    if not isinstance(listed, Mapping):
+        raise PackageError(f'{name}: "avatar" must be an object')
+    file_name = listed.get("name")
+    if not isinstance(file_name, str) or not plain_attachment_name(file_name):
+        raise PackageError(
+            f"{name}: the persona's picture {file_name!r} is not a plain file name "
+            f"({PLAIN_NAME_RULE})"
+        )
+    return listed
+
+
 def _attachment(
     archive: zipfile.ZipFile,
     entries: Mapping[str, zipfile.ZipInfo],
     listed: Mapping[str, Any],
     name: str,
+    *,
+    folder: str = "",
 ) -> Attachment:
+    """An attachment (or, in `folder` AVATAR_FOLDER, the persona's picture), checked."""
     file_name = str(listed["name"])
-    info = entries.get(ASSETS + file_name)
+    picture = folder == AVATAR_FOLDER
+    info = entries.get(ASSETS + folder + file_name)
     if info is None:
         raise PackageError(f'{name}: the attachment "{file_name}" is listed but not in the file')
-    if info.file_size > MAX_ATTACHMENT_BYTES:
+    limit = MAX_AVATAR_BYTES if picture else MAX_ATTACHMENT_BYTES
+    if info.file_size > limit:
+        what = "a persona's picture" if picture else "briefing attachments"
         raise PackageError(
-            f'{name}: the attachment "{file_name}" is {info.file_size // 2**20} MB; '
-            f"briefing attachments may be at most {MAX_ATTACHMENT_BYTES // 2**20} MB"
+            f'{name}: the attachment "{file_name}" is {info.file_size / 2**20:.1f} MB; '
+            f"{what} may be at most {limit // 2**20} MB"
         )
     try:
-        attachment = Attachment(file_name, type_of(file_name), archive.read(info))
+        kind = avatar_type(file_name) if picture else type_of(file_name)
+        attachment = Attachment(file_name, kind, archive.read(info))
     except PackageError as error:
         raise PackageError(f"{name}: {error}") from None
     if listed.get("type") != attachment.type:
@@ -270,7 +330,7 @@ def _attachment(
             "(its sha256 does not match)"
         )
     try:
-        _check_attachment(attachment)
+        (check_avatar if picture else _check_attachment)(attachment)
     except PackageError as error:
         raise PackageError(f"{name}: {error}") from None
     return attachment
@@ -343,6 +403,59 @@ def _check_attachment(attachment: Attachment) -> None:
             f'the attachment "{attachment.name}" is not really {attachment.type} '
             "(its contents do not match its name)"
         )
+
+
+# The persona's picture ---------------------------------------------------------------------------
+def avatar_type(file_name: str) -> str:
+    """The media type of a persona's picture by its name (PackageError: not PNG or JPEG)."""
+    kind = AVATAR_TYPES.get(Path(file_name).suffix.lower())
+    if kind is None:
+        raise PackageError(
+            f'"{file_name}" cannot be a persona\'s picture: choose a PNG or JPEG image'
+        )
+    return kind
+
+
+def avatar_from_file(path: Path) -> Attachment:
+    """A persona's picture read from disk, checked (type by name, size before reading, the
+    bytes what the name says) and named by its contents, `avatar-<sha256 prefix>.<ext>`: a
+    new picture is a new name, so a copy kept on a computer is never stale."""
+    kind = avatar_type(path.name)
+    try:
+        size = path.stat().st_size
+        if size > MAX_AVATAR_BYTES:
+            raise PackageError(_avatar_too_large(path.name, size))
+        data = path.read_bytes()
+    except OSError as error:
+        raise PackageError(f"cannot read the picture {path}: {error.strerror}") from error
+    check_avatar(Attachment(path.name, kind, data))
+    extension = "png" if kind == "image/png" else "jpg"
+    return Attachment(f"avatar-{hashlib.sha256(data).hexdigest()[:16]}.{extension}", kind, data)
+
+
+def check_avatar(picture: Attachment) -> None:
+    """PackageError unless `picture` is a PNG or JPEG of at most MAX_AVATAR_BYTES whose bytes
+    are what its name says."""
+    if avatar_type(picture.name) != picture.type:
+        raise PackageError(f'the picture "{picture.name}" is not a {picture.type} by its name')
+    if not picture.data:
+        raise PackageError(f'the picture "{picture.name}" is empty')
+    if len(picture.data) > MAX_AVATAR_BYTES:
+        raise PackageError(_avatar_too_large(picture.name, len(picture.data)))
+    if not picture.data.startswith(_MAGIC[picture.type]):
+        label = "PNG" if picture.type == "image/png" else "JPEG"
+        raise PackageError(
+            f'the picture "{picture.name}" is not really a {label} image (its contents do not '
+            "match its name)"
+        )
+
+
+def _avatar_too_large(name: str, size: int) -> str:
+    return (
+        f'the picture "{name}" is {size / 2**20:.1f} MB; a persona\'s picture may be at most '
+        f"{MAX_AVATAR_BYTES // 2**20} MB: save a smaller version (a few hundred pixels is "
+        "plenty)"
+    )
 
 
 def _too_large(name: str) -> str:

@@ -19,11 +19,14 @@ from app.scenario_examples import example_packages as built_examples
 from app.scenario_examples import one_page_pdf
 from app.scenario_package import (
     MAX_ATTACHMENT_BYTES,
+    MAX_AVATAR_BYTES,
     Attachment,
     PackageError,
     ScenarioPackage,
     attachment_from_file,
+    avatar_from_file,
     example_packages,
+    plain_json,
     read_package,
     write_package,
 )
@@ -52,6 +55,97 @@ def test_a_package_round_trips_as_a_new_draft_with_its_attachments(tmp_path, pac
     assert back.scenario.rubric == original.rubric
     assert back.scenario.ai_prompt == "Be Dana."
     assert back.attachments == package.attachments
+
+
+@pytest.fixture
+def pictured(package, tmp_path) -> ScenarioPackage:
+    """The package with a persona picture, named as the editor names it."""
+    portrait = tmp_path / "Dana.png"
+    portrait.write_bytes(PNG)
+    picture = avatar_from_file(portrait)
+    persona = {**package.scenario.persona, "avatar": picture.name}
+    return replace(package, scenario=replace(package.scenario, persona=persona), avatar=picture)
+
+
+def test_a_persona_picture_travels_in_a_version_2_file(tmp_path, package, pictured):
+    path = write_package(tmp_path / "pictured", pictured)
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        version = json.loads(archive.read("scenario.json"))["version"]
+    picture = pictured.avatar
+    assert picture is not None and re.fullmatch(r"avatar-[0-9a-f]{16}\.png", picture.name)
+    assert version == 2 and f"assets/persona/{picture.name}" in names
+    back = read_package(path)
+    assert back.avatar == picture and back.scenario.persona["avatar"] == picture.name
+    assert back.attachments == package.attachments  # the picture is not a briefing
+    # Without a picture a file is still version 1, byte for byte what older Coachdesks read.
+    with zipfile.ZipFile(write_package(tmp_path / "plain", package)) as archive:
+        assert json.loads(archive.read("scenario.json"))["version"] == 1
+
+
+def test_a_picture_missing_unnamed_or_not_an_image_is_refused(tmp_path, package, pictured):
+    picture = pictured.avatar
+    assert picture is not None
+    listing = {"name": picture.name, "type": picture.type, "sha256": picture.sha256}
+    inside = {f"assets/persona/{picture.name}": picture.data}
+
+    def document(persona_avatar: str | None, avatar: dict[str, Any] | None) -> bytes:
+        def change(d: dict[str, Any]) -> None:
+            d["version"] = 2
+            d["scenario"] = plain_json(d["scenario"])  # valid, to reach the picture's checks
+            if persona_avatar is not None:
+                d["scenario"]["persona"] = {**d["scenario"]["persona"], "avatar": persona_avatar}
+            if avatar is not None:
+                d["avatar"] = avatar
+
+        return _document(package, change)
+
+    assets = _assets(package)
+    cases = [
+        ({"scenario.json": document(picture.name, None), **assets}, "is not in the file"),
+        (
+            {"scenario.json": document(None, listing), **assets, **inside},
+            "but the persona names",
+        ),
+        ({"scenario.json": document(picture.name, listing), **assets}, "listed but not in"),
+        (
+            {"scenario.json": document(picture.name, {**listing, "name": "../x.png"}), **assets},
+            "not a plain file name",
+        ),
+        (
+            {
+                "scenario.json": document("face.gif", {**listing, "name": "face.gif"}),
+                **assets,
+                "assets/persona/face.gif": b"GIF89a",
+            },
+            "choose a PNG or JPEG",
+        ),
+    ]
+    for files, expected in cases:
+        with pytest.raises(PackageError, match=re.escape(expected)):
+            read_package(_zip(tmp_path, files))
+    with pytest.raises(PackageError, match="not the one its avatar field names"):
+        write_package(tmp_path / "mismatch", replace(pictured, avatar=None))
+
+
+def test_picture_files_are_checked_before_anything_uses_them(tmp_path):
+    gif = tmp_path / "face.gif"
+    gif.write_bytes(b"GIF89a")
+    with pytest.raises(PackageError, match="choose a PNG or JPEG image"):
+        avatar_from_file(gif)
+    fake = tmp_path / "face.jpg"
+    fake.write_bytes(PNG)
+    with pytest.raises(PackageError, match="is not really a JPEG image"):
+        avatar_from_file(fake)
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as file:
+        file.write(PNG)
+        file.truncate(MAX_AVATAR_BYTES + 1)
+    with pytest.raises(PackageError, match="may be at most 5 MB"):
+        avatar_from_file(huge)
+    jpeg = tmp_path / "Face.JPEG"
+    jpeg.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 16)
+    assert avatar_from_file(jpeg).name.endswith(".jpg")
 
 
 def test_the_shipped_examples_import_and_match_what_makes_them():

@@ -2,7 +2,9 @@
 level meter, elapsed time, the transcript of finished turns, and end turn / end call.
 
 Each persona line is always shown as text, beside the persona's avatar and name, voice or not;
-where the persona has no voice (no speech engine, or it failed) the screen says so.
+where the persona has no voice (no speech engine, or it failed) the screen says so. The avatar is
+the persona's picture where the scenario has one (fetched once through app/client/avatars.py and
+kept, so offline calls show it too), its initials until then or without one.
 
 Keyboard: Space or Ctrl+Enter ends your turn (so does a pause, if the setting is on), Ctrl+E ends
 the call, Ctrl+K skips the voice.
@@ -11,6 +13,7 @@ All work happens in PracticeController; this screen only shows its signals.
 
 from __future__ import annotations
 
+import structlog
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -24,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.avatars import AvatarService, avatar_name
 from app.client.formatting import clock, score_text
 from app.client.views import AttemptRow
 from app.practice import PersonaLine, PracticeResult, RepTurn, TurnStatus
@@ -38,6 +42,8 @@ from ui.widgets.confirm import confirm_destructive
 from ui.widgets.headings import muted, subheading
 from ui.widgets.level_meter import LevelMeter
 from ui.widgets.persona_card import PersonaCard
+
+log = structlog.get_logger(__name__)
 
 ELAPSED_TICK_MS = 250
 
@@ -173,6 +179,13 @@ class PracticeScreen(QWidget):
         self.transcript.set_turns([], scenario.profile.name)
         name = scenario.profile.name
         self.speaker_avatar.set_person(name)
+        if avatar_name(scenario) is not None:
+            self.ctx.call(
+                self,
+                lambda: AvatarService(self.ctx.backend).image(scenario),
+                lambda picture: self._show_picture(controller, picture),
+                on_failure=lambda error: log.info("persona picture not shown", error=str(error)),
+            )
         self.speaker_name.setText(name)
         self.persona_line.setText(f"{name} will answer in a moment…")
         self._show_voice_problem(voice_problem)
@@ -233,6 +246,11 @@ class PracticeScreen(QWidget):
             self.controller = None
 
     # Signals --------------------------------------------------------------------------------
+    def _show_picture(self, controller: PracticeController, picture: bytes | None) -> None:
+        if controller is self.controller:  # not a call since replaced
+            self.persona_card.avatar.set_picture(picture)
+            self.speaker_avatar.set_picture(picture)
+
     def _show_voice_problem(self, text: str | None) -> None:
         self.voice_notice.setText(text or "")
         self.voice_notice.setVisible(bool(text))

@@ -333,6 +333,11 @@ class SyncedBackend:
         """Where the sign-in is kept when there is no system keyring and the user chose a file."""
         return self._data_dir / ENCRYPTED_SIGN_IN_FILE
 
+    @property
+    def pictures_folder(self) -> Path:
+        """Where the personas' pictures are kept once seen (app/client/avatars.py)."""
+        return self._data_dir / "avatars"
+
     @_on_owner(between_rounds=True)
     def keep_sign_in_encrypted(self, passphrase: str) -> None:
         """No system keyring: keep the sign-in in a file encrypted with `passphrase`, made now or

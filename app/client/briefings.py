@@ -160,34 +160,21 @@ class BriefingsService(LiveService):
                 raise BriefingError(f"“{name}” could not be downloaded: {error}.") from error
 
         data = self._backend.live(download)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        # Whole or not at all: a viewer opening a half-written PDF shows nonsense.
-        handle, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
         try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(partial, target)
+            return save_whole(folder, name, data)
         except OSError as error:
-            with contextlib.suppress(OSError):
-                os.unlink(partial)
             raise BriefingError(f"“{name}” could not be saved in {folder}: {error}") from error
-        return target
 
     # Helpers -------------------------------------------------------------------------------
     def _signed_url(self, session: Any, scenario: Scenario, name: str) -> str:
-        path = f"{BUCKET}/{_object(scenario, _plain(name))}"
         try:
-            url = str(session.rpc("grant_signed_url", {"path": path, "ttl": SIGNED_URL_TTL_S}))
+            return signed_url(session, self._backend.server.url, _object(scenario, _plain(name)))
         except RejectedError as error:
             if error.code == "42501":  # one answer for "absent" and "not yours"
                 raise BriefingError(
                     f"“{name}” is not attached to this scenario any more (or not yours to read)."
                 ) from error
             raise
-        if url.startswith("/"):  # relative to the Storage API, as createSignedUrl answers
-            url = f"{self._backend.server.url.rstrip('/')}/storage/v1{url}"
-        return url
 
     def _refusal(
         self, error: CoachdeskError, name: str, kind: str, size: int
@@ -228,6 +215,32 @@ class BriefingsService(LiveService):
         return None
 
 
+def signed_url(session: Any, server_url: str, key: str) -> str:
+    """A signed URL of the `scenario-assets` object `key`, valid for SIGNED_URL_TTL_S seconds
+    (on the owner thread; RejectedError 42501 when it is absent or not the caller's to read)."""
+    path = f"{BUCKET}/{key}"
+    url = str(session.rpc("grant_signed_url", {"path": path, "ttl": SIGNED_URL_TTL_S}))
+    if url.startswith("/"):  # relative to the Storage API, as createSignedUrl answers
+        url = f"{server_url.rstrip('/')}/storage/v1{url}"
+    return url
+
+
+def save_whole(folder: Path, name: str, data: bytes) -> Path:
+    """Write `folder/name` whole or not at all (a viewer opening a half-written PDF shows
+    nonsense; a half-cached picture would stay broken); OSError when it cannot."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(partial, folder / name)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+        raise
+    return folder / name
+
+
 def _folder(scenario: Scenario) -> str:
     return f"{scenario.org_id}/{scenario.id}"
 
@@ -261,4 +274,12 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
-__all__ = ["SIGNED_URL_TTL_S", "Briefing", "BriefingError", "BriefingsService", "size_text"]
+__all__ = [
+    "SIGNED_URL_TTL_S",
+    "Briefing",
+    "BriefingError",
+    "BriefingsService",
+    "save_whole",
+    "signed_url",
+    "size_text",
+]

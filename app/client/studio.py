@@ -28,9 +28,12 @@ from app.client.errors import PermissionDenied
 from app.client.views import Backend, Scenario
 from app.errors import CoachdeskError
 from app.scenario_package import (
+    AVATAR_FOLDER,
     Attachment,
     PackageError,
     ScenarioPackage,
+    avatar_type,
+    plain_attachment_name,
     plain_json,
     read_package,
     type_of,
@@ -109,9 +112,12 @@ class StudioService:
             raise StudioError(str(error)) from error
         scenario = replace(package.scenario, org_id=account.org_id, status=Status.DRAFT)
         self._live(lambda s: s.client.table("scenarios").insert(_row(scenario)).execute())
+        files = [(a.name, a) for a in package.attachments]
+        if package.avatar is not None:
+            files.append((AVATAR_FOLDER + package.avatar.name, package.avatar))
         try:
-            for attachment in package.attachments:
-                self._live(lambda s, a=attachment: _upload(s, _asset_path(scenario, a.name), a))
+            for name, attachment in files:
+                self._live(lambda s, n=name, a=attachment: _upload(s, _asset_path(scenario, n), a))
         except CoachdeskError:
             # No draft without the briefing it came with: take it back, then say why.
             with contextlib.suppress(CoachdeskError):
@@ -126,8 +132,15 @@ class StudioService:
         self._require_admin()
         scenario = self._backend.scenario(scenario_id)
         attachments = self._live(lambda s: _download_all(s, scenario))
+        avatar = self._live(lambda s: _download_avatar(s, scenario))
+        if avatar is None and "avatar" in scenario.persona:
+            # Its picture is not on the server (a version made before it was chosen): the
+            # file says nothing of a picture it cannot carry.
+            persona = {k: v for k, v in scenario.persona.items() if k != "avatar"}
+            scenario = replace(scenario, persona=persona)
         try:
-            written = write_package(path, ScenarioPackage(scenario, tuple(attachments)))
+            package = ScenarioPackage(scenario, tuple(attachments), avatar)
+            written = write_package(path, package)
         except PackageError as error:
             raise StudioError(str(error)) from error
         log.info("scenario exported", scenario_id=scenario_id, attachments=len(attachments))
@@ -351,6 +364,24 @@ def _download_all(session: Any, scenario: Scenario) -> list[Attachment]:
         data = bucket.download(f"{folder}/{name}")
         attachments.append(Attachment(name, type_of(name), data))
     return attachments
+
+
+def _download_avatar(session: Any, scenario: Scenario) -> Attachment | None:
+    """The persona's picture (app/client/avatars.py keeps it there), None if it has none or
+    it is not on the server."""
+    name = scenario.persona.get("avatar")
+    if not isinstance(name, str) or not plain_attachment_name(name):
+        return None
+    try:
+        kind = avatar_type(name)
+    except PackageError:
+        return None
+    bucket = session.client.storage.from_(BUCKET)
+    folder = _asset_path(scenario, AVATAR_FOLDER.rstrip("/"))
+    listed: Iterable[Mapping[str, Any]] = bucket.list(folder) or []
+    if not any(entry.get("name") == name and entry.get("id") is not None for entry in listed):
+        return None
+    return Attachment(name, kind, bucket.download(f"{folder}/{name}"))
 
 
 def _delete_scenario(session: Any, scenario_id: str) -> None:

@@ -357,6 +357,8 @@ class Backend(Protocol):
     def keyring_problem(self) -> str | None: ...  # why sign-in cannot be remembered, if so
     @property
     def encrypted_sign_in_file(self) -> Path: ...  # the sign-in when kept in an encrypted file
+    @property
+    def pictures_folder(self) -> Path: ...  # personas' pictures kept once seen
 
     # session
     def sign_in(self, email: str, password: str) -> Account: ...

@@ -1,12 +1,13 @@
-"""A person's avatar: their initials on a disc whose colour follows from the name, so one
-persona looks the same on every screen and two personas of a scenario list look different."""
+"""A person's avatar: their picture in a disc where there is one (a persona's `avatar`), else
+their initials on a disc whose colour follows from the name, so one persona looks the same on
+every screen and two personas of a scenario list look different."""
 
 from __future__ import annotations
 
 import zlib
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
 # Mid-tone discs that white initials read on (contrast ≥ 4.5:1), in light and dark themes.
@@ -33,20 +34,49 @@ class Avatar(QLabel):
         self.setObjectName("avatar")
         self.setFixedSize(size, size)
         self.initials = ""
+        self.showing_picture = False
+        self._name = ""
         self.set_person("")
 
-    def set_person(self, name: str) -> None:
+    def set_person(self, name: str, picture: bytes | None = None) -> None:
+        """Show `name`'s picture (PNG or JPEG bytes) if given and readable, else initials."""
+        self._name = name
         self.initials = initials(name)
         self.setAccessibleName(f"Avatar of {name}" if name else "Avatar")
+        image = QImage.fromData(picture) if picture else QImage()
+        self.showing_picture = not image.isNull()
         ratio = self.devicePixelRatioF() or 1.0
         pixmap = QPixmap(round(self._size * ratio), round(self._size * ratio))
         pixmap.setDevicePixelRatio(ratio)
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        area = QRectF(0, 0, self._size, self._size)
+        if self.showing_picture:
+            self._paint_picture(painter, image, area)
+        else:
+            self._paint_initials(painter, name, area)
+        painter.end()
+        self.setPixmap(pixmap)
+
+    def set_picture(self, picture: bytes | None) -> None:
+        """The same person, now with (or without) a picture."""
+        self.set_person(self._name, picture)
+
+    @staticmethod
+    def _paint_picture(painter: QPainter, image: QImage, area: QRectF) -> None:
+        # Cropped to a centred square, then to the disc: a portrait keeps its face.
+        side = min(image.width(), image.height())
+        square = image.copy((image.width() - side) // 2, (image.height() - side) // 2, side, side)
+        clip = QPainterPath()
+        clip.addEllipse(area)
+        painter.setClipPath(clip)
+        painter.drawImage(area, square)
+
+    def _paint_initials(self, painter: QPainter, name: str, area: QRectF) -> None:
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(disc_color(name)))
-        area = QRectF(0, 0, self._size, self._size)
         painter.drawEllipse(area)
         font = QFont(self.font())
         font.setBold(True)
@@ -54,5 +84,3 @@ class Avatar(QLabel):
         painter.setFont(font)
         painter.setPen(QColor("#ffffff"))
         painter.drawText(area, Qt.AlignmentFlag.AlignCenter, self.initials)
-        painter.end()
-        self.setPixmap(pixmap)

@@ -1,15 +1,18 @@
-"""Try a scenario from the editor: the real practice engine, answered by typing or by a WAV file,
-with which edge each answer took and why, and a provisional score by the edited rubric.
+"""Try a scenario from the editor: the real practice engine, answered by typing, by a WAV file or
+through the microphone, with which edge each answer took and why, and a provisional score by the
+edited rubric.
 
 Nothing is saved: a try creates no attempt, writes nothing to the cache or the recordings
-folder, and keeps its few files (the typed turns' silent audio) in a temporary folder that
-`close()` removes. No Qt: ui/studio/try_it.py is the dialog over it.
+folder, and keeps its few files (the typed turns' silent audio, the microphone's recordings)
+in a temporary folder, `scratch`, that `close()` removes. No Qt: ui/studio/try_it.py is the
+dialog over it.
 
     run = TryRun(editor.edited(), transcriber)   # transcriber: only needed for WAV answers
     run.start()                                  # the persona's first line
     step = run.say("Hi Dana, I am calling from Coachdesk")
     step.reason                                  # 'keyword "calling" (edge 1: keywords …)'
     step = run.answer_wav(Path("answer.wav"))    # blocks while transcribing: a worker thread
+    step = run.answer_wav(recorded, source=AnswerSource.MICROPHONE)  # a take in run.scratch
     outcome = run.outcome()                      # transcript and score by the edited rubric
 """
 
@@ -56,6 +59,7 @@ NOTHING_SAVED = "Nothing is saved: this is a try."
 class AnswerSource(StrEnum):
     TYPED = "typed"
     WAV = "wav"
+    MICROPHONE = "microphone"  # recorded in the try (audio.capture.Recorder), then as a WAV
 
 
 class NoSpeechModel(AudioError):
@@ -201,16 +205,28 @@ class TryRun:
             self._answers.typed = None
         return self._record(turn, AnswerSource.TYPED, text)
 
-    def answer_wav(self, path: Path, progress: Callable[[float], None] | None = None) -> TryStep:
-        """The rep's answer spoken in a WAV (or any audio file the app reads), transcribed by the
-        app's transcriber; a file that cannot be read or transcribed is a FAILED turn (the
-        dialog then hears nothing), as in a real call. Blocks: call it off the GUI thread."""
+    def answer_wav(
+        self,
+        path: Path,
+        progress: Callable[[float], None] | None = None,
+        *,
+        source: AnswerSource = AnswerSource.WAV,
+    ) -> TryStep:
+        """The rep's answer spoken in a WAV (or any audio file the app reads: a microphone
+        take's FLAC too, `source` MICROPHONE), transcribed by the app's transcriber; a file that
+        cannot be read or transcribed is a FAILED turn (the dialog then hears nothing), as in a
+        real call. Blocks: call it off the GUI thread."""
         self._progress = progress
         try:
             turn = self.session.answer(Path(path))
         finally:
             self._progress = None
-        return self._record(turn, AnswerSource.WAV, turn.text)
+        return self._record(turn, source, turn.text)
+
+    @property
+    def scratch(self) -> Path:
+        """The try's temporary folder, where the microphone's takes go (removed by close())."""
+        return Path(self._folder.name)
 
     def cancel(self) -> None:
         """Stop a running transcription soon (thread-safe): that answer ends as FAILED."""

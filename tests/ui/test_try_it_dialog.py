@@ -4,13 +4,16 @@ the provisional score by the edited rubric, the persona's voice; and nothing sav
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import replace
 
 from PySide6.QtCore import Qt
+from test_practice_paths import Microphones
 
-from app.client.demo import COLD_CALL_ANSWERS
+from app.client.demo import COLD_CALL_ANSWERS, FileMicrophone
 from app.rubric_edit import from_document, preview, to_document
 from app.scenarios import load_scenarios
+from audio.devices import check_input
 from ui.studio.try_it import TryItDialog
 from ui.voice import PersonaVoice
 
@@ -154,3 +157,53 @@ def test_when_no_edge_matches_the_why_panel_says_the_persona_waits(qtbot, ctx) -
     assert dialog.why.item(0).text() == "1. open → open: no edge matched: the persona waits"
     assert "the persona waits" in dialog.status.text() and dialog.answer.isEnabled()
     assert dialog.transcript.toPlainText().count("Dana Whitfield: ") == 1
+
+
+def test_speaking_needs_a_microphone_checked_as_before_a_call_then_records_and_transcribes(
+    qtbot, ctx, transcriber, speech, monkeypatch
+) -> None:
+    saved = _nothing_saved(ctx, monkeypatch)
+    computer = Microphones()  # PortAudio's answers on a computer with no microphone
+    heard = FileMicrophone([speech("Hi, my name is Sam and I am calling from Coachdesk.")], pace=0)
+    opened: list[str | None] = []
+    dialog = TryItDialog(
+        ctx,
+        COLD_CALL,
+        transcriber=transcriber,
+        microphone=lambda device: opened.append(device) or heard,
+        input_check=functools.partial(check_input, check_settings=computer.check_input_settings),
+        input_devices=lambda: list(computer.plugged),
+    )
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.speak_button.text() == "Spea&k" and dialog.speak_button.isEnabled()
+
+    dialog.speak_button.click()
+    problem = dialog.status.text()
+    assert problem.startswith("Cannot record: no microphone is connected.")
+    check = dialog.microphone_check
+    assert check is not None and check.isVisible() and check.problem.text() == problem
+    assert not dialog.recording and opened == []
+    # Typing and a WAV stay usable meanwhile.
+    assert dialog.answer.isEnabled() and dialog.wav_button.isEnabled()
+
+    computer.plug("USB Headset")
+    check.retry_button.click()  # the default still does not record; the headset is listed now
+    check.picker.setCurrentIndex(check.picker.findData("USB Headset"))
+    check.retry_button.click()
+    assert opened == ["USB Headset"] and dialog.recording
+    assert dialog.speak_button.text() == "Sto&p" and dialog.status.text().startswith("Recording")
+    assert not dialog.answer.isEnabled() and not dialog.wav_button.isEnabled()
+    assert not dialog.end_button.isEnabled() and not dialog.restart_button.isEnabled()
+    recorder = heard.recorders[-1]
+    qtbot.waitUntil(lambda: heard.heard(recorder), timeout=30_000)
+
+    dialog.speak_button.click()  # Stop: transcribed off the GUI thread, as a WAV answer is
+    assert not dialog.recording and dialog.speak_button.text() == "Spea&k"
+    qtbot.waitUntil(lambda: dialog.why.count() == 1 and not dialog.busy, timeout=60_000)
+    assert dialog.why.item(0).text().startswith('1. open → why: keyword "calling"')
+    assert "You (spoken): " in dialog.transcript.toPlainText()
+    assert dialog.run is not None and (dialog.run.scratch / "spoken-01.flac").exists()
+    scratch = dialog.run.scratch
+    dialog.close()
+    assert not scratch.exists() and saved == []  # the take went with the try

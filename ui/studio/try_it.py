@@ -1,13 +1,16 @@
 """Try it: the scenario being edited, run on the real practice engine (app/try_it.py), answered
-by typing or with a WAV file; the persona's lines (spoken when the persona's voice is on), why
-each answer took its edge, and the provisional score by the edited rubric. Nothing is saved.
+by typing, with a WAV file or by speaking (Speak / Stop: the microphone through the same
+Recorder a call uses, checked first as before a call: ui/microphone_check.py); the persona
+with its picture and its lines (spoken when the persona's voice is on), why each answer took
+its edge, and the provisional score by the edited rubric. Nothing is saved.
 
 Rendering and dispatch only: the try is app.try_it.TryRun's; answers run on the compute thread
-(ctx.workers.compute), a WAV's transcription with progress and Cancel in the dialog.
+(ctx.workers.compute), a WAV's or a take's transcription with progress and Cancel in the dialog.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,15 +38,28 @@ from app.client.views import Scenario
 from app.practice import EndReason, TranscriberLike, TurnStatus
 from app.scoring import format_number
 from app.try_it import NOTHING_SAVED, AnswerSource, TryOutcome, TryRun, TryStep
+from audio.devices import check_input, list_input_devices
+from audio.errors import AudioError, RecordingStoppedError
 from audio.transcribe import Utterance
 from ui.context import AppContext
 from ui.errors import plain_message
+from ui.microphone_check import InputCheck, InputDevices, MicrophoneCheck, input_problem
 from ui.models import Column, RowTableModel
+from ui.practice_controller import RecorderFactory, RecorderLike
+from ui.practice_controller import microphone as configured_microphone
 from ui.voice import PersonaVoice
+from ui.widgets.avatar import Avatar
 from ui.widgets.table import make_table
 from ui.workers import Handle, Operation, Task
 
 AUDIO_FILES = "Audio files (*.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)"
+SPEAK = "Spea&k"
+STOP = "Sto&p"
+WHO = {
+    AnswerSource.TYPED: "You",
+    AnswerSource.WAV: "You (WAV)",
+    AnswerSource.MICROPHONE: "You (spoken)",
+}
 ENDED = {
     EndReason.END_NODE: "the dialog reached an end",
     EndReason.HUNG_UP: "ended here",
@@ -122,16 +138,28 @@ class TryItDialog(QDialog):
         *,
         transcriber: TranscriberLike | None = None,
         voice: PersonaVoice | None = None,
+        picture: bytes | None = None,
+        microphone: Callable[[str | None], RecorderFactory] = configured_microphone,
+        input_check: InputCheck = check_input,
+        input_devices: InputDevices = list_input_devices,
     ) -> None:
-        """`transcriber`: for WAV answers (None: the configured model in its own process,
-        started on the first WAV and stopped with the dialog); `voice`: the persona's voice
-        (None: one of the dialog's own, when the persona's voice is on in the preferences)."""
+        """`transcriber`: for WAV and spoken answers (None: the configured model in its own
+        process, started on the first and stopped with the dialog); `voice`: the persona's
+        voice (None: one of the dialog's own, when the persona's voice is on in the
+        preferences); `picture`: the persona's (None: initials); `microphone(device)`: the
+        recorders of a microphone (the settings' one, or the one the check's dialog found),
+        checked by `input_check` before each take; `input_devices`: what that dialog offers."""
         super().__init__(parent)
         self.ctx = ctx
         self.scenario = scenario
         self._transcriber = transcriber
         self._own_transcriber: ProcessTranscriber | None = None
         self._voice = voice
+        self._microphone = microphone
+        self._input_check = input_check
+        self._input_devices = input_devices
+        self._recorder: RecorderLike | None = None
+        self.microphone_check: MicrophoneCheck | None = None
         self.run: TryRun | None = None
         self.outcome: TryOutcome | None = None
         self._handle: Handle | None = None
@@ -145,6 +173,10 @@ class TryItDialog(QDialog):
         )
         self.note.setObjectName("tryNote")
         self.note.setWordWrap(True)
+        self.avatar = Avatar(48)
+        self.avatar.set_person(scenario.profile.name, picture)
+        self.persona_label = QLabel(f"{scenario.profile.name}, {scenario.profile.role}".strip(", "))
+        self.persona_label.setObjectName("subheading")
         self.transcript = QPlainTextEdit()
         self.transcript.setObjectName("tryTranscript")
         self.transcript.setAccessibleName("Transcript of the try")
@@ -169,6 +201,9 @@ class TryItDialog(QDialog):
         answer_label.setBuddy(self.answer)
         self.send_button = QPushButton("&Send")
         self.wav_button = QPushButton("Answer with a &WAV file…")
+        self.speak_button = QPushButton(SPEAK)
+        self.speak_button.setObjectName("trySpeak")
+        self.speak_button.setToolTip("Say your answer into the microphone, then press Stop")
         self.end_button = QPushButton("&End the call and score it")
         self.restart_button = QPushButton("&Restart")
         self.progress = _ProgressRow()
@@ -189,12 +224,17 @@ class TryItDialog(QDialog):
         row.addWidget(self.answer, 1)
         row.addWidget(self.send_button)
         row.addWidget(self.wav_button)
+        row.addWidget(self.speak_button)
+        persona = QHBoxLayout()
+        persona.addWidget(self.avatar)
+        persona.addWidget(self.persona_label, 1)
         controls = QHBoxLayout()
         controls.addWidget(self.end_button)
         controls.addStretch(1)
         controls.addWidget(self.restart_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
+        layout.addLayout(persona)
         layout.addWidget(split, 3)
         layout.addLayout(row)
         layout.addWidget(self.progress)
@@ -207,6 +247,7 @@ class TryItDialog(QDialog):
         self.answer.returnPressed.connect(self.send)
         self.send_button.clicked.connect(self.send)
         self.wav_button.clicked.connect(lambda: self.answer_with_wav())
+        self.speak_button.clicked.connect(self.speak)
         self.end_button.clicked.connect(self.end_call)
         self.restart_button.clicked.connect(self.restart)
         self.buttons.rejected.connect(self.reject)
@@ -216,7 +257,7 @@ class TryItDialog(QDialog):
     # Commands (GUI thread) ----------------------------------------------------------------
     def restart(self) -> None:
         """A fresh try of the same scenario, from the persona's first line."""
-        if self.busy:
+        if self.busy or self.recording:
             return
         if self.run is not None:
             self.run.close()
@@ -261,10 +302,66 @@ class TryItDialog(QDialog):
 
         self._answer(work, f"Transcribing {wav.name}…")
 
+    def speak(self) -> None:
+        """Speak: record the answer from the microphone (checked first, as before a call:
+        without one, the check's message and dialog, and typing or a WAV still work); Stop:
+        transcribe it as a WAV answer is."""
+        if self._recorder is not None:
+            self.stop_speaking()
+            return
+        if self.run is None or not self.run.waiting or self.busy:
+            return
+        device = self.ctx.preferences.loaded.settings.input_device
+        check = self._input_check
+        problem = input_problem(check, device)
+        if problem is None:
+            self._record(device)
+            return
+        self.status.setText(problem)
+        dialog = MicrophoneCheck(
+            problem,
+            device=device,
+            check=check,
+            devices=self._input_devices,
+            preferences=self.ctx.preferences,
+            parent=self,
+        )
+        dialog.ready.connect(self._record)
+        dialog.open()
+        self.microphone_check = dialog
+
+    def stop_speaking(self) -> None:
+        """The spoken answer is complete: transcribe it off the GUI thread."""
+        recorder, self._recorder = self._recorder, None
+        run = self.run
+        self.speak_button.setText(SPEAK)
+        if recorder is None or run is None:
+            return
+
+        def work(task: Task) -> TryStep:
+            task.on_cancel(run.cancel)
+            try:
+                audio = recorder.finish()
+            except RecordingStoppedError as error:  # device lost: what was heard still counts
+                if error.path is None:
+                    raise
+                audio = error.path
+            return run.answer_wav(
+                audio,
+                progress=lambda f: task.progress(f, "Transcribing…"),
+                source=AnswerSource.MICROPHONE,
+            )
+
+        self._answer(work, "Transcribing what you said…")
+
+    @property
+    def recording(self) -> bool:
+        return self._recorder is not None
+
     def end_call(self) -> None:
         """Stop here and score the call so far."""
         run = self.run
-        if run is None or self.busy:
+        if run is None or self.busy or self.recording:
             return
         if run.finished and self.outcome is not None:
             return
@@ -293,7 +390,7 @@ class TryItDialog(QDialog):
         if run is not self.run or run is None:
             return
         self.status.clear()
-        who = "You" if step.source is AnswerSource.TYPED else "You (WAV)"
+        who = WHO[step.source]
         if step.status is TurnStatus.FAILED:
             self._line(f"{who}: [not understood: {step.error}]")
         else:
@@ -346,13 +443,31 @@ class TryItDialog(QDialog):
 
     def _enable(self) -> None:
         run = self.run
-        answering = run is not None and run.waiting and not self.busy
+        answering = run is not None and run.waiting and not self.busy and not self.recording
         for widget in (self.answer, self.send_button, self.wav_button):
             widget.setEnabled(answering)
+        self.speak_button.setEnabled(answering or self.recording)
         self.end_button.setEnabled(answering)
-        self.restart_button.setEnabled(not self.busy)
+        self.restart_button.setEnabled(not self.busy and not self.recording)
 
     # Devices ---------------------------------------------------------------------------------
+    def _record(self, device: str | None) -> None:
+        run = self.run
+        if run is None or not run.waiting or self.busy or self.recording:
+            return
+        factory = self._microphone(device)
+        name = f"spoken-{len(run.steps) + 1:02d}"
+        try:
+            recorder = factory(run.scratch, name, lambda _level: None)
+            recorder.start()
+        except (AudioError, OSError) as error:
+            self.status.setText(plain_message(error))
+            return
+        self._recorder = recorder
+        self.speak_button.setText(STOP)
+        self.status.setText("Recording: say your answer, then press Stop.")
+        self._enable()
+
     def _persona_voice(self) -> PersonaVoice | None:
         if not self.ctx.preferences.speak_persona:
             return None
@@ -373,6 +488,11 @@ class TryItDialog(QDialog):
     def _closed(self, _result: int) -> None:
         if self._voice is not None:
             self._voice.stop()
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            # Into the try's folder, removed below: nothing of a try is kept anyway.
+            with contextlib.suppress(AudioError, OSError):
+                recorder.finish()
         if self.run is not None:
             self.run.cancel()
             if not self.busy:

@@ -1,7 +1,8 @@
 """The scenario editor: the form (title, description, difficulty, pass mark, attempt cap, time
-limit, persona, AI instructions), the dialog as a graph (ui/studio/branching_editor.py) and the
-rubric in percentages, checked as the database checks them while editing, with a preview score
-of an attempt of the org by the edited rubric.
+limit, persona with its voice and picture (ui/studio/persona_fields.py), AI instructions), the
+dialog as a graph (ui/studio/branching_editor.py) and the rubric in percentages, checked as the
+database checks them while editing, with a preview score of an attempt of the org by the edited
+rubric.
 
 Rendering and dispatch only: the rules and the preview are app/rubric_edit.py's, saving is
 app/client/studio.py's (off the GUI thread through ctx.call).
@@ -43,12 +44,15 @@ from app.rubric_edit import (
     preview,
     to_document,
 )
+from audio.voices import sample_line
 from ui.context import AppContext
 from ui.errors import plain_message
 from ui.models import Column, RowTableModel
 from ui.studio.branching_editor import BranchingEditor
 from ui.studio.briefings_editor import BriefingsEditor
+from ui.studio.persona_fields import AvatarPicker, VoicePicker
 from ui.studio.try_it import TryItDialog
+from ui.voice import PersonaVoice
 from ui.widgets.table import make_table
 
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
@@ -77,9 +81,18 @@ def _what_it_scores(criterion: Criterion) -> str:
 class ScenarioEditor(QDialog):
     saved = Signal(str)  # the scenario's id
 
-    def __init__(self, ctx: AppContext, scenario: Scenario, parent: QWidget | None = None):
+    def __init__(
+        self,
+        ctx: AppContext,
+        scenario: Scenario,
+        parent: QWidget | None = None,
+        *,
+        voice: PersonaVoice | None = None,
+    ):
+        """`voice`: what "Hear it" speaks with (None: one of the editor's own)."""
         super().__init__(parent)
         self.ctx = ctx
+        self._voice = voice
         self.service = StudioService(ctx.backend)
         self.original = scenario
         self.criteria: list[Criterion] = from_document(scenario.rubric)
@@ -144,8 +157,11 @@ class ScenarioEditor(QDialog):
         self.persona_name = QLineEdit(persona.name)
         self.persona_role = QLineEdit(persona.role)
         self.persona_company = QLineEdit(persona.company)
-        self.persona_voice = QLineEdit(persona.voice or "")
-        self.persona_voice.setPlaceholderText("a language tag such as en-us (optional)")
+        self.persona_voice = VoicePicker(
+            persona.voice, lambda: sample_line(self.branching.document()), voice=self._voice
+        )
+        self.persona_avatar = AvatarPicker(self.ctx, scenario, self.persona_name.text)
+        self.persona_name.textChanged.connect(lambda _t: self.persona_avatar.refresh())
         self.ai_prompt = QPlainTextEdit(scenario.ai_prompt)
         self.ai_prompt.setTabChangesFocus(True)
         self.ai_prompt.setPlaceholderText("Used when an AI persona is configured")
@@ -161,6 +177,7 @@ class ScenarioEditor(QDialog):
             ("Persona r&ole", self.persona_role),
             ("&Company", self.persona_company),
             ("&Voice", self.persona_voice),
+            ("Picture", self.persona_avatar),
             ("A&I instructions", self.ai_prompt),
         ):
             caption = QLabel(label)
@@ -372,10 +389,14 @@ class ScenarioEditor(QDialog):
             "name": self.persona_name.text().strip(),
             "role": self.persona_role.text().strip(),
         }
-        for key, field in (("company", self.persona_company), ("voice", self.persona_voice)):
-            text = field.text().strip()
-            if text:
-                persona[key] = text
+        chosen = {
+            "company": self.persona_company.text().strip(),
+            "voice": self.persona_voice.value,
+            "avatar": self.persona_avatar.file_name,
+        }
+        for key, value in chosen.items():
+            if value:
+                persona[key] = value
             else:
                 persona.pop(key, None)
         return replace(
@@ -417,7 +438,8 @@ class ScenarioEditor(QDialog):
         """The edited scenario on the real practice engine (typed or WAV answers)."""
         if self.check() is not None:
             return None
-        dialog = TryItDialog(self.ctx, self.edited(), self)
+        self.persona_voice.stop()
+        dialog = TryItDialog(self.ctx, self.edited(), self, picture=self.persona_avatar.picture)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.try_dialog = dialog

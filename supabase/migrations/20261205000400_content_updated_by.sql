@@ -2,7 +2,7 @@
 -- edited by" and when). updated_by is the server's, as created_by is
 -- (20261203000320_server_stamped_columns.sql): every insert or update by a person stamps their
 -- auth.uid(), whatever the client sent. The service role and jobs without a user name it
--- themselves on insert and leave it as it was on update (a server job is nobody's edit). The one
+-- themselves on insert (else it is the author, created_by) and leave it as it was on update (a server job is nobody's edit). The one
 -- other change allowed is the foreign key's ON DELETE SET NULL once the user named is gone.
 
 alter table public.scenarios
@@ -41,7 +41,9 @@ begin
   end if;
   if actor is not null then
     new.updated_by := actor;
-  elsif tg_op = 'UPDATE' then
+  elsif tg_op = 'INSERT' then
+    new.updated_by := coalesce(new.updated_by, new.created_by);
+  else
     new.updated_by := old.updated_by;
   end if;
   return new;

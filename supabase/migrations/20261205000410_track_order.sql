@@ -195,7 +195,7 @@ begin
   insert into public.track_scenarios (org_id, track_id, scenario_id, position)
   select track.org_id, track.id, u.id, u.ord
   from unnest(wanted) with ordinality u (id, ord)
-  on conflict (track_id, scenario_id) do update set position = excluded.position
+  on conflict on constraint track_scenarios_track_id_scenario_id_key do update set position = excluded.position
     where public.track_scenarios.position is distinct from excluded.position;
   update public.tracks t set title = t.title where t.id = track.id;
   perform private.write_audit_event(track.org_id, 'track.scenarios_changed', 'tracks', track.id,

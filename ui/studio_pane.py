@@ -142,8 +142,9 @@ class StudioPane(QWidget):
         # actions, and an admin works on one kind at a time.
         self.tabs = QTabWidget()
         self.tabs.setObjectName("studioTabs")
-        self.tabs.addTab(scenarios, "Sce&narios")
-        self.tabs.addTab(self.tracks, "&Tracks")
+        # No mnemonics: every letter of both names is taken on this screen; Ctrl+Tab switches.
+        self.tabs.addTab(scenarios, "Scenarios")
+        self.tabs.addTab(self.tracks, "Tracks")
         self.tabs.currentChanged.connect(lambda _i: self._refresh_tab())
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)

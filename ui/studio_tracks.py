@@ -92,7 +92,9 @@ class TracksPanel(QWidget):
         self.edit_button = QPushButton("&Edit…")
         self.publish_button = QPushButton("Pu&blish")
         self.archive_button = QPushButton("A&rchive")
-        self.restore_button = QPushButton("Re&store")
+        # No mnemonic: Alt+S is Settings', Alt+O Sign out's, the other letters this screen's.
+        self.restore_button = QPushButton("Restore")
+        self.restore_button.setToolTip("An archived track live again")
         self.delete_button = QPushButton("Delete dra&ft…")
 
         filters = QHBoxLayout()

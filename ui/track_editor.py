@@ -79,7 +79,7 @@ class TrackEditor(QDialog):
         self.save_button = QPushButton("&Save")
         self.publish_button = QPushButton("Pu&blish")
         self.archive_button = QPushButton("A&rchive")
-        self.restore_button = QPushButton("Re&store")
+        self.restore_button = QPushButton("Rest&ore")
         self.close_button = QPushButton("Close")
 
         form = QFormLayout()

@@ -79,6 +79,7 @@ class Scenario:
     version: int = 1
     revision: int = 1
     updated_at: datetime | None = None  # when the server last saw it change
+    updated_by: str | None = None  # the user id of whoever changed it last (the server's)
 
     def content(self) -> dict[str, Any]:
         """What an author writes, as the `scenarios` row's columns hold it (no id, org or

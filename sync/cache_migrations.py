@@ -252,6 +252,13 @@ MIGRATIONS: Sequence[str] = (
     );
     create index notifications_org_id_user_id on notifications (org_id, user_id, read_at);
     """,
+    # 7: who last edited a scenario or a track (server migration 20261205000400), for the
+    # Studio's library. As in 5, the next pull reads both tables again to fill it in.
+    """
+    alter table scenarios add column updated_by text;
+    alter table tracks add column updated_by text;
+    delete from sync_cursors where table_name in ('scenarios', 'tracks');
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -96,6 +96,8 @@ def tracks(db: Database, org_id: str) -> list[Track]:
             description=row["description"],
             status=row["status"],
             scenario_ids=tuple(links.get(row["id"], ())),
+            updated_at=parse_time(row["updated_at"]),
+            updated_by=row["updated_by"],
         )
         for row in db.query("select * from tracks where org_id = ? order by title, id", [org_id])
     ]

@@ -121,6 +121,7 @@ class Scenario:
     revision: int = 1
     time_limit_seconds: int | None = None
     updated_at: datetime | None = None  # the server's time of the last change
+    updated_by: str | None = None  # who made it (a user id; None: nobody known)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class Track:
     description: str
     status: str
     scenario_ids: tuple[str, ...]
+    updated_at: datetime | None = None  # the server's time of the last change (or its order's)
+    updated_by: str | None = None  # who made it (a user id; None: nobody known)
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,7 @@ def scenario_from_row(row: Mapping[str, Any]) -> Scenario:
         revision=int(row["revision"]),
         time_limit_seconds=row["time_limit_seconds"],
         updated_at=parse_time(row["updated_at"]),
+        updated_by=row["updated_by"],
     )
 
 

@@ -45,6 +45,7 @@ class AuditAction(enum.StrEnum):
     SCENARIO_ARCHIVED = "scenario.archived"
     TRACK_PUBLISHED = "track.published"
     TRACK_ARCHIVED = "track.archived"
+    TRACK_SCENARIOS_CHANGED = "track.scenarios_changed"
     RECORDING_REMOVED = "recording.removed"
     TRANSCRIPT_REMOVED = "transcript.removed"
 
@@ -359,6 +360,7 @@ class Scenarios(BaseModel):
     version: int
     revision: int
     time_limit_seconds: int | None
+    updated_by: uuid.UUID | None
 
 
 class TeamMembers(BaseModel):
@@ -409,6 +411,7 @@ class Tracks(BaseModel):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     sync_xid: int
+    updated_by: uuid.UUID | None
 
 
 class WebhookDeliveries(BaseModel):

@@ -1,5 +1,6 @@
-"""The admin's Studio tab, its library: every scenario of the org with its status; import and
-export scenario files, duplicate, publish, archive, start a new version, delete a draft.
+"""The admin's Studio tab, its library in two tabs. Scenarios: every scenario of the org with
+its status, who edited it last and when; import and export scenario files, duplicate, publish,
+archive, start a new version, delete a draft. Tracks: ui/studio_tracks.py.
 
 Rendering and dispatch only (app/client/studio.py does the work, off the GUI thread through
 ctx.call); Edit… opens a draft in the scenario editor (ui/studio_editor.py).
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +33,7 @@ from ui.context import AppContext
 from ui.errors import plain_message
 from ui.models import Column, RowTableModel
 from ui.studio_editor import ScenarioEditor
+from ui.studio_tracks import TracksPanel, edited_when
 from ui.widgets.confirm import confirm_destructive
 from ui.widgets.headings import heading, muted
 from ui.widgets.table import make_table
@@ -50,7 +53,13 @@ class LibraryModel(RowTableModel[LibraryItem]):
                 Column("Difficulty", lambda i: i.scenario.difficulty),
                 Column("Pass mark", lambda i: f"{i.scenario.pass_score:g}", align_right=True),
                 Column("Attempts", lambda i: str(i.attempts), align_right=True),
-                Column("Last changed", _changed, sort=lambda i: i.scenario.updated_at or ""),
+                Column("Edited by", lambda i: i.edited_by or "–"),
+                Column(
+                    "Last edited",
+                    lambda i: edited_when(i.scenario.updated_at),
+                    sort=lambda i: i.scenario.updated_at or "",
+                    tooltip=_changed,
+                ),
             ]
         )
 
@@ -58,9 +67,9 @@ class LibraryModel(RowTableModel[LibraryItem]):
         return row.scenario.id
 
 
-def _changed(item: LibraryItem) -> str:
+def _changed(item: LibraryItem) -> str | None:
     moment = item.scenario.updated_at
-    return local_time(moment) if moment is not None else "not sent yet"
+    return local_time(moment) if moment is not None else None
 
 
 class StudioPane(QWidget):
@@ -72,7 +81,7 @@ class StudioPane(QWidget):
         self.items: list[LibraryItem] = []
         self.confirm_box: QMessageBox | None = None
 
-        self.title = heading("Scenario library")
+        self.title = heading("Library")
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search titles and descriptions")
         self.search.setAccessibleName("Search scenarios")
@@ -121,12 +130,25 @@ class StudioPane(QWidget):
         for button in self._selection_buttons:
             actions.addWidget(button)
         actions.addStretch(1)
+        scenarios = QWidget()
+        scenarios.setObjectName("studioScenarios")
+        page = QVBoxLayout(scenarios)
+        page.addLayout(filters)
+        page.addLayout(actions)
+        page.addWidget(self.message)
+        page.addWidget(self.table, 1)
+        self.tracks = TracksPanel(ctx)
+        # Two lists, not one mixed table: a scenario and a track have different columns and
+        # actions, and an admin works on one kind at a time.
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("studioTabs")
+        # No mnemonics: every letter of both names is taken on this screen; Ctrl+Tab switches.
+        self.tabs.addTab(scenarios, "Scenarios")
+        self.tabs.addTab(self.tracks, "Tracks")
+        self.tabs.currentChanged.connect(lambda _i: self._refresh_tab())
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addLayout(filters)
-        layout.addLayout(actions)
-        layout.addWidget(self.message)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.tabs, 1)
 
         self.search.textChanged.connect(lambda _text: self.refresh())
         self.status_filter.currentIndexChanged.connect(lambda _i: self.refresh())
@@ -147,6 +169,16 @@ class StudioPane(QWidget):
 
     # Reading -------------------------------------------------------------------------------
     def refresh(self) -> None:
+        """The scenarios, and the tracks when their tab is the one shown."""
+        if self.tabs.currentWidget() is self.tracks:
+            self.tracks.refresh()
+        self._refresh_scenarios()
+
+    def _refresh_tab(self) -> None:
+        if self.tabs.currentWidget() is self.tracks:
+            self.tracks.refresh()
+
+    def _refresh_scenarios(self) -> None:
         search, status = self.search.text(), self.status_filter.currentData()
 
         def read() -> list[LibraryItem]:

@@ -61,6 +61,7 @@ ACTION_NAMES = {
     AuditAction.SCENARIO_ARCHIVED: "Scenario archived",
     AuditAction.TRACK_PUBLISHED: "Track published",
     AuditAction.TRACK_ARCHIVED: "Track archived",
+    AuditAction.TRACK_SCENARIOS_CHANGED: "Track's scenarios changed",
     AuditAction.RECORDING_REMOVED: "Recording removed",
     AuditAction.TRANSCRIPT_REMOVED: "Transcript removed",
 }
@@ -338,6 +339,11 @@ def _webhooks(action: AuditAction, name: str, facts: _Facts) -> tuple[str, str]:
 
 
 def _content(action: AuditAction, name: str, facts: _Facts) -> tuple[str, str]:
+    if action is AuditAction.TRACK_SCENARIOS_CHANGED:
+        before, after = (list(ids or ()) for ids in facts.change("scenario_ids"))
+        if sorted(before) == sorted(after):
+            return name, f"{facts.text('title')}: reordered"
+        return name, f"{facts.text('title')}: {len(before)} → {len(after)} scenarios"
     return name, facts.text("title")
 
 

@@ -992,4 +992,5 @@ def _scenario(cached: CachedScenario) -> Scenario:
         version=cached.version,
         revision=cached.revision,
         updated_at=cached.updated_at,
+        updated_by=cached.updated_by,
     )

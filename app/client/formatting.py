@@ -41,6 +41,23 @@ def local_time(moment: datetime) -> str:
     return f"{moment.astimezone():%Y-%m-%d %H:%M}"
 
 
+def ago(moment: datetime, now: datetime) -> str:
+    """ "just now", "5 min ago", "3 h ago", "yesterday", "4 days ago"; the date after a week."""
+    seconds = (now - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    days = (now.astimezone().date() - moment.astimezone().date()).days
+    if days == 0:
+        return f"{int(seconds // 3600)} h ago"
+    if days == 1:
+        return "yesterday"
+    if days < 7:
+        return f"{days} days ago"
+    return f"{moment.astimezone():%Y-%m-%d}"
+
+
 def percent(value: Decimal | None) -> str:
     return "–" if value is None else f"{(value * 100).quantize(Decimal('1'))} %"
 

@@ -48,6 +48,9 @@ BUCKET = "scenario-assets"
 # What the database says when the plan's active-scenario limit is reached (migration
 # 20261125001300_billing_and_entitlements.sql).
 _PAYMENT_REQUIRED = "CD402"
+# What it says when a published track would list a scenario that is not published
+# (20261205000410_track_order.sql).
+CONFLICT = "CD409"
 
 
 class Status(StrEnum):
@@ -60,6 +63,7 @@ class Status(StrEnum):
 class LibraryItem:
     scenario: Scenario
     attempts: int
+    edited_by: str = ""  # who changed it last, by name ("" when nobody known)
 
     @property
     def status(self) -> Status:
@@ -87,16 +91,14 @@ class StudioService:
         description, case-insensitively."""
         self._require_admin()
         counts = self._backend.attempts_per_scenario()
-        wanted = search.strip().casefold()
+        names = editor_names(self._backend)
         items = [
-            LibraryItem(scenario, counts.get(scenario.id, 0))
+            LibraryItem(
+                scenario, counts.get(scenario.id, 0), names.get(scenario.updated_by or "", "")
+            )
             for scenario in self._backend.scenarios()
             if (status is None or scenario.status == status)
-            and (
-                not wanted
-                or wanted in scenario.title.casefold()
-                or wanted in scenario.description.casefold()
-            )
+            and matches(search, scenario.title, scenario.description)
         ]
         order = {Status.DRAFT: 0, Status.PUBLISHED: 1, Status.ARCHIVED: 2}
         return sorted(items, key=lambda i: (order[i.status], i.scenario.title.casefold()))
@@ -296,6 +298,9 @@ class StudioService:
 def _plain(error: CoachdeskError) -> CoachdeskError:
     """The database's refusals as what an admin can act on."""
     cause = error.__cause__
+    conflict = f" ({CONFLICT})"  # how sync.client words a refusal it does not classify
+    if isinstance(cause, SyncError) and str(cause).endswith(conflict):
+        return StudioError(conflict_sentence(str(cause).removesuffix(conflict)))
     if isinstance(cause, RejectedError | SyncError) and _PAYMENT_REQUIRED in str(cause):
         return StudioError(
             "Your plan's limit of active scenarios is reached: archive one first, or ask "
@@ -330,6 +335,25 @@ def _lost_save(session: Any, mine: Scenario, content: Mapping[str, Any]) -> str:
         "Nothing of yours was overwritten or lost: your copy is still open; reopen the draft to "
         "see theirs and make your changes again."
     )
+
+
+def matches(search: str, *texts: str) -> bool:
+    """Whether `search` (trimmed, any case) is in one of `texts`; an empty search matches."""
+    wanted = search.strip().casefold()
+    return not wanted or any(wanted in text.casefold() for text in texts)
+
+
+def editor_names(backend: Backend) -> Mapping[str, str]:
+    """User id → display name of the org's members (who edited a scenario or a track)."""
+    return {m.user_id: m.display_name for m in backend.members()}
+
+
+def conflict_sentence(message: str) -> str:
+    """The database's CD409 about a track's scenarios, as a sentence with what to do."""
+    text = message[:1].upper() + message[1:]
+    if "cannot be" in message:
+        return f"{text}. Remove it from the track first, or archive the track."
+    return f"{text}. Publish those scenarios first, or remove them from the track."
 
 
 def _new_id() -> str:
@@ -388,4 +412,13 @@ def _delete_scenario(session: Any, scenario_id: str) -> None:
     session.client.table("scenarios").delete().eq("id", scenario_id).execute()
 
 
-__all__ = ["LibraryItem", "Status", "StudioError", "StudioService"]
+__all__ = [
+    "CONFLICT",
+    "LibraryItem",
+    "Status",
+    "StudioError",
+    "StudioService",
+    "conflict_sentence",
+    "editor_names",
+    "matches",
+]

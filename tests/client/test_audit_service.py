@@ -159,6 +159,13 @@ def test_each_action_reads_as_a_sentence():
     assert describe(
         AuditAction.RECORDING_REMOVED, {"user_id": "a1", "name": "org/a1/call.flac"}, names
     ) == ("Recording removed", "Ana · call.flac")
+    order = {"title": "Onboarding", "before": {"scenario_ids": ["a", "b"]}}
+    assert describe(
+        AuditAction.TRACK_SCENARIOS_CHANGED, {**order, "after": {"scenario_ids": ["b", "a"]}}
+    ) == ("Track's scenarios changed", "Onboarding: reordered")
+    assert describe(
+        AuditAction.TRACK_SCENARIOS_CHANGED, {**order, "after": {"scenario_ids": ["b"]}}
+    ) == ("Track's scenarios changed", "Onboarding: 2 → 1 scenarios")
     for action in AuditAction:  # every action has words, even with details missing
         what, _detail = describe(action, {})
         assert what and what != action.value

@@ -1,7 +1,7 @@
 """The studio's library against the real stack: import an example file (with its briefing),
 publish, archive, publish again, new versions, duplicate, export it back, delete a draft, the
-edit conflict; the plan's limit and the
-role are the server's to enforce."""
+edit conflict; tracks: build, order, publish (only published scenarios), archive, restore,
+delete a draft; the plan's limit and the role are the server's to enforce."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.client.studio import LibraryItem, Status, StudioError, StudioService
+from app.client.studio_tracks import TrackItem, TrackStudio
 from app.client.views import FinishedAttempt, PermissionDenied
 from app.scenario_package import example_packages, read_package
 from app.transcript import load_sample_transcript
@@ -216,3 +217,110 @@ def test_an_attempt_says_which_version_it_was_practised_and_scored_on(studio, ba
     }
     assert backend.attempt(saved[first].id).scenario_version == 1
     assert backend.attempt(saved[second].id).scenario_version == 2
+
+
+# Tracks ---------------------------------------------------------------------------------------
+COLD, CFO, INCUMBENT = (f"f0000000-0000-4000-8000-00000000000{n}" for n in (1, 2, 3))
+DRAFT = "f0000000-0000-4000-8000-000000000004"
+
+
+@pytest.fixture
+def tracks(studio, backend, db) -> Iterator[TrackStudio]:
+    """The admin's tracks; the tracks the test made are removed afterwards."""
+    (started,) = db.execute("select now()").fetchone()
+    yield TrackStudio(backend)
+    db.execute(
+        "delete from public.tracks where org_id = %s and created_at >= %s", (DEMO_ORG, started)
+    )
+
+
+def _track(service: TrackStudio, track_id: str, check: Callable[[TrackItem], bool]):
+    def find() -> TrackItem | None:
+        found = [t for t in service.tracks() if t.track.id == track_id]
+        return found[0] if found and check(found[0]) else None
+
+    return find
+
+
+def test_an_admin_builds_orders_publishes_archives_and_restores_a_track(tracks, backend, db):
+    track_id = tracks.create("Tracks: discovery to close")
+    tracks.save(track_id, "Tracks: discovery to close", "Three calls", [INCUMBENT, COLD, CFO])
+    item = _until(_track(tracks, track_id, lambda t: len(t.scenarios) == 3), backend, "3 calls")
+    assert [s.id for s in item.scenarios] == [INCUMBENT, COLD, CFO]
+    assert item.status is Status.DRAFT and item.edited_by == "Adam Admin"
+    assert item.track.updated_at is not None
+
+    tracks.save(track_id, "Tracks: discovery to close", "Three calls", [COLD, CFO, INCUMBENT])
+    tracks.publish(track_id)
+    item = _until(_track(tracks, track_id, lambda t: t.status is Status.PUBLISHED), backend, "live")
+    assert [s.id for s in item.scenarios] == [COLD, CFO, INCUMBENT]
+    events = db.execute(
+        "select action::text from audit_events where target_id = %s order by id", (track_id,)
+    ).fetchall()
+    assert [e[0] for e in events] == [
+        "track.scenarios_changed",
+        "track.scenarios_changed",
+        "track.published",
+    ]
+
+    tracks.archive(track_id)
+    _until(_track(tracks, track_id, lambda t: t.status is Status.ARCHIVED), backend, "archived")
+    tracks.restore(track_id)
+    _until(_track(tracks, track_id, lambda t: t.status is Status.PUBLISHED), backend, "restored")
+    assert [t.track.id for t in tracks.tracks("discovery to", Status.PUBLISHED)] == [track_id]
+    assert tracks.tracks("discovery to", Status.DRAFT) == []
+
+
+def test_a_published_track_refuses_a_draft_in_words(tracks, backend):
+    track_id = tracks.create("Tracks: with a draft")
+    tracks.save(track_id, "Tracks: with a draft", "", [COLD, DRAFT])
+    with pytest.raises(StudioError, match=r"only published scenarios.*\(draft\).*Publish those"):
+        tracks.publish(track_id)
+    tracks.save(track_id, "Tracks: with a draft", "", [COLD])
+    tracks.publish(track_id)
+    with pytest.raises(StudioError, match="can list only published scenarios"):
+        tracks.save(track_id, "Tracks: with a draft", "", [COLD, DRAFT])
+
+
+def test_a_scenario_in_a_published_track_is_not_archived_and_says_why(studio):
+    with pytest.raises(StudioError, match=r"in the published track \"New hire onboarding\""):
+        studio.archive(CFO)
+
+
+def test_a_draft_track_is_deleted_and_the_candidates_are_the_live_or_draft_versions(
+    tracks, backend
+):
+    track_id = tracks.create("Tracks: to delete")
+    item = _until(_track(tracks, track_id, lambda _t: True), backend, "the draft track")
+    ids = {s.id for s in tracks.candidates()}
+    assert {COLD, CFO, INCUMBENT, DRAFT} <= ids
+    assert all(s.status != Status.ARCHIVED for s in tracks.candidates())
+    tracks.delete_draft(item)
+    backend.sync_now()
+    assert [t for t in tracks.tracks() if t.track.id == track_id] == []
+
+
+def test_the_library_names_who_edited_a_scenario_last(studio, backend):
+    draft = _until(_item(studio, DRAFT), backend, "the seed's draft")
+    assert draft.edited_by == "Adam Admin"
+
+
+def test_only_admins_author_tracks(backend, accounts):
+    backend.sign_in(accounts["manager"], "coachdesk-demo")
+    with pytest.raises(PermissionDenied, match="Only admins"):
+        TrackStudio(backend).create()
+
+
+def test_a_trainee_sees_a_published_tracks_new_order_after_sync(tracks, backend_for, accounts):
+    track_id = tracks.create("Tracks: trainee order")
+    tracks.save(track_id, "Tracks: trainee order", "", [COLD, CFO, INCUMBENT])
+    tracks.publish(track_id)
+    trainee = backend_for(accounts["trainee"], "coachdesk-demo")
+
+    def order() -> list[str]:
+        trainee.sync_now()
+        return next((list(t.scenario_ids) for t in trainee.tracks() if t.id == track_id), [])
+
+    assert order() == [COLD, CFO, INCUMBENT]
+    tracks.save(track_id, "Tracks: trainee order", "", [INCUMBENT, CFO])
+    assert order() == [INCUMBENT, CFO]

@@ -227,6 +227,7 @@ DEFINER_FUNCTIONS_FOR_USERS = {
     "create_webhook(text,text[],text)",
     "send_test_webhook(uuid)",  # admins of the endpoint's org, as rotate_webhook_secret
     "org_people()",  # admins of the current org only (private.reporting_org), its members only
+    "set_track_scenarios(uuid,uuid[])",  # admins of the track's org, its org's scenarios only
     "org_billing_status()",  # admins of the current org only: its Stripe status, no Stripe ids
     # managers and admins of the current org, its assignments, their assigned people only
     "remind_assignment(uuid,uuid[],text)",

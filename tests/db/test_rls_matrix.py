@@ -145,17 +145,19 @@ MATRIX = [
             f"('{DEMO}', 'b0000000-0000-4000-8000-000000000001', "
             f"'{Seed.SCENARIO_DRAFT}', 4) returning id"
         ),
-        insert=_each("deny", admin="ok"),
+        # Admins change a track's scenarios through set_track_scenarios only (one audited
+        # transaction; tests/db/test_track_order.py): no API role writes the rows.
+        insert=_each("deny"),
         update_sql=(
             "update track_scenarios set position = 9 "
             f"where scenario_id = '{Seed.SCENARIO_INCUMBENT}' returning id"
         ),
-        update=_each("none", admin="ok"),
+        update=_each("deny"),
         delete_sql=(
             f"delete from track_scenarios where scenario_id = '{Seed.SCENARIO_INCUMBENT}' "
             "returning id"
         ),
-        delete=_each("none", admin="ok"),
+        delete=_each("deny"),
     ),
     Table(
         "assignments",

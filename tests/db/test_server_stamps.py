@@ -83,16 +83,6 @@ RECIPES = {
         {"org_id": f"'{DEMO}'", "title": "'Stamped'"},
         "id = 'b0000000-0000-4000-8000-000000000001'",
     ),
-    "track_scenarios": Recipe(
-        "admin",
-        {
-            "org_id": f"'{DEMO}'",
-            "track_id": "'b0000000-0000-4000-8000-000000000001'",
-            "scenario_id": f"'{Seed.SCENARIO_DRAFT}'",
-            "position": "4",
-        },
-        "track_id = 'b0000000-0000-4000-8000-000000000001' and position = 1",
-    ),
     "assignments": Recipe(
         "manager",
         {
@@ -186,6 +176,8 @@ def _assert_stamped(table: str, row: dict, forged: list[str], server: dict, befo
             assert row[column] == expected, where
         elif column.endswith("_xid"):
             assert row[column] == server["xid"], where
+        elif column == "updated_by":  # who last changed it: whoever this was
+            assert row[column] == server["actor"], where
         elif column.endswith("_by"):
             expected = server["actor"] if before is None else before[column]
             assert row[column] == expected, where

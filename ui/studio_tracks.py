@@ -1,0 +1,228 @@
+"""The Studio's Tracks tab: every track of the org with its status, how many scenarios it lists,
+who edited it last and when; New track, Edit… (the track editor), Publish, Archive, Restore,
+Delete draft.
+
+Rendering and dispatch only (app/client/studio_tracks.py does the work off the GUI thread).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtCore import QModelIndex
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.client.formatting import ago, local_time
+from app.client.studio import Status
+from app.client.studio_tracks import TrackItem, TrackStudio
+from app.client.views import Changes, utc_now
+from ui.context import AppContext
+from ui.errors import plain_message
+from ui.models import Column, RowTableModel
+from ui.track_editor import TrackEditor
+from ui.widgets.confirm import confirm_destructive
+from ui.widgets.headings import muted
+from ui.widgets.table import make_table
+
+# What the list is built from (app.client.views.Changes names them).
+TRACK_DATA = ("tracks", "track_scenarios", "scenarios", "org_members")
+
+
+def edited_when(moment: datetime | None) -> str:
+    """When a scenario or track was last changed, relative ("5 min ago")."""
+    return ago(moment, utc_now()) if moment is not None else "not sent yet"
+
+
+class TrackModel(RowTableModel[TrackItem]):
+    def __init__(self) -> None:
+        super().__init__(
+            [
+                Column("Track", lambda i: i.track.title),
+                Column("Status", lambda i: i.status.value),
+                Column("Scenarios", lambda i: str(len(i.scenarios)), align_right=True),
+                Column("Edited by", lambda i: i.edited_by or "–"),
+                Column(
+                    "Last edited",
+                    lambda i: edited_when(i.track.updated_at),
+                    sort=lambda i: i.track.updated_at or "",
+                    tooltip=lambda i: (
+                        local_time(i.track.updated_at) if i.track.updated_at else None
+                    ),
+                ),
+            ]
+        )
+
+    def row_key(self, row: TrackItem) -> str:
+        return row.track.id
+
+
+class TracksPanel(QWidget):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("studioTracks")
+        self.service = TrackStudio(ctx.backend)
+        self.items: list[TrackItem] = []
+        self.editor: TrackEditor | None = None
+        self.confirm_box: QMessageBox | None = None
+        self._edit_when_listed: str | None = None
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search track titles and descriptions")
+        self.search.setAccessibleName("Search tracks")
+        self.status_filter = QComboBox()
+        self.status_filter.setAccessibleName("Track status")
+        self.status_filter.addItem("All statuses", None)
+        for status in Status:
+            self.status_filter.addItem(status.value.capitalize(), status)
+        self.model = TrackModel()
+        self.table = make_table(self.model, "trackTable", "Tracks", stretch=0)
+        self.message = muted()
+        self.message.setWordWrap(True)
+        self.new_button = QPushButton("&New track")
+        self.edit_button = QPushButton("&Edit…")
+        self.publish_button = QPushButton("Pu&blish")
+        self.archive_button = QPushButton("A&rchive")
+        # No mnemonic: Alt+S is Settings', Alt+O Sign out's, the other letters this screen's.
+        self.restore_button = QPushButton("Restore")
+        self.restore_button.setToolTip("An archived track live again")
+        self.delete_button = QPushButton("Delete dra&ft…")
+
+        filters = QHBoxLayout()
+        search_label = QLabel("Find")
+        search_label.setBuddy(self.search)
+        filters.addWidget(search_label)
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.status_filter)
+        actions = QHBoxLayout()
+        for button in (
+            self.new_button,
+            self.edit_button,
+            self.publish_button,
+            self.archive_button,
+            self.restore_button,
+            self.delete_button,
+        ):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addLayout(actions)
+        layout.addWidget(self.message)
+        layout.addWidget(self.table, 1)
+
+        self.search.textChanged.connect(lambda _text: self.refresh())
+        self.status_filter.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.table.selectionModel().currentRowChanged.connect(self._selected)
+        self.table.activated.connect(lambda _index: self.edit_selected())
+        self.new_button.clicked.connect(self.new_track)
+        self.edit_button.clicked.connect(self.edit_selected)
+        self.publish_button.clicked.connect(lambda: self._act("publish", "Published."))
+        self.archive_button.clicked.connect(lambda: self._act("archive", "Archived."))
+        self.restore_button.clicked.connect(lambda: self._act("restore", "Live again."))
+        self.delete_button.clicked.connect(self.delete_selected)
+        ctx.changes.changed.connect(self._data_changed)
+        self._selected(QModelIndex())
+
+    # Reading -------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        search, status = self.search.text(), self.status_filter.currentData()
+        self.ctx.call(
+            self, lambda: self.service.tracks(search, status), self.show_items, on_failure=self._say
+        )
+
+    def show_items(self, items: list[TrackItem]) -> None:
+        self.items = items
+        self.model.set_rows(items)
+        self._selected(self.table.currentIndex())
+        ids = [i.track.id for i in items]
+        waiting = self._edit_when_listed
+        if waiting is not None and waiting in ids:
+            self._edit_when_listed = None
+            self.table.selectRow(ids.index(waiting))
+            self.edit_selected()
+
+    def selected(self) -> TrackItem | None:
+        row = self.table.currentIndex().row()
+        return self.items[row] if 0 <= row < len(self.items) else None
+
+    def _selected(self, _index: QModelIndex, _previous: QModelIndex | None = None) -> None:
+        item = self.selected()
+        status = item.status if item else None
+        self.edit_button.setEnabled(item is not None)
+        self.publish_button.setEnabled(status is Status.DRAFT)
+        self.archive_button.setEnabled(status is Status.PUBLISHED)
+        self.restore_button.setEnabled(status is Status.ARCHIVED)
+        self.delete_button.setEnabled(item is not None and item.deletable)
+
+    def _data_changed(self, changes: Changes) -> None:
+        if self.isVisible() and changes.touch(*TRACK_DATA):
+            self.refresh()
+
+    # Acting --------------------------------------------------------------------------------
+    def new_track(self) -> None:
+        """A draft track, opened in the editor as soon as the list shows it."""
+
+        def created(track_id: str) -> None:
+            self._edit_when_listed = track_id
+            self._say_then_refresh("New draft track: add its scenarios in the editor.")
+
+        self.ctx.call(
+            self, self.service.create, created, label="Creating the track…", on_failure=self._say
+        )
+
+    def edit_selected(self) -> TrackEditor | None:
+        item = self.selected()
+        if item is None:
+            return None
+        self.editor = TrackEditor(self.ctx, item, self)
+        self.editor.saved.connect(lambda _id: self.refresh())
+        self.editor.open()
+        return self.editor
+
+    def delete_selected(self) -> None:
+        item = self.selected()
+        if item is None:
+            return
+        self.confirm_box = confirm_destructive(
+            self,
+            name="deleteTrack",
+            title="Delete draft track",
+            text=f"Delete the draft track “{item.track.title}”? This cannot be undone.",
+            action="Delete draft",
+            on_confirm=lambda: self.ctx.call(
+                self,
+                lambda: self.service.delete_draft(item),
+                lambda _none: self._say_then_refresh("Draft track deleted."),
+                on_failure=self._say,
+            ),
+        )
+
+    def _act(self, action: str, done: str) -> None:
+        item = self.selected()
+        if item is None:
+            return
+        work = getattr(self.service, action)
+        self.ctx.call(
+            self,
+            lambda: work(item.track.id),
+            lambda _result: self._say_then_refresh(f"“{item.track.title}”: {done}"),
+            label="Saving…",
+            on_failure=self._say,
+        )
+
+    def _say_then_refresh(self, text: str) -> None:
+        self.message.setText(text)
+        self.refresh()
+
+    def _say(self, error: BaseException) -> None:
+        self.message.setText(plain_message(error))

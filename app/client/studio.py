@@ -160,26 +160,18 @@ class StudioService:
         loaded it (what the other save is compared with); `editor` names the open editor whose
         autosaves (`keep_draft`) may have reached the server since (they are its own)."""
         content = self._checked_content(scenario)
-        # Against our own last save of it if the editor's autosaves reached the server since.
-        based_on = self._backend.draft_base(scenario.id, scenario.revision, editor)
-
-        def update(session: Any) -> dict[str, Any]:
-            rows = (
-                session.client.table("scenarios")
-                .update(content)
-                .eq("id", scenario.id)
-                .eq("status", Status.DRAFT.value)
-                .eq("revision", based_on)
-                .execute()
-                .data
-            )
-            if not rows:
-                raise StudioError(_lost_save(session, opened or scenario, content))
-            return dict(rows[0])
-
-        row = self._live(update)
-        self._backend.draft_saved_online(scenario.id, based_on, row)
-        log.info("draft saved", scenario_id=scenario.id, revision=based_on)
+        # Against our own last save of it if the editor's autosaves reached the server since;
+        # one of them may reach it between that look-up and this save: then once more.
+        for _try in range(2):
+            based_on = self._backend.draft_base(scenario.id, scenario.revision, editor)
+            row = self._live(lambda s, b=based_on: _update_draft(s, scenario.id, content, b))
+            if row is not None:
+                self._backend.draft_saved_online(scenario.id, based_on, row)
+                log.info("draft saved", scenario_id=scenario.id, revision=based_on)
+                return
+            if self._backend.draft_base(scenario.id, scenario.revision, editor) == based_on:
+                break
+        raise StudioError(self._live(lambda s: _lost_save(s, opened or scenario, content)))
 
     def keep_draft(self, scenario: Scenario, editor: str | None = None) -> None:
         """Keep the editor's draft on this computer and send it at the next sync (autosave):
@@ -390,6 +382,22 @@ def _plain(error: CoachdeskError) -> CoachdeskError:
             f"whoever manages billing to upgrade. ({cause})"
         )
     return error
+
+
+def _update_draft(
+    session: Any, scenario_id: str, content: Mapping[str, Any], based_on: int
+) -> dict[str, Any] | None:
+    """The draft's new content if it is still a draft at `based_on`; its row, or None."""
+    rows = (
+        session.client.table("scenarios")
+        .update(dict(content))
+        .eq("id", scenario_id)
+        .eq("status", Status.DRAFT.value)
+        .eq("revision", based_on)
+        .execute()
+        .data
+    )
+    return dict(rows[0]) if rows else None
 
 
 def _lost_save(session: Any, mine: Scenario, content: Mapping[str, Any]) -> str:

@@ -10,11 +10,12 @@
 -- grant_signed_url; tests/db/test_storage_policies.py checks that they agree.
 
 -- Is `object_name` ({org}/{scenario}/...) the file of a published scenario of the caller's org?
--- SECURITY DEFINER: judged on the scenario row itself, whatever the caller's policies show of
--- it; the org is the caller's (their claim, checked against membership by current_org_id).
+-- SECURITY INVOKER (no new door past RLS): the caller's scenarios policy shows every member the
+-- org's published scenarios, which is all this asks; the org is the caller's (their claim,
+-- checked against membership by current_org_id).
 create or replace function private.scenario_asset_published(object_name text)
 returns boolean
-language sql stable security definer
+language sql stable
 set search_path = ''
 as $$
   select exists (

@@ -70,7 +70,7 @@ from app.errors import CoachdeskError
 from app.kpis import compute_kpis
 from app.scoring import score as score_rubric
 from app.transcript import has_rep_speech
-from sync.cache import Cache, ParkedDraft, cache_path
+from sync.cache import Cache, cache_path
 from sync.cache_records import (
     AttemptRecord,
     AttemptSyncState,
@@ -769,43 +769,6 @@ class SyncedBackend:
         self._after_local_write("assignments")
         return assignment_id
 
-    # Scenario drafts kept here (sync/cache_drafts.py) ----------------------------------------
-    @_on_owner()
-    def keep_draft(
-        self, scenario_id: str, content: dict[str, Any], opened: int, editor: str | None = None
-    ) -> None:
-        """A draft's content kept in the cache with its outbox patch (works offline), based on
-        the revision the editor opened; sent by the engine."""
-        self._require_admin()
-        cache = self._cache_required()
-        self._guard(lambda: cache.keep_draft(scenario_id, content, opened, editor))
-        log.info("draft kept", scenario_id=scenario_id, opened_revision=opened)
-        self._after_local_write("scenarios")
-
-    @_on_owner()
-    def draft_base(self, scenario_id: str, opened: int, editor: str | None = None) -> int:
-        return self._cache_required().draft_base(scenario_id, opened, editor)
-
-    @_on_owner()
-    def draft_saved_online(self, scenario_id: str, based_on: int, row: dict[str, Any]) -> None:
-        self._require_admin()
-        cache = self._cache_required()
-        self._guard(lambda: cache.draft_saved_online(scenario_id, based_on, row))
-        self._after_local_write("scenarios")
-
-    @_on_owner()
-    def parked_drafts(self) -> list[ParkedDraft]:
-        account = self._require_account()
-        return self._cache_required().parked_drafts(str(account.org_id))
-
-    @_on_owner()
-    def settle_draft(self, scenario_id: str, server_row: dict[str, Any] | None) -> None:
-        self._require_admin()
-        cache = self._cache_required()
-        self._guard(lambda: cache.settle_draft(scenario_id, server_row))
-        log.info("draft conflict settled", scenario_id=scenario_id, theirs=server_row is not None)
-        self._after_local_write("scenarios")
-
     # For the client core's services ----------------------------------------------------------
     @_on_owner()
     def live(self, call: Callable[[Session], T]) -> T:
@@ -934,12 +897,6 @@ class SyncedBackend:
         if self._account is None:
             raise NotSignedIn("Please sign in first.")
         return self._account
-
-    def _require_admin(self) -> Account:
-        account = self._require_account()
-        if account.role is not OrgRole.ADMIN:
-            raise PermissionDenied("Only admins author scenarios.")
-        return account
 
     def _require_manager(self) -> Account:
         account = self._require_account()

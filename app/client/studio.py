@@ -163,13 +163,16 @@ class StudioService:
         # Against our own last save of it if the editor's autosaves reached the server since;
         # one of them may reach it between that look-up and this save: then once more.
         for _try in range(2):
-            based_on = self._backend.draft_base(scenario.id, scenario.revision, editor)
+            based_on = self._draft_base(scenario, editor)
             row = self._live(lambda s, b=based_on: _update_draft(s, scenario.id, content, b))
             if row is not None:
-                self._backend.draft_saved_online(scenario.id, based_on, row)
+                self._backend.local(
+                    lambda c, b=based_on, r=row: c.draft_saved_online(scenario.id, b, r),
+                    changed="scenarios",
+                )
                 log.info("draft saved", scenario_id=scenario.id, revision=based_on)
                 return
-            if self._backend.draft_base(scenario.id, scenario.revision, editor) == based_on:
+            if self._draft_base(scenario, editor) == based_on:
                 break
         raise StudioError(self._live(lambda s: _lost_save(s, opened or scenario, content)))
 
@@ -179,7 +182,16 @@ class StudioService:
         (its own earlier autosaves do not count against it); a save someone else's beat
         meanwhile is refused by the server and comes back as a DraftConflict."""
         content = self._checked_content(scenario)
-        self._backend.keep_draft(scenario.id, content, scenario.revision, editor)
+        self._backend.local(
+            lambda c: c.keep_draft(scenario.id, content, scenario.revision, editor),
+            changed="scenarios",
+        )
+        log.info("draft kept", scenario_id=scenario.id, opened_revision=scenario.revision)
+
+    def _draft_base(self, scenario: Scenario, editor: str | None) -> int:
+        return int(
+            self._backend.local(lambda c: c.draft_base(scenario.id, scenario.revision, editor))
+        )
 
     def _checked_content(self, scenario: Scenario) -> dict[str, Any]:
         """The draft's content to send, checked as the database checks it."""
@@ -196,9 +208,9 @@ class StudioService:
     def conflicts(self) -> list[DraftConflict]:
         """Drafts whose save kept here the server refused, with what differs between the
         admin's copy and the server's (offline: the server's reason alone)."""
-        self._require_admin()
         found = []
-        for parked in self._backend.parked_drafts():
+        account = self._require_admin()
+        for parked in self._backend.local(lambda c: c.parked_drafts(str(account.org_id))):
             cached = self._backend_scenario(parked.scenario_id)
             title = str(parked.content.get("title") or (cached.title if cached else ""))
             try:
@@ -232,7 +244,7 @@ class StudioService:
 
     def _take_server_copy(self, scenario_id: str) -> None:
         theirs = self._live(lambda s: _server_row(s, scenario_id, row_select("scenarios")))
-        self._backend.settle_draft(scenario_id, theirs)
+        self._backend.local(lambda c: c.settle_draft(scenario_id, theirs), changed="scenarios")
 
     def _backend_scenario(self, scenario_id: str) -> Scenario | None:
         try:

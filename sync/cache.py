@@ -30,7 +30,16 @@ import platformdirs
 import structlog
 from sqlite_utils import Database
 
-from sync import cache_copies, cache_queries, cache_repair, cache_writes, outbox, uploads
+from sync import (
+    cache_copies,
+    cache_drafts,
+    cache_queries,
+    cache_repair,
+    cache_writes,
+    outbox,
+    uploads,
+)
+from sync.cache_drafts import ParkedDraft
 from sync.cache_merge import store_server_rows
 from sync.cache_migrations import migrate
 from sync.cache_records import (
@@ -82,6 +91,7 @@ __all__ = [
     "Member",
     "NewAttempt",
     "Notification",
+    "ParkedDraft",
     "Scenario",
     "Team",
     "Track",
@@ -381,6 +391,38 @@ class Cache:
         """Read: gone from the unread ones at once, and from the server's at the next push."""
         with self.atomic() as db:
             cache_writes.dismiss_notification(db, notification_id, now())
+
+    # Scenario drafts (sync/cache_drafts.py) -------------------------------------------------
+    def keep_draft(
+        self, scenario_id: str, content: dict[str, Any], opened: int, editor: str | None = None
+    ) -> None:
+        """An admin's draft content, kept here and sent as a patch against the revision the
+        editor opened (a stale one is refused by the server and parked, never overwriting);
+        `editor` names one open editor, whose own earlier saves do not count against it."""
+        with self.atomic() as db:
+            cache_drafts.keep(db, scenario_id, content, opened, editor)
+
+    def draft_base(self, scenario_id: str, opened: int, editor: str | None = None) -> int:
+        """The revision an editor opened at `opened` saves against now (its own last save of
+        it, once the server has it)."""
+        return cache_drafts.base(self.db, scenario_id, opened, editor)
+
+    def draft_saved_online(self, scenario_id: str, based_on: int, row: dict[str, Any]) -> None:
+        """A whole draft went to the server directly (the editor's Save) as `row`: what waited
+        here is in it, and the editor's later saves are based on it."""
+        with self.atomic() as db:
+            cache_drafts.drop_pending(db, scenario_id)
+            cache_drafts.note_saved(db, scenario_id, based_on, int(row["revision"]))
+            store_server_rows(db, "scenarios", [row])
+
+    def parked_drafts(self, org_id: str) -> list[ParkedDraft]:
+        """Draft saves the server refused (someone else saved first): the admin's copies."""
+        return cache_drafts.parked(self.db, org_id)
+
+    def settle_draft(self, scenario_id: str, server_row: dict[str, Any] | None) -> None:
+        """The admin chose: the parked save goes, the draft here becomes the server's row."""
+        with self.atomic() as db:
+            cache_drafts.settle(db, scenario_id, server_row)
 
     # Reads (sync/cache_queries.py) ---------------------------------------------------------
     def sync_counts(self, org_id: str | None = None) -> tuple[int, int]:

@@ -134,7 +134,7 @@ def add_assignment(db: Database, row: Mapping[str, Any], *, assigned_by: str) ->
 
 def patch_assignment(db: Database, assignment_id: str, changes: Mapping[str, Any]) -> None:
     """Change some fields; only those fields are sent, so edits elsewhere to others stay."""
-    values = {key: _local_value(value) for key, value in changes.items()}
+    values = {key: local_value(value) for key, value in changes.items()}
     org_id = _org_of(db, "assignments", assignment_id)
     sets = ", ".join(f"{key} = ?" for key in values)
     db.execute(f"update assignments set {sets} where id = ?", [*values.values(), assignment_id])
@@ -179,11 +179,14 @@ def dismiss_notification(db: Database, notification_id: str, at: datetime) -> No
     )
 
 
-def _local_value(value: Any) -> Any:
+def local_value(value: Any) -> Any:
+    """A value as the cache's SQLite row holds it (times as ISO text, JSON as text)."""
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, Decimal):
         return sql_number(value)
+    if isinstance(value, dict | list):
+        return dumps(value)
     return value
 
 

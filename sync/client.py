@@ -7,7 +7,8 @@ supabase libraries raise into one small hierarchy the engine acts on:
     OfflineError         retry later with backoff (no network, timeout, 5xx, 429, lock timeouts)
     SessionExpiredError  refresh the access token, then retry once
     NotSignedInError     the session is gone (refresh refused): sign in again
-    RejectedError        refused for good (SQLSTATE class 22, 23, or 42501): park, keep the data
+    RejectedError        refused for good (SQLSTATE class 22, 23, 42501, or our CD4xx): park,
+                         keep the data
     ServerError          anything else the server refused (e.g. a schema mismatch): retry later
 """
 
@@ -157,8 +158,10 @@ def token_org_id(client: Client) -> str | None:
 
 
 def is_rejection_code(code: str | None) -> bool:
-    """Errors that can never succeed on retry: data (22), integrity (23), permission (42501)."""
-    return bool(code) and (code.startswith(("22", "23")) or code == "42501")
+    """Errors that can never succeed on retry: data (22), integrity (23), permission (42501),
+    and the database's own refusals CD4xx (CD + the HTTP status: CD412 a draft saved by someone
+    else since, CD423 a live version that cannot change, CD402 the plan's limit)."""
+    return bool(code) and (code.startswith(("22", "23", "CD4")) or code == "42501")
 
 
 def classify(error: BaseException) -> SyncError:

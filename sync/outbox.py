@@ -50,6 +50,8 @@ class OutboxEntry:
     tries: int
     error_code: str | None
     last_error: str | None
+    # When it was last written: a patch folded into it after it was read is newer (see remove).
+    updated_at: str = ""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> OutboxEntry:
@@ -64,6 +66,7 @@ class OutboxEntry:
             tries=int(row["tries"]),
             error_code=row["error_code"],
             last_error=row["last_error"],
+            updated_at=str(row.get("updated_at") or ""),
         )
 
 
@@ -157,6 +160,17 @@ def remove(db: Database, seqs: Iterable[int]) -> None:
     """The server confirmed these; call in the transaction that applies its answer."""
     with db.atomic():
         db.conn.executemany("delete from outbox where seq = ?", [(seq,) for seq in seqs])
+
+
+def remove_sent(db: Database, entries: Iterable[OutboxEntry]) -> None:
+    """The server confirmed these entries as they were read. One a local write folded more
+    into since (push lets local writes run between its batches: sync/owner.py) stays, so the
+    fields folded in are sent next time instead of being dropped with it."""
+    with db.atomic():
+        db.conn.executemany(
+            "delete from outbox where seq = ? and updated_at = ?",
+            [(entry.seq, entry.updated_at) for entry in entries],
+        )
 
 
 def park(db: Database, seq: int, *, code: str, message: str) -> None:

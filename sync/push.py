@@ -32,7 +32,7 @@ import structlog
 from sqlite_utils import Database
 
 from supabase import Client
-from sync import outbox, uploads
+from sync import cache_drafts, outbox, uploads
 from sync.cache import Cache
 from sync.cache_merge import store_server_rows
 from sync.cache_schema import row_select
@@ -124,7 +124,7 @@ def _ready(db: Database, entries: list[OutboxEntry], result: PushResult) -> list
     refused = uploads.refused_paths(db, attempt_ids)
     ready = []
     for entry in entries:
-        if _names_another_org(db, entry, result):
+        if _names_another_org(db, entry, result) or _locked_scenario(db, entry, result):
             continue
         if entry.table_name == "scenario_attempts":
             if entry.row_id in waiting:
@@ -147,6 +147,19 @@ def _names_another_org(db: Database, entry: OutboxEntry, result: PushResult) -> 
         outbox.park(db, entry.seq, code="wrong-org", message=message)
     result.rejected += 1
     log.warning("change for another org held back", table=entry.table_name, row_id=entry.row_id)
+    return True
+
+
+def _locked_scenario(db: Database, entry: OutboxEntry, result: PushResult) -> bool:
+    """A draft's save whose scenario is live now is never sent (the server would refuse it,
+    CD423): parked, the admin's copy kept (sync/cache_drafts.py)."""
+    reason = cache_drafts.not_a_draft(db, entry)
+    if reason is None:
+        return False
+    with db.atomic():
+        outbox.park(db, entry.seq, code="CD423", message=reason)
+    result.rejected += 1
+    log.warning("draft save for a live scenario held back", row_id=entry.row_id)
     return True
 
 
@@ -194,8 +207,11 @@ def _send(
         outbox.note_failure(db, [e.seq for e in batch], str(error))
         raise
     with db.atomic():
+        # Removed first, so the rows stored are not laid over with what was just sent.
+        outbox.remove_sent(db, batch)
+        if table == cache_drafts.TABLE:
+            cache_drafts.saved(db, batch, stored)
         store_server_rows(db, table, stored)
-        outbox.remove(db, [e.seq for e in batch])
     result.rows += len(batch)
 
 

@@ -5,15 +5,20 @@ database checks them while editing, with a preview score of an attempt of the or
 rubric.
 
 Rendering and dispatch only: the rules and the preview are app/rubric_edit.py's, saving is
-app/client/studio.py's (off the GUI thread through ctx.call).
+app/client/studio.py's (off the GUI thread through ctx.call). Edits are also kept on this
+computer as they are made (AUTOSAVE_MS after the last one, and on closing), sent at the next
+sync; a conflict with someone else's save shows above the tabs (ui/studio/draft_conflict.py).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -31,8 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.client.studio import StudioService
-from app.client.views import AttemptRow, Scenario
+from app.client.studio import DraftConflict, StudioService
+from app.client.views import AttemptRow, Changes, Scenario
 from app.formats import FormatError, validate_persona
 from app.rubric_edit import (
     KPI_NAMES,
@@ -44,18 +49,22 @@ from app.rubric_edit import (
     preview,
     to_document,
 )
+from app.scenario_package import plain_json
 from audio.voices import sample_line
 from ui.context import AppContext
 from ui.errors import plain_message
 from ui.models import Column, RowTableModel
 from ui.studio.branching_editor import BranchingEditor
 from ui.studio.briefings_editor import BriefingsEditor
+from ui.studio.draft_conflict import ConflictBanner
 from ui.studio.persona_fields import AvatarPicker, VoicePicker
 from ui.studio.try_it import TryItDialog
 from ui.voice import PersonaVoice
 from ui.widgets.table import make_table
 
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
+# How long after the last edit the draft is kept on this computer (and queued for the server).
+AUTOSAVE_MS = 3000
 
 
 class CriteriaModel(RowTableModel[Criterion]):
@@ -80,6 +89,7 @@ def _what_it_scores(criterion: Criterion) -> str:
 
 class ScenarioEditor(QDialog):
     saved = Signal(str)  # the scenario's id
+    resolved = Signal(str)  # a conflict settled: what happened, in words
 
     def __init__(
         self,
@@ -95,6 +105,14 @@ class ScenarioEditor(QDialog):
         self._voice = voice
         self.service = StudioService(ctx.backend)
         self.original = scenario
+        # Names this editor to the cache: its own autosaves never count as someone else's save.
+        self.editor_id = uuid.uuid4().hex
+        self.kept: dict[str, Any] | None = None  # the content last kept on this computer
+        self._built = False  # edits count once the form is filled in
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setSingleShot(True)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
         self.criteria: list[Criterion] = from_document(scenario.rubric)
         self.attempts: list[AttemptRow] = []
         self.setWindowTitle(f"Edit “{scenario.title}”")
@@ -115,6 +133,11 @@ class ScenarioEditor(QDialog):
         self.problems = QLabel()
         self.problems.setObjectName("editorProblems")
         self.problems.setWordWrap(True)
+        self.kept_note = QLabel()
+        self.kept_note.setObjectName("muted")
+        self.conflict = ConflictBanner()
+        self.conflict.keep_mine.connect(self.keep_mine)
+        self.conflict.take_theirs.connect(self.take_theirs)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -122,14 +145,30 @@ class ScenarioEditor(QDialog):
         self.try_button.setToolTip("Run the edited scenario on the practice engine; nothing saved")
         self.try_button.clicked.connect(self.try_it)
         self.try_dialog: TryItDialog | None = None
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Close")
         layout = QVBoxLayout(self)
+        layout.addWidget(self.conflict)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.problems)
+        layout.addWidget(self.kept_note)
         layout.addWidget(self.buttons)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self._show_criteria()
         self.check()
+        self.kept, self._built = self._content(), True
+        for signal in (
+            self.description.textChanged,
+            self.ai_prompt.textChanged,
+            self.persona_voice.changed,
+            self.persona_avatar.changed,
+            self.difficulty.currentIndexChanged,
+            self.max_attempts.valueChanged,
+            self.time_limit.valueChanged,
+        ):
+            signal.connect(self.autosave_timer.start)
+        ctx.changes.changed.connect(self._data_changed)
+        self.load_conflict()
 
     # The form ------------------------------------------------------------------------------
     def _form(self, scenario: Scenario) -> QWidget:
@@ -428,6 +467,8 @@ class ScenarioEditor(QDialog):
         except FormatError as error:
             problem = str(error)
         self.problems.setText(problem or "Ready to save.")
+        if self._built:  # an edit (not the form being built): keep it in a moment
+            self.autosave_timer.start()
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(problem is None)
         try_button = getattr(self, "try_button", None)
         if try_button is not None:
@@ -457,11 +498,12 @@ class ScenarioEditor(QDialog):
     def save(self) -> None:
         if self.check() is not None:
             return
+        self.autosave_timer.stop()
         scenario = self.edited()
         self.buttons.setEnabled(False)
         self.ctx.call(
             self,
-            lambda: self.service.save_draft(scenario, self.original),
+            lambda: self.service.save_draft(scenario, self.original, self.editor_id),
             lambda _none: (self.saved.emit(scenario.id), self.accept()),
             label="Saving the draft…",
             on_failure=self._show_problem,
@@ -469,7 +511,76 @@ class ScenarioEditor(QDialog):
 
     def _show_problem(self, error: BaseException) -> None:
         self.buttons.setEnabled(True)
+        self.conflict.set_busy(False)
         self.problems.setText(plain_message(error))
+
+    # Kept on this computer -----------------------------------------------------------------
+    def autosave(self) -> None:
+        """Keep the draft as it is now on this computer, sent at the next sync (nothing if it
+        has a problem the database would refuse, or nothing changed since the last time)."""
+        problem = self.check()
+        self.autosave_timer.stop()  # (check restarts it)
+        if problem is not None:
+            return
+        content = self._content()
+        if content == self.kept:
+            return
+        scenario, self.kept = self.edited(), content
+        self.ctx.call(
+            self,
+            lambda: self.service.keep_draft(scenario, self.editor_id),
+            lambda _none: self.kept_note.setText(
+                f"Kept on this computer at {datetime.now():%H:%M:%S}; it goes to the server "
+                "with the next sync."
+            ),
+            on_failure=self._not_kept,
+        )
+
+    def reject(self) -> None:
+        """Closing keeps what was edited since the last autosave."""
+        self.autosave()
+        super().reject()
+
+    def _content(self) -> dict[str, Any]:
+        return dict(plain_json(self.edited().content()))
+
+    def _not_kept(self, error: BaseException) -> None:
+        self.kept = None  # try again at the next edit
+        self.kept_note.setText(f"Not kept on this computer: {plain_message(error)}")
+
+    # A conflict with someone else's save ---------------------------------------------------
+    def load_conflict(self) -> None:
+        def mine(conflicts: list[DraftConflict]) -> None:
+            ours = [c for c in conflicts if c.scenario_id == self.original.id]
+            self.conflict.show_conflict(ours[0] if ours else None)
+
+        self.ctx.call(self, self.service.conflicts, mine, on_failure=self._show_problem)
+
+    def _data_changed(self, changes: Changes) -> None:
+        if self.isVisible() and changes.touch("outbox"):
+            self.load_conflict()
+
+    def keep_mine(self, conflict: DraftConflict) -> None:
+        self.autosave()  # the edits since the last autosave go into the copy kept
+        self._settle(
+            lambda: self.service.keep_mine(conflict),
+            f"Your version of “{conflict.title}” is kept as a new draft, “… (my copy)”.",
+        )
+
+    def take_theirs(self, conflict: DraftConflict) -> None:
+        self.autosave_timer.stop()
+        self._settle(
+            lambda: self.service.take_theirs(conflict), f"“{conflict.title}” is theirs again."
+        )
+
+    def _settle(self, work: Any, done: str) -> None:
+        def settled(_result: object) -> None:
+            self.resolved.emit(done)
+            self.accept()  # reopen the draft to go on from the version now on the server
+
+        self.ctx.call(
+            self, work, settled, label="Settling the conflict…", on_failure=self._show_problem
+        )
 
 
 def _decimal(text: str) -> Decimal | None:

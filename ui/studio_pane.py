@@ -3,7 +3,9 @@ its status, who edited it last and when; import and export scenario files, dupli
 archive, start a new version, delete a draft. Tracks: ui/studio_tracks.py.
 
 Rendering and dispatch only (app/client/studio.py does the work, off the GUI thread through
-ctx.call); Edit… opens a draft in the scenario editor (ui/studio_editor.py).
+ctx.call); Edit… opens a draft in the scenario editor (ui/studio_editor.py). A draft whose copy
+kept here lost to someone else's save shows its conflict above the list
+(ui/studio/draft_conflict.py), to keep as a copy or give up for theirs.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.client.formatting import local_time
-from app.client.studio import LibraryItem, Status, StudioService
+from app.client.studio import DraftConflict, LibraryItem, Status, StudioService
 from app.client.views import Changes
 from app.scenario_package import SUFFIX
 from ui.context import AppContext
 from ui.errors import plain_message
 from ui.models import Column, RowTableModel
+from ui.studio.draft_conflict import ConflictBanner
 from ui.studio_editor import ScenarioEditor
 from ui.studio_tracks import TracksPanel, edited_when
 from ui.widgets.confirm import confirm_destructive
@@ -39,8 +42,9 @@ from ui.widgets.headings import heading, muted
 from ui.widgets.table import make_table
 
 FILE_FILTER = f"Coachdesk scenarios (*{SUFFIX})"
-# What the library is built from (app.client.views.Changes names them).
-LIBRARY_DATA = ("scenarios", "scenario_attempts")
+# What the library is built from (app.client.views.Changes names them; the outbox holds the
+# drafts' saves the server refused).
+LIBRARY_DATA = ("scenarios", "scenario_attempts", "outbox")
 
 
 class LibraryModel(RowTableModel[LibraryItem]):
@@ -94,6 +98,9 @@ class StudioPane(QWidget):
         self.table = make_table(self.model, "libraryTable", "Scenarios", stretch=0)
         self.message = muted()
         self.message.setWordWrap(True)
+        self.conflict = ConflictBanner()
+        self.conflict.keep_mine.connect(self.keep_mine)
+        self.conflict.take_theirs.connect(self.take_theirs)
         self.edit_button = QPushButton("&Edit…")
         self.edit_button.setToolTip("Edit a draft (duplicate a published scenario to edit it)")
         self.editor: ScenarioEditor | None = None
@@ -136,6 +143,7 @@ class StudioPane(QWidget):
         page.addLayout(filters)
         page.addLayout(actions)
         page.addWidget(self.message)
+        page.addWidget(self.conflict)
         page.addWidget(self.table, 1)
         self.tracks = TracksPanel(ctx)
         # Two lists, not one mixed table: a scenario and a track have different columns and
@@ -181,10 +189,15 @@ class StudioPane(QWidget):
     def _refresh_scenarios(self) -> None:
         search, status = self.search.text(), self.status_filter.currentData()
 
-        def read() -> list[LibraryItem]:
-            return self.service.library(search, status)
+        def read() -> tuple[list[LibraryItem], list[DraftConflict]]:
+            return self.service.library(search, status), self.service.conflicts()
 
-        self.ctx.call(self, read, self.show_items, on_failure=self._say)
+        self.ctx.call(self, read, self.show_library, on_failure=self._say)
+
+    def show_library(self, found: tuple[list[LibraryItem], list[DraftConflict]]) -> None:
+        items, conflicts = found
+        self.conflict.show_conflict(conflicts[0] if conflicts else None)
+        self.show_items(items)
 
     def show_items(self, items: list[LibraryItem]) -> None:
         self.items = items
@@ -251,6 +264,7 @@ class StudioPane(QWidget):
             return None
         self.editor = ScenarioEditor(self.ctx, item.scenario, self)
         self.editor.saved.connect(lambda _id: self._say_then_refresh("Draft saved."))
+        self.editor.resolved.connect(self._say_then_refresh)
         self.editor.open()
         return self.editor
 
@@ -300,6 +314,30 @@ class StudioPane(QWidget):
             label="Saving…",
             on_failure=self._say,
         )
+
+    def keep_mine(self, conflict: DraftConflict) -> None:
+        self.ctx.call(
+            self,
+            lambda: self.service.keep_mine(conflict),
+            lambda _id: self._say_then_refresh(
+                f"Your version of “{conflict.title}” is kept as a new draft, “… (my copy)”."
+            ),
+            label="Saving your copy…",
+            on_failure=self._conflict_failed,
+        )
+
+    def take_theirs(self, conflict: DraftConflict) -> None:
+        self.ctx.call(
+            self,
+            lambda: self.service.take_theirs(conflict),
+            lambda _none: self._say_then_refresh(f"“{conflict.title}” is theirs again."),
+            label="Taking their version…",
+            on_failure=self._conflict_failed,
+        )
+
+    def _conflict_failed(self, error: BaseException) -> None:
+        self.conflict.set_busy(False)
+        self._say(error)
 
     def _say_then_refresh(self, text: str) -> None:
         self.message.setText(text)

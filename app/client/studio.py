@@ -7,8 +7,11 @@ server at once through `Backend.live` (the owner thread, a fresh token) and is r
 the role or the plan does not allow it (RLS, the CD402 active-scenario limit), then the next sync
 brings the change back to the cache. Published versions never change (the database refuses it):
 `new_version` starts a draft to edit, `save_draft` saves it against the revision it was opened
-at, `publish` puts it live and archives the version before it. Drafts kept offline and the
-branching editor are still to come (issue 19).
+at, `publish` puts it live and archives the version before it. The editor also keeps a draft
+as it is edited (`keep_draft`): into the cache with an outbox entry, so editing works offline and
+the change reaches the server at the next sync (sync/cache_drafts.py); a save someone else's
+beat is parked there and shown as a `DraftConflict`, to keep as a copy or to give up for theirs.
+New versions and duplicates take the briefing attachments with them (Storage's copy).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from app.scenario_package import (
     write_package,
 )
 from app.scenarios import ScenarioError
+from sync.cache_schema import row_select
 from sync.client import RejectedError, SyncError
 
 log = structlog.get_logger(__name__)
@@ -77,6 +81,17 @@ class LibraryItem:
 
 class StudioError(CoachdeskError):
     """The studio could not do this; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DraftConflict:
+    """A draft's save kept on this computer that the server refused, because someone else saved
+    the draft first (or published or deleted it): `mine` is the admin's copy."""
+
+    scenario_id: str
+    title: str
+    message: str
+    mine: dict[str, Any]
 
 
 class StudioService:
@@ -149,13 +164,52 @@ class StudioService:
         return written
 
     # Content -------------------------------------------------------------------------------
-    def save_draft(self, scenario: Scenario, opened: Scenario | None = None) -> None:
+    def save_draft(
+        self, scenario: Scenario, opened: Scenario | None = None, editor: str | None = None
+    ) -> None:
         """Save a draft's content (the editor's form, rubric and dialog), as of the revision it
         was opened at: if someone saved it since, nothing is overwritten and StudioError says
         which fields they changed (the editor keeps this copy). Only drafts change: a published
         or archived version gets a new draft version to edit. The documents are checked as the
         database checks them before anything is sent. `opened` is the draft as the editor
-        loaded it (what the other save is compared with)."""
+        loaded it (what the other save is compared with); `editor` names the open editor whose
+        autosaves (`keep_draft`) may have reached the server since (they are its own)."""
+        content = self._checked_content(scenario)
+        # Against our own last save of it if the editor's autosaves reached the server since;
+        # one of them may reach it between that look-up and this save: then once more.
+        for _try in range(2):
+            based_on = self._draft_base(scenario, editor)
+            row = self._live(lambda s, b=based_on: _update_draft(s, scenario.id, content, b))
+            if row is not None:
+                self._backend.local(
+                    lambda c, b=based_on, r=row: c.draft_saved_online(scenario.id, b, r),
+                    changed="scenarios",
+                )
+                log.info("draft saved", scenario_id=scenario.id, revision=based_on)
+                return
+            if self._draft_base(scenario, editor) == based_on:
+                break
+        raise StudioError(self._live(lambda s: _lost_save(s, opened or scenario, content)))
+
+    def keep_draft(self, scenario: Scenario, editor: str | None = None) -> None:
+        """Keep the editor's draft on this computer and send it at the next sync (autosave):
+        offline too. `scenario.revision` is the revision the editor opened, `editor` names it
+        (its own earlier autosaves do not count against it); a save someone else's beat
+        meanwhile is refused by the server and comes back as a DraftConflict."""
+        content = self._checked_content(scenario)
+        self._backend.local(
+            lambda c: c.keep_draft(scenario.id, content, scenario.revision, editor),
+            changed="scenarios",
+        )
+        log.info("draft kept", scenario_id=scenario.id, opened_revision=scenario.revision)
+
+    def _draft_base(self, scenario: Scenario, editor: str | None) -> int:
+        return int(
+            self._backend.local(lambda c: c.draft_base(scenario.id, scenario.revision, editor))
+        )
+
+    def _checked_content(self, scenario: Scenario) -> dict[str, Any]:
+        """The draft's content to send, checked as the database checks it."""
         self._require_admin()
         if scenario.status != Status.DRAFT:
             raise StudioError("Only drafts can be edited: make a new version of it and edit that.")
@@ -163,24 +217,55 @@ class StudioService:
             Scenario.from_json({**_row(scenario), "id": scenario.id}, source="the draft")
         except ScenarioError as error:
             raise StudioError(str(error).replace(f', scenario "{scenario.id}"', "")) from error
-        content = plain_json(scenario.content())
+        return dict(plain_json(scenario.content()))
 
-        def update(session: Any) -> None:
-            rows = (
-                session.client.table("scenarios")
-                .update(content)
-                .eq("id", scenario.id)
-                .eq("status", Status.DRAFT.value)
-                .eq("revision", scenario.revision)
-                .execute()
-                .data
-            )
-            if not rows:
-                raise StudioError(_lost_save(session, opened or scenario, content))
+    # Conflicts -----------------------------------------------------------------------------
+    def conflicts(self) -> list[DraftConflict]:
+        """Drafts whose save kept here the server refused, with what differs between the
+        admin's copy and the server's (offline: the server's reason alone)."""
+        found = []
+        account = self._require_admin()
+        for parked in self._backend.local(lambda c: c.parked_drafts(str(account.org_id))):
+            cached = self._backend_scenario(parked.scenario_id)
+            title = str(parked.content.get("title") or (cached.title if cached else ""))
+            try:
+                theirs = self._live(lambda s, p=parked: _server_row(s, p.scenario_id))
+                message = _conflict_text(theirs, parked.based_on, parked.content)
+            except CoachdeskError:
+                message = f"Conflict: someone else saved this draft ({parked.message})."
+            found.append(DraftConflict(parked.scenario_id, title, message, dict(parked.content)))
+        return found
 
-        self._live(update)
-        log.info("draft saved", scenario_id=scenario.id, revision=scenario.revision)
-        self._backend.sync_soon()
+    def keep_mine(self, conflict: DraftConflict) -> str:
+        """The admin's copy as a new draft (with the draft's attachments), titled as theirs
+        with "(my copy)"; the other save stays as it is. Returns the new draft's id."""
+        account = self._require_admin()
+        copy_id = _new_id()
+        title = f"{conflict.mine.get('title') or conflict.title} (my copy)"[:200]
+        row = {**conflict.mine, "id": copy_id, "org_id": str(account.org_id), "title": title}
+        self._live(
+            lambda s: s.client.table("scenarios").insert({**row, "status": "draft"}).execute()
+        )
+        self._copy_attachments(str(account.org_id), conflict.scenario_id, copy_id)
+        self._take_server_copy(conflict.scenario_id)
+        log.info("draft conflict kept as a copy", scenario_id=conflict.scenario_id, copy=copy_id)
+        return copy_id
+
+    def take_theirs(self, conflict: DraftConflict) -> None:
+        """Give up the admin's copy: the draft here becomes the server's."""
+        self._require_admin()
+        self._take_server_copy(conflict.scenario_id)
+        log.info("draft conflict settled for theirs", scenario_id=conflict.scenario_id)
+
+    def _take_server_copy(self, scenario_id: str) -> None:
+        theirs = self._live(lambda s: _server_row(s, scenario_id, row_select("scenarios")))
+        self._backend.local(lambda c: c.settle_draft(scenario_id, theirs), changed="scenarios")
+
+    def _backend_scenario(self, scenario_id: str) -> Scenario | None:
+        try:
+            return self._backend.scenario(scenario_id)
+        except CoachdeskError:
+            return None
 
     def create_blank(self, title: str = "New scenario") -> str:
         """A new draft to build in the editor: one persona line that ends the call and one
@@ -219,11 +304,14 @@ class StudioService:
 
     def new_version(self, scenario_id: str) -> str:
         """A new draft version of a published or archived scenario, to edit; its id."""
-        self._require_admin()
-        new_id = self._live(lambda s: s.rpc("new_scenario_version", {"scenario_id": scenario_id}))
+        account = self._require_admin()
+        new_id = str(
+            self._live(lambda s: s.rpc("new_scenario_version", {"scenario_id": scenario_id}))
+        )
+        self._copy_attachments(str(account.org_id), scenario_id, new_id)
         log.info("scenario version started", scenario_id=scenario_id, draft_id=new_id)
         self._backend.sync_soon()
-        return str(new_id)
+        return new_id
 
     # Status --------------------------------------------------------------------------------
     def duplicate(self, scenario_id: str) -> str:
@@ -238,6 +326,7 @@ class StudioService:
             org_id=account.org_id,
         )
         self._live(lambda s: s.client.table("scenarios").insert(_row(copy)).execute())
+        self._copy_attachments(str(account.org_id), scenario_id, copy.id)
         self._backend.sync_soon()
         return copy.id
 
@@ -264,6 +353,19 @@ class StudioService:
         self._backend.sync_soon()
 
     # Helpers -------------------------------------------------------------------------------
+    def _copy_attachments(self, org_id: str, source_id: str, draft_id: str) -> None:
+        """The source's briefing attachments into the new draft's folder (Storage copies them
+        on the server); if that fails the new draft goes too, then the error is said: no draft
+        without the briefing it came from."""
+        try:
+            copied = self._live(lambda s: _copy_folder(s, org_id, source_id, draft_id))
+        except CoachdeskError:
+            with contextlib.suppress(CoachdeskError):
+                self._live(lambda s: _delete_scenario(s, draft_id))
+            raise
+        if copied:
+            log.info("attachments copied", source_id=source_id, draft_id=draft_id, files=copied)
+
     def _set_status(self, scenario_id: str, status: Status) -> None:
         self._require_admin()
 
@@ -298,10 +400,13 @@ class StudioService:
 def _plain(error: CoachdeskError) -> CoachdeskError:
     """The database's refusals as what an admin can act on."""
     cause = error.__cause__
-    conflict = f" ({CONFLICT})"  # how sync.client words a refusal it does not classify
-    if isinstance(cause, SyncError) and str(cause).endswith(conflict):
+    code = getattr(cause, "code", None)
+    conflict = f" ({CONFLICT})"  # how sync.client words a refusal before CD4xx were refusals
+    if isinstance(cause, SyncError) and (code == CONFLICT or str(cause).endswith(conflict)):
         return StudioError(conflict_sentence(str(cause).removesuffix(conflict)))
-    if isinstance(cause, RejectedError | SyncError) and _PAYMENT_REQUIRED in str(cause):
+    if isinstance(cause, RejectedError | SyncError) and (
+        code == _PAYMENT_REQUIRED or _PAYMENT_REQUIRED in str(cause)
+    ):
         return StudioError(
             "Your plan's limit of active scenarios is reached: archive one first, or ask "
             f"whoever manages billing to upgrade. ({cause})"
@@ -309,31 +414,60 @@ def _plain(error: CoachdeskError) -> CoachdeskError:
     return error
 
 
-def _lost_save(session: Any, mine: Scenario, content: Mapping[str, Any]) -> str:
-    """Why a save changed nothing, saying what the other save changed (since `mine`, the
-    draft as this editor opened it)."""
+def _update_draft(
+    session: Any, scenario_id: str, content: Mapping[str, Any], based_on: int
+) -> dict[str, Any] | None:
+    """The draft's new content if it is still a draft at `based_on`; its row, or None."""
     rows = (
         session.client.table("scenarios")
-        .select(",".join(["status", "revision", *content]))
-        .eq("id", mine.id)
+        .update(dict(content))
+        .eq("id", scenario_id)
+        .eq("status", Status.DRAFT.value)
+        .eq("revision", based_on)
         .execute()
         .data
     )
-    if not rows:
-        return "This draft was deleted meanwhile; nothing was saved (your copy is still open)."
-    theirs = rows[0]
+    return dict(rows[0]) if rows else None
+
+
+def _lost_save(session: Any, mine: Scenario, content: Mapping[str, Any]) -> str:
+    """Why a save changed nothing, saying what the other save changed (since `mine`, the
+    draft as this editor opened it)."""
+    theirs = _server_row(session, mine.id, ",".join(["status", "revision", *content]))
+    return _conflict_text(theirs, mine.revision, plain_json(mine.content()), online=True)
+
+
+def _conflict_text(
+    theirs: Mapping[str, Any] | None,
+    based_on: int,
+    compared: Mapping[str, Any],
+    *,
+    online: bool = False,
+) -> str:
+    """What the server holds of a draft whose save was refused: deleted, no longer a draft, or
+    saved by someone else, naming the fields where theirs differs from `compared` (the draft as
+    the editor opened it for an online save; the admin's kept copy for a parked one)."""
+    kept = "your copy is still open" if online else "your copy is kept on this computer"
+    if theirs is None:
+        return f"This draft was deleted meanwhile; nothing was saved ({kept})."
     if theirs["status"] != Status.DRAFT:
         return (
-            f"This draft was {theirs['status']} meanwhile; nothing was saved (your copy is still "
-            "open: make a new version to carry your changes over)."
+            f"This draft was {theirs['status']} meanwhile; nothing was saved ({kept}: make a "
+            "new version, or keep yours as a copy, to carry your changes over)."
         )
-    opened = plain_json(mine.content())
-    changed = [k for k in content if plain_json(theirs.get(k)) != opened.get(k)]
+    changed = [k for k in compared if plain_json(theirs.get(k)) != plain_json(compared.get(k))]
+    differences = ", ".join(changed) or "nothing you can see"
+    if online:
+        return (
+            f"Someone else saved this draft after you opened it (revision {based_on} → "
+            f"{theirs['revision']}), changing {differences}. Nothing of yours was overwritten "
+            "or lost: your copy is still open; reopen the draft to see theirs and make your "
+            "changes again."
+        )
     return (
-        f"Someone else saved this draft after you opened it (revision {mine.revision} → "
-        f"{theirs['revision']}), changing {', '.join(changed) or 'nothing you can see'}. "
-        "Nothing of yours was overwritten or lost: your copy is still open; reopen the draft to "
-        "see theirs and make your changes again."
+        f"Conflict: someone else saved this draft (revision {based_on} → {theirs['revision']}); "
+        f"yours and theirs differ in {differences}. Nothing was overwritten: {kept}. Keep "
+        "yours as a copy, or take theirs."
     )
 
 
@@ -354,6 +488,37 @@ def conflict_sentence(message: str) -> str:
     if "cannot be" in message:
         return f"{text}. Remove it from the track first, or archive the track."
     return f"{text}. Publish those scenarios first, or remove them from the track."
+
+
+def _server_row(session: Any, scenario_id: str, columns: str = "*") -> dict[str, Any] | None:
+    rows = session.client.table("scenarios").select(columns).eq("id", scenario_id).execute().data
+    return dict(rows[0]) if rows else None
+
+
+def _copy_folder(session: Any, org_id: str, source_id: str, target_id: str) -> int:
+    """Copy every file of one scenario's folder into another's, the persona's picture in its
+    subfolder too (app/client/avatars.py); how many."""
+    bucket = session.client.storage.from_(BUCKET)
+    names = _files_under(bucket, f"{org_id}/{source_id}")
+    for name in names:
+        bucket.copy(f"{org_id}/{source_id}/{name}", f"{org_id}/{target_id}/{name}")
+    return len(names)
+
+
+def _files_under(bucket: Any, folder: str, depth: int = 2) -> list[str]:
+    """The files below `folder`, as paths relative to it; Storage lists a subfolder as an
+    entry without an id (a scenario has one level of them: persona/)."""
+    listed: Iterable[Mapping[str, Any]] = bucket.list(folder) or []
+    names: list[str] = []
+    for entry in listed:
+        name = str(entry.get("name") or "")
+        if not name:
+            continue
+        if entry.get("id") is not None:
+            names.append(name)
+        elif depth > 1:
+            names += [f"{name}/{inner}" for inner in _files_under(bucket, f"{folder}/{name}", 1)]
+    return names
 
 
 def _new_id() -> str:
@@ -414,6 +579,7 @@ def _delete_scenario(session: Any, scenario_id: str) -> None:
 
 __all__ = [
     "CONFLICT",
+    "DraftConflict",
     "LibraryItem",
     "Status",
     "StudioError",

@@ -1,7 +1,7 @@
 """`/storage/v1`: the Supabase Storage subset the supabase client uses.
 
-Objects: upload (POST, `x-upsert`; PUT = upsert), download (authenticated and public), remove,
-list, info, signed URLs (single and batch) and signed download. Buckets: list, get, create.
+Objects: upload (POST, `x-upsert`; PUT = upsert), download (authenticated and public), copy,
+remove, list, info, signed URLs (single and batch) and signed download. Buckets: list, get, create.
 Resumable (tus) uploads are in server.stack.resumable, routed beside these by the app; both build
 on server.stack.storage_objects and store a finished file through its `save_object`, so limits,
 policies and errors are the same.
@@ -23,7 +23,10 @@ import email.parser
 import email.policy
 import hashlib
 import json
+import shutil
 import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -156,6 +159,59 @@ async def upload(request: Request) -> Response:
     except BaseException:
         remove_blob(state, version)
         raise
+
+
+async def copy(request: Request) -> Response:
+    """POST /object/copy {bucketId, sourceKey, destinationKey, destinationBucket?}, as hosted
+    Storage: the caller must be able to read the source and write the destination (the
+    storage policies decide both, as the caller); the destination bucket's limits apply. The
+    file is copied, so removing either object later leaves the other whole."""
+    state = stack_state(request)
+    claims = authenticate(request, state)
+    body = await json_object(request)
+    bucket_id = _body_text(body, "bucketId")
+    source = validate_key(_body_text(body, "sourceKey"))
+    destination = validate_key(_body_text(body, "destinationKey"))
+    target_bucket = str(body.get("destinationBucket") or bucket_id)
+    upsert = truthy(request.headers.get("x-upsert"))
+    version, metadata = await _visible_object(state, claims, bucket_id, source)
+    bucket = await bucket_settings(state, target_bucket)
+    if int(metadata.get("size") or 0) > file_size_limit(bucket):
+        raise too_large()
+    check_mime(str(metadata.get("mimetype") or "application/octet-stream"), bucket)
+    copied = str(uuid.uuid4())
+    try:
+        shutil.copyfile(blob_path(state, version), _new_blob(state, copied))
+    except FileNotFoundError as exc:
+        raise StorageError(404, "not_found", "Object not found") from exc
+    try:
+        return await save_object(
+            state,
+            claims,
+            "POST",
+            bucket_id=target_bucket,
+            name=destination,
+            version=copied,
+            metadata={**metadata, "lastModified": datetime.now(UTC).isoformat()},
+            user_metadata=None,
+            upsert=upsert,
+        )
+    except BaseException:
+        remove_blob(state, copied)
+        raise
+
+
+def _body_text(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise StorageError(400, "InvalidRequest", f'"{key}" must be a non-empty string')
+    return value
+
+
+def _new_blob(state: StackState, version: str) -> Path:
+    path = blob_path(state, version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 async def _visible_object(
@@ -541,6 +597,7 @@ def routes() -> list[Route]:
         Route(f"{base}/bucket", handled(list_buckets), methods=["GET"]),
         Route(f"{base}/bucket", handled(create_bucket), methods=["POST"]),
         Route(f"{base}/bucket/{{id}}", handled(get_bucket), methods=["GET"]),
+        Route(f"{base}/object/copy", handled(copy), methods=["POST"]),
         Route(f"{base}/object/sign/{obj}", handled(signed_download), methods=["GET"]),
         Route(f"{base}/object/sign/{obj}", handled(sign), methods=["POST"]),
         Route(f"{base}/object/sign/{{bucket}}", handled(sign_many), methods=["POST"]),

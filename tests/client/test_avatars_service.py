@@ -103,8 +103,12 @@ def test_the_picture_is_uploaded_exported_imported_and_kept_once_seen(
     assert again.persona["avatar"] == picture.name
     assert avatar_key(again, picture.name) in _objects(db, again.id)
 
-    # A trainee of the org: fetched once through a signed URL, then the copy kept here.
+    # A trainee of the org: not while it is a draft (20261205000600); once it is live,
+    # fetched once through a signed URL, then the copy kept here.
     service = AvatarService(trainee)
+    with pytest.raises(AvatarError, match="not on the server"):
+        service.image(saved)
+    studio.publish(saved.id)
     assert service.cached(saved) is None
     assert service.image(saved) == portrait.read_bytes()
     kept = trainee.pictures_folder / str(saved.org_id) / saved.id / picture.name
@@ -158,3 +162,21 @@ def test_pictures_the_rules_refuse_never_reach_the_server(
     assert str(raised.value).endswith(".")  # a sentence
     assert _objects(db, draft.id) == [f"{draft.org_id}/{draft.id}/briefing.pdf"]
     assert os.path.exists(path)
+
+
+def test_a_duplicate_takes_the_persona_s_picture_with_the_briefing(drafts, backend, db, tmp_path):
+    studio = StudioService(backend)
+    drafts.append(studio.import_file(COLD_CALL_FILE))
+    draft = _synced(backend, drafts[0])
+    portrait = tmp_path / "portrait.png"
+    portrait.write_bytes(png_bytes())
+    picture = AvatarService(backend).upload(draft, portrait)
+    studio.save_draft(replace(draft, persona={**draft.persona, "avatar": picture.name}), draft)
+    _saved(backend, draft.id, picture.name)
+
+    drafts.append(studio.duplicate(draft.id))
+    copy = _synced(backend, drafts[1])
+    assert _objects(db, copy.id) == [
+        f"{copy.org_id}/{copy.id}/briefing.pdf",
+        avatar_key(copy, picture.name),
+    ]

@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.client.backend import SyncedBackend
+from app.client.demo import NetworkSwitch
 from app.client.studio import LibraryItem, Status, StudioError, StudioService
 from app.client.studio_tracks import TrackItem, TrackStudio
-from app.client.views import FinishedAttempt, PermissionDenied
+from app.client.views import FinishedAttempt, PermissionDenied, ServerConfig
 from app.scenario_package import example_packages, read_package
 from app.transcript import load_sample_transcript
 
@@ -324,3 +326,130 @@ def test_a_trainee_sees_a_published_tracks_new_order_after_sync(tracks, backend_
     assert order() == [COLD, CFO, INCUMBENT]
     tracks.save(track_id, "Tracks: trainee order", "", [INCUMBENT, CFO])
     assert order() == [INCUMBENT, CFO]
+
+
+# Drafts kept on this computer (sync/cache_drafts.py) ---------------------------------------------
+EDITOR = "editor-1"  # one open editor (ui/studio_editor.py names each)
+
+
+@pytest.fixture
+def second_admin(
+    stack, tmp_path, accounts
+) -> Iterator[tuple[StudioService, NetworkSwitch, SyncedBackend]]:
+    """The demo admin on a second computer whose network can be switched off."""
+    network = NetworkSwitch()
+    other = SyncedBackend(
+        ServerConfig(stack.url, stack.anon_key),
+        data_dir=tmp_path / "second",
+        remember=False,
+        interval_s=3600,
+        transport=network,
+    )
+    other.sign_in(accounts["admin"], "coachdesk-demo")
+    yield StudioService(other), network, other
+    network.offline = False
+    other.sign_out(discard_unsynced=True)
+    other.close()
+
+
+def _server_draft(db, scenario_id: str) -> dict:
+    title, description, revision = db.execute(
+        "select title, description, revision from public.scenarios where id = %s", (scenario_id,)
+    ).fetchone()
+    return {"title": title, "description": description, "revision": revision}
+
+
+def test_a_draft_edited_offline_is_kept_and_reaches_the_server_at_the_next_sync(
+    studio, backend, db, second_admin
+):
+    mine, network, here = second_admin
+    draft_id = studio.import_file(COLD_CALL_FILE)
+    opened = _until(_item(mine, draft_id), here, "the draft here").scenario
+    network.offline = True
+    mine.keep_draft(replace(opened, title="Edited offline"), EDITOR)
+    mine.keep_draft(replace(opened, title="Edited offline", description="Twice"), EDITOR)
+    assert here.sync_now().pending == 1  # two autosaves, one change waiting
+    assert _item(mine, draft_id)().scenario.title == "Edited offline"  # the library reads the cache
+    assert _server_draft(db, draft_id)["title"] == opened.title
+
+    network.offline = False
+    status = here.sync_now()
+    assert (status.pending, status.rejected) == (0, 0)
+    server = _server_draft(db, draft_id)
+    assert (server["title"], server["description"]) == ("Edited offline", "Twice")
+    assert server["revision"] == opened.revision + 1
+    # The same editor goes on saving against the revision it opened: based on its own save.
+    mine.keep_draft(replace(opened, title="Third autosave"), EDITOR)
+    assert here.sync_now().rejected == 0
+    mine.save_draft(replace(opened, title="Saved"), opened, EDITOR)
+    assert _server_draft(db, draft_id) == {
+        "title": "Saved",
+        "description": opened.description,
+        "revision": opened.revision + 3,
+    }
+
+
+@pytest.mark.parametrize("choice", ["keep mine", "take theirs"])
+def test_a_stale_draft_kept_offline_is_parked_and_resolved(
+    studio, backend, db, second_admin, choice
+):
+    mine, network, here = second_admin
+    draft_id = studio.import_file(COLD_CALL_FILE)
+    opened = _until(_item(mine, draft_id), here, "the draft here").scenario
+    network.offline = True
+    mine.keep_draft(replace(opened, description="Mine"))
+    # Meanwhile the other admin saves the same draft online.
+    studio.save_draft(replace(opened, title="Theirs"), opened)
+    network.offline = False
+    status = here.sync_now()
+    assert (status.phase.value, status.pending, status.rejected) != ("error", 1, 0)
+    assert (status.pending, status.rejected) == (0, 1)  # parked: not retried, not dropped
+    assert here.sync_now().rejected == 1  # and stays parked round after round
+    assert _server_draft(db, draft_id)["description"] != "Mine"  # never a silent overwrite
+    (conflict,) = mine.conflicts()
+    assert conflict.scenario_id == draft_id and conflict.mine["description"] == "Mine"
+    assert conflict.message.startswith("Conflict: someone else saved this draft")
+    assert "differ in title, description" in conflict.message
+    mine.keep_draft(replace(opened, description="Mine, edited on"))  # goes into the parked copy
+    (conflict,) = mine.conflicts()
+    assert conflict.mine["description"] == "Mine, edited on"
+
+    if choice == "keep mine":
+        copy_id = mine.keep_mine(conflict)
+        copy = _server_draft(db, copy_id)
+        assert copy["title"] == f"{opened.title} (my copy)"
+        assert copy["description"] == "Mine, edited on"
+    else:
+        mine.take_theirs(conflict)
+    status = here.sync_now()
+    assert (status.pending, status.rejected) == (0, 0) and mine.conflicts() == []
+    kept = _item(mine, draft_id)().scenario
+    assert (kept.title, kept.description) == ("Theirs", opened.description)
+    assert _server_draft(db, draft_id)["title"] == "Theirs"
+
+
+def test_a_live_scenario_is_never_kept_as_a_draft(studio, backend):
+    live_id = studio.import_file(COLD_CALL_FILE)
+    studio.publish(live_id)
+    live = _until(_item(studio, live_id, Status.PUBLISHED), backend, "the live version").scenario
+    with pytest.raises(StudioError, match="Only drafts can be edited"):
+        studio.keep_draft(live)
+    assert backend.sync_now().pending == 0
+
+
+def test_a_new_version_and_a_duplicate_take_the_briefing_attachments(studio, backend):
+    first = studio.import_file(COLD_CALL_FILE)
+    studio.publish(first)
+    _until(_item(studio, first, Status.PUBLISHED), backend, "version 1 live")
+    (briefing,) = read_package(COLD_CALL_FILE).attachments
+    for made in (studio.new_version(first), studio.duplicate(first)):
+        files = backend.live(
+            lambda s, m=made: s.client.storage.from_("scenario-assets").list(f"{DEMO_ORG}/{m}")
+        )
+        assert [f["name"] for f in files] == [briefing.name]
+        data = backend.live(
+            lambda s, m=made: s.client.storage.from_("scenario-assets").download(
+                f"{DEMO_ORG}/{m}/{briefing.name}"
+            )
+        )
+        assert data == briefing.data

@@ -27,7 +27,12 @@ OBJECTS = {
     "own_transcript": ("transcripts", f"{DEMO}/{UID['trainee']}/{RUN}-a.json"),
     "globex_recording": ("recordings", f"{GLOBEX}/{UID['globex_trainee']}/{RUN}-c.flac"),
     "org_logo": ("org-assets", f"{DEMO}/{RUN}-logo.png"),
-    "scenario_image": ("scenario-assets", f"{DEMO}/{RUN}-persona.png"),
+    # A scenario's files follow the scenario: a published one's are the org's to read, a
+    # draft's the admins' only (20261205000600_scenario_assets_follow_scenario.sql).
+    "published_briefing": ("scenario-assets", f"{DEMO}/{Seed.SCENARIO_COLD_CALL}/{RUN}-a.pdf"),
+    "draft_briefing": ("scenario-assets", f"{DEMO}/{Seed.SCENARIO_DRAFT}/{RUN}-b.pdf"),
+    "loose_asset": ("scenario-assets", f"{DEMO}/{RUN}-persona.png"),  # no scenario's folder
+    "globex_briefing": ("scenario-assets", f"{GLOBEX}/{Seed.SCENARIO_GLOBEX}/{RUN}-c.pdf"),
     "export": ("exports", f"{DEMO}/{RUN}-attempts.csv"),
     "own_tmp": ("tmp", f"{DEMO}/{UID['trainee']}/{RUN}-scratch.bin"),
     "peer_tmp": ("tmp", f"{DEMO}/{UID['trainee2']}/{RUN}-scratch.bin"),
@@ -37,17 +42,17 @@ MANAGEMENT = {
     "peer_recording",
     "own_transcript",
     "org_logo",
-    "scenario_image",
+    "published_briefing",
     "export",
 }
 VISIBLE = {
-    "trainee": {"own_recording", "own_transcript", "org_logo", "scenario_image", "own_tmp"},
-    "trainee2": {"peer_recording", "org_logo", "scenario_image", "peer_tmp"},
+    "trainee": {"own_recording", "own_transcript", "org_logo", "published_briefing", "own_tmp"},
+    "trainee2": {"peer_recording", "org_logo", "published_briefing", "peer_tmp"},
     "manager": MANAGEMENT,
-    "admin": MANAGEMENT,
+    "admin": MANAGEMENT | {"draft_briefing", "loose_asset"},
     "hr": MANAGEMENT,
-    "globex_trainee": {"globex_recording"},
-    "globex_manager": {"globex_recording"},
+    "globex_trainee": {"globex_recording", "globex_briefing"},
+    "globex_manager": {"globex_recording", "globex_briefing"},
 }
 
 
@@ -236,11 +241,36 @@ def test_a_token_signed_with_another_secret_does_not_verify(as_user):
         ("trainee", "globex_recording"),
         ("manager", "globex_recording"),
         ("globex_manager", "own_recording"),
+        ("trainee", "draft_briefing"),
+        ("manager", "draft_briefing"),
+        ("globex_trainee", "published_briefing"),
     ],
 )
 def test_no_signed_url_for_objects_the_caller_cannot_read(as_user, user, key):
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="no readable object"):
         _grant(as_user(user), _path(key))
+
+
+@pytest.mark.parametrize(
+    ("user", "key"), [("trainee", "published_briefing"), ("admin", "draft_briefing")]
+)
+def test_a_published_scenarios_briefing_is_signed_for_trainees_a_drafts_for_admins(
+    as_user, user, key
+):
+    assert _grant(as_user(user), _path(key)).startswith(f"/object/sign/{_path(key)}?token=")
+
+
+def test_a_draft_briefing_is_readable_once_its_scenario_is_published(as_user):
+    conn = as_user("trainee")
+    assert "draft_briefing" not in _visible(conn)
+    # In one transaction (never committed): the admin publishes, then the trainee looks.
+    conn = as_user("admin")
+    conn.execute("select public.publish_scenario(%s)", (Seed.SCENARIO_DRAFT,))
+    conn.execute(
+        "select set_config('request.jwt.claims', %s, true)", (Seed.claims("trainee").as_json(),)
+    )
+    assert "draft_briefing" in _visible(conn)
+    assert _grant(conn, _path("draft_briefing"))
 
 
 def test_a_missing_object_answers_like_a_forbidden_one(as_user):

@@ -129,6 +129,35 @@ def test_other_org_cannot_read_write_or_list(signed_in, manager, bucket):
         globex.create_signed_url(name, 60)
 
 
+def test_copy_makes_an_independent_object_under_the_callers_policies(stack, signed_in, bucket):
+    """POST /object/copy as hosted Storage: the bytes and type copied, the copy its own file
+    (removing the source leaves it), a taken destination 409, another org's source 404 and
+    another org's destination 403."""
+    files = signed_in("manager").storage.from_(bucket)
+    source, target = _name(), _name()
+    files.upload(source, b"briefing notes", {"content-type": "text/plain"})
+    before = _blobs(stack)
+    assert files.copy(source, target)["Key"] == f"{bucket}/{target}"
+    assert len(_blobs(stack) - before) == 1
+    files.remove([source])
+    assert files.download(target) == b"briefing notes"
+    entry = next(e for e in files.list(DEMO_ORG) if e["name"] == target.split("/")[1])
+    assert entry["metadata"]["mimetype"] == "text/plain"
+    with pytest.raises(StorageApiError) as taken:
+        files.copy(target, target)
+    assert taken.value.status == "409"
+    globex = signed_in("globex_manager").storage.from_(bucket)
+    with pytest.raises(StorageApiError) as unseen:
+        globex.copy(target, _name(GLOBEX_ORG))
+    assert unseen.value.status == "404"
+    with pytest.raises(StorageApiError) as foreign:
+        files.copy(target, _name(GLOBEX_ORG))
+    assert foreign.value.status == "403"
+    with pytest.raises(StorageApiError) as missing:
+        files.copy(_name(), _name())
+    assert missing.value.status == "404"
+
+
 def test_anon_cannot_upload(client, bucket):
     with pytest.raises(StorageApiError) as refused:
         client.storage.from_(bucket).upload(_name(), b"x", {"content-type": "text/plain"})

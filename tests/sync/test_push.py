@@ -23,6 +23,7 @@ from sync.push import push
 
 TRAINEE2_ASSIGNMENT = "c0000000-0000-4000-8000-000000000004"
 SCENARIO_GLOBEX = "f0000000-0000-4000-8000-000000000011"
+SCENARIO_DRAFT = "f0000000-0000-4000-8000-000000000004"
 
 
 def _server_ids(db, ids: list[str]) -> set[str]:
@@ -223,3 +224,72 @@ def test_an_entry_whose_row_names_another_org_is_parked_not_sent(sign_in, engine
     assert f"belongs to organisation {other}" in refused[misfiled.id].last_error
     assert status.rejected == 1
     assert engine.cache.attempt(misfiled.id).transcript == TRANSCRIPT
+
+
+def test_a_patch_folded_into_an_entry_while_the_push_is_under_way_is_not_lost(
+    sign_in, engine_for, db
+):
+    """Push lets local writes run between its batches (sync/owner.py): an edit folded into an
+    entry already read, but not yet sent, stays in the outbox and goes with the next push."""
+    session = sign_in("manager")
+    manager = engine_for(session)
+    manager.run_once()
+    first, second = (
+        manager.cache.create_assignment(
+            org_id=DEMO_ORG, scenario_id=SCENARIO_COLD_CALL, user_id=USER_IDS["trainee"]
+        )
+        for _ in range(2)
+    )
+    assert manager.run_once().pending == 0
+    manager.cache.update_assignment(first, note="first edit")
+    manager.cache.update_assignment(second, note="second edit")
+    edits = iter([lambda: manager.cache.update_assignment(second, note="edited mid-push")])
+
+    def between() -> None:  # after the first request: the second entry is read, not yet sent
+        next(edits, lambda: None)()
+
+    push(session.client, manager.cache, DEMO_ORG, batch_rows=1, between=between)
+    assert manager.cache.sync_counts(DEMO_ORG) == (1, 0)
+    push(session.client, manager.cache, DEMO_ORG)
+    notes = dict(
+        db.execute(
+            "select id::text, note from assignments where id = any(%s::uuid[])", ([first, second],)
+        ).fetchall()
+    )
+    assert notes == {first: "first edit", second: "edited mid-push"}
+    assert manager.cache.sync_counts(DEMO_ORG) == (0, 0)
+    db.execute("delete from assignments where id = any(%s::uuid[])", ([first, second],))
+
+
+def test_a_stale_draft_patch_is_parked_and_a_live_scenarios_is_never_sent(sign_in, engine_for, db):
+    """A draft's patch carries the revision it was based on: a stale one is refused (CD412)
+    and parked with the admin's copy, not retried; one for a scenario live meanwhile is parked
+    unsent (sync/cache_drafts.py)."""
+    faults = FaultyTransport()
+    admin = engine_for(sign_in("admin", transport=faults))
+    admin.run_once()
+    draft = SCENARIO_DRAFT
+    (revision,) = db.execute("select revision from scenarios where id = %s", (draft,)).fetchone()
+    admin.cache.keep_draft(draft, {"description": "Mine"}, revision)
+    db.execute("update scenarios set title = title where id = %s", (draft,))  # someone's save
+    status = admin.run_once()
+    assert (status.pending, status.rejected) == (0, 1)
+    (parked,) = admin.cache.parked_drafts(DEMO_ORG)
+    assert (parked.code, parked.content) == ("CD412", {"description": "Mine"})
+    assert admin.run_once().rejected == 1  # parked, not retried
+    (theirs,) = db.execute("select description from scenarios where id = %s", (draft,)).fetchone()
+    assert theirs != "Mine"
+    admin.cache.settle_draft(draft, None)
+    assert admin.cache.sync_counts(DEMO_ORG) == (0, 0)
+
+    # A waiting patch whose scenario the cache now holds as published never leaves.
+    published = next(s for s in admin.cache.scenarios(DEMO_ORG) if s.status == "published")
+    with admin.cache.atomic() as cache_db:  # as a pull that published it after the edit
+        cache_db.execute("update scenarios set status = 'draft' where id = ?", [published.id])
+    admin.cache.keep_draft(published.id, {"description": "Mine"}, published.revision)
+    with admin.cache.atomic() as cache_db:
+        cache_db.execute("update scenarios set status = 'published' where id = ?", [published.id])
+    faults.requests.clear()
+    assert admin.run_once().rejected == 1
+    assert ("PATCH", "/rest/v1/scenarios") not in faults.requests
+    assert admin.cache.parked_drafts(DEMO_ORG)[0].code == "CD423"

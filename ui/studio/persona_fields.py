@@ -40,6 +40,8 @@ class VoicePicker(QWidget):
     "(not on this computer)" when it is not here) and "Hear it", which says `sample()` in the
     chosen voice through the same PersonaVoice a call uses, without waiting for it."""
 
+    changed = Signal()  # the person chose another voice (not the list being filled)
+
     def __init__(
         self,
         stored: str | None,
@@ -75,6 +77,7 @@ class VoicePicker(QWidget):
         self._say_problem(self.voice.problem)
         self.hear_button.setEnabled(self.voice.available)
         self.hear_button.clicked.connect(self.hear)
+        self.combo.activated.connect(lambda _index: self.changed.emit())
         self.voice.finished.connect(self._said)
         self.voice.failed.connect(self._say_problem)
         self.voice.list_voices(self._listed)

@@ -155,3 +155,36 @@ def test_an_admin_makes_a_team_staffs_it_and_resends_an_invitation(window, qtbot
         timeout=30_000,
     )
     assert pane.notice.text() == f"Invitation sent again to {email}."
+
+
+def test_an_admin_promotes_a_member_then_removes_them_after_confirming(window, qtbot, fresh_org):
+    _sign_in(window, qtbot, fresh_org.emails["admin"])
+    pane = _open_people(window, qtbot)
+    assert pane.seats.text() == "2 of 3 seats used"
+    row = [p.name for p in pane.members.rows].index("Tom Trainee")
+    pane.members_table.selectRow(row)
+    dialog = pane.change_role_selected()
+    assert dialog is not None and dialog.textValue() == "trainee"
+    dialog.setTextValue("manager")
+    dialog.accept()
+    qtbot.waitUntil(
+        lambda: {p.name: p.role.value for p in pane.members.rows}["Tom Trainee"] == "manager",
+        timeout=30_000,
+    )
+    assert fresh_org.one(
+        "select role::text from org_members where user_id = %s", (fresh_org.trainee,)
+    ) == {"role": "manager"}
+
+    row = [p.name for p in pane.members.rows].index("Tom Trainee")
+    pane.members_table.selectRow(row)
+    box = pane.remove_selected()
+    assert box is not None and "their attempts stay" in box.text()
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
+    next(b for b in box.buttons() if b.text() == "Remove").click()
+    qtbot.waitUntil(lambda: [p.name for p in pane.members.rows] == ["Ada Admin"], timeout=30_000)
+    assert pane.seats.text() == "1 of 3 seats used"
+    assert pane.notice.text() == "Tom Trainee was removed."
+    gone = fresh_org.conn.execute(
+        "select 1 from org_members where user_id = %s", (fresh_org.trainee,)
+    ).fetchone()
+    assert gone is None

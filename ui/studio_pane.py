@@ -168,7 +168,12 @@ class StudioPane(QWidget):
         self.table.activated.connect(lambda _index: self.edit_selected())
         self.export_button.clicked.connect(self.export_selected)
         self.duplicate_button.clicked.connect(lambda: self._act("duplicate", "Duplicated."))
-        self.publish_button.clicked.connect(lambda: self._act("publish", "Published."))
+        self.publish_button.clicked.connect(
+            lambda: self._act(
+                "publish",
+                "Restored." if self._is_archived() else "Published.",
+            )
+        )
         self.archive_button.clicked.connect(lambda: self._act("archive", "Archived."))
         self.version_button.clicked.connect(lambda: self._act("new_version", "new draft version."))
         self.delete_button.clicked.connect(self.delete_selected)
@@ -222,9 +227,23 @@ class StudioPane(QWidget):
         self.duplicate_button.setEnabled(item is not None)
         # An archived version can go live again; a live one gets a new version to edit.
         self.publish_button.setEnabled(status in (Status.DRAFT, Status.ARCHIVED))
+        # Publishing an archived version is its restore: it goes live again, superseding
+        # whichever version is live now.
+        restoring = status is Status.ARCHIVED
+        # Alt+R as Archive's, which is disabled whenever this reads Restore.
+        self.publish_button.setText("Resto&re" if restoring else "Pu&blish")
+        self.publish_button.setToolTip(
+            "Put this archived version live again (it replaces the live one)"
+            if restoring
+            else "Make this draft the live version trainees practise"
+        )
         self.archive_button.setEnabled(status is Status.PUBLISHED)
         self.version_button.setEnabled(status in (Status.PUBLISHED, Status.ARCHIVED))
         self.delete_button.setEnabled(item is not None and item.deletable)
+
+    def _is_archived(self) -> bool:
+        item = self.selected()
+        return item is not None and item.status is Status.ARCHIVED
 
     def _data_changed(self, changes: Changes) -> None:
         if self.isVisible() and changes.touch(*LIBRARY_DATA):

@@ -54,6 +54,13 @@ def test_an_admin_imports_publishes_and_archives_from_the_library(
         assert pane.archive_button.isEnabled() and not pane.delete_button.isEnabled()
         pane.archive_button.click()
         qtbot.waitUntil(lambda: status_of(draft_id) is Status.ARCHIVED, timeout=30_000)
+        pane.table.selectRow([i.scenario.id for i in pane.items].index(draft_id))
+        assert pane.publish_button.text() == "Resto&re" and not pane.archive_button.isEnabled()
+        pane.publish_button.click()  # an archived version goes live again
+        qtbot.waitUntil(lambda: status_of(draft_id) is Status.PUBLISHED, timeout=30_000)
+        assert pane.message.text().endswith(": Restored.")
+        pane.table.selectRow([i.scenario.id for i in pane.items].index(draft_id))
+        assert pane.publish_button.text() == "Pu&blish"
         pane.search.setText("budget-conscious")
         qtbot.waitUntil(
             lambda: pane.items and all("budget" in i.scenario.title.lower() for i in pane.items),

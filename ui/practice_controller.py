@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+import shiboken6
 import structlog
 from PySide6.QtCore import QElapsedTimer, QObject, Qt, Signal
 
@@ -364,6 +365,10 @@ class PracticeController(QObject):
         detector = EndOfTurn(self.turn_settings)
 
         def on_level(level: Level) -> None:
+            if not shiboken6.isValid(self):
+                # The call was closed and this controller deleted while the writer thread
+                # drains its last blocks: nobody is listening any more.
+                return
             self._level.emit(level)
             if detector.ended:
                 return  # signalled once: update() keeps answering True after the turn ended

@@ -68,8 +68,12 @@ class LeaderboardScreen(QWidget):
         self.month.currentIndexChanged.connect(lambda _i: self.refresh())
         self.team.currentIndexChanged.connect(lambda _i: self.refresh())
         self.refresh_button.clicked.connect(self.refresh)
-        ctx.theme.changed.connect(lambda: self.model.set_colors(ctx.theme.colors))
+        # A bound slot, not a lambda: Qt drops it with this widget (a lambda outlived it).
+        ctx.theme.changed.connect(self._recolor)
         self._teams_loaded = False
+
+    def _recolor(self) -> None:
+        self.model.set_colors(self.ctx.theme.colors)
 
     def refresh(self) -> None:
         if not self._teams_loaded:

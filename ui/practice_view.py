@@ -155,7 +155,11 @@ class PracticeScreen(QWidget):
         self._ticker = QTimer(self)
         self._ticker.setInterval(ELAPSED_TICK_MS)
         self._ticker.timeout.connect(self._tick)
-        ctx.theme.changed.connect(lambda: setattr(self.meter, "colors", ctx.theme.colors))
+        # A bound slot, not a lambda: Qt drops it with this widget (a lambda outlived it).
+        ctx.theme.changed.connect(self._recolor)
+
+    def _recolor(self) -> None:
+        self.meter.colors = self.ctx.theme.colors
 
     def _line_bubble(self) -> QFrame:
         """Who is speaking and what they say: the middle of the screen, never empty."""

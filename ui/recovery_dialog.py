@@ -143,7 +143,11 @@ class RecoveryDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._update_buttons())
         self.model.modelReset.connect(self._update_buttons)
-        ctx.theme.changed.connect(lambda: self.model.set_colors(ctx.theme.colors))
+        # A bound slot, not a lambda: Qt drops it with this widget (a lambda outlived it).
+        ctx.theme.changed.connect(self._recolor)
+
+    def _recolor(self) -> None:
+        self.model.set_colors(self.ctx.theme.colors)
 
     # Contents -------------------------------------------------------------------------------
     @property

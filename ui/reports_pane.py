@@ -80,7 +80,11 @@ class ReportsPane(QWidget):
 
         self.refresh_button.clicked.connect(self.refresh)
         ctx.changes.changed.connect(self._data_changed)
-        ctx.theme.changed.connect(lambda: self.charts.set_colors(ctx.theme.colors))
+        # A bound slot, not a lambda: Qt drops it with this widget (a lambda outlived it).
+        ctx.theme.changed.connect(self._recolor)
+
+    def _recolor(self) -> None:
+        self.charts.set_colors(self.ctx.theme.colors)
 
     @property
     def loading(self) -> bool:

@@ -291,8 +291,13 @@ def _manager_screens(window, shooter, password) -> None:  # noqa: ANN001
     wait_until(lambda: assignments.rows, "the manager's assignments")
     assignments.table.selectRow(0)
     shooter.shoot(window, "15-manager-assignments")
+    from app.client.reminders import to_remind
+
+    open_ones = [i for i, a in enumerate(assignments.rows) if to_remind(a)]
+    if open_ones:
+        assignments.table.selectRow(open_ones[0])
     remind = assignments.remind_selected()
-    if remind is not None:  # the newest assignment may have been passed by everyone
+    if remind is not None:  # None: everyone passed every assignment
         remind.note.setText("The Q3 objections call is due Friday: 15 minutes is enough.")
         shooter.shoot(window, "27-remind")
         remind.reject()
@@ -357,13 +362,14 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
 
 
 def _webhooks_screen(window, shooter) -> None:  # noqa: ANN001
-    """An endpoint whose delivery log shows a test event the dispatcher tried: to an address
-    that does not resolve here, so the log shows the error and the next retry."""
+    """An endpoint whose delivery log shows a test event the dispatcher tried: to a port of
+    this computer nothing listens on (the local stack allows private targets), so the log
+    shows the refusal and the next retry."""
     pane = window.webhooks
     window.workspace.setCurrentWidget(pane)
     wait_until(lambda: pane.loaded, "webhooks")
     made = pane.service.create(
-        "https://crm.example.com/coachdesk", ["attempt.scored"], "CRM sync (example)"
+        "http://127.0.0.1:9/coachdesk", ["attempt.scored"], "CRM sync (example)"
     )
     pane.service.send_test(made.endpoint.id)
     pane.refresh()

@@ -95,14 +95,10 @@ def test_a_new_version_carries_the_terms(conn):
 
 
 def test_a_published_versions_terms_cannot_change(conn):
-    error = refused(
-        conn, "update scenarios set key_terms = '{Acme}' where id = %s", (COLD_CALL,)
-    )
+    error = refused(conn, "update scenarios set key_terms = '{Acme}' where id = %s", (COLD_CALL,))
     assert error.sqlstate == "CD423"
     assert error.diag.message_primary.endswith("cannot be changed (changed: key_terms)")
     # Archived too.
     conn.execute("update scenarios set status = 'archived' where id = %s", (COLD_CALL,))
-    error = refused(
-        conn, "update scenarios set key_terms = '{Acme}' where id = %s", (COLD_CALL,)
-    )
+    error = refused(conn, "update scenarios set key_terms = '{Acme}' where id = %s", (COLD_CALL,))
     assert error.sqlstate == "CD423"

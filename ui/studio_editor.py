@@ -1,8 +1,8 @@
 """The scenario editor: the form (title, description, difficulty, pass mark, attempt cap, time
-limit, key terms for the speech model (app/key_terms.py), persona with its voice and picture (ui/studio/persona_fields.py), AI instructions), the
-dialog as a graph (ui/studio/branching_editor.py) and the rubric in percentages, checked as the
-database checks them while editing, with a preview score of an attempt of the org by the edited
-rubric.
+limit, key terms for the speech model (app/key_terms.py), persona with its voice and picture
+(ui/studio/persona_fields.py), AI instructions), the dialog as a graph
+(ui/studio/branching_editor.py) and the rubric in percentages, checked as the database checks
+them while editing, with a preview score of an attempt of the org by the edited rubric.
 
 Rendering and dispatch only: the rules and the preview are app/rubric_edit.py's, saving is
 app/client/studio.py's (off the GUI thread through ctx.call). Edits are also kept on this

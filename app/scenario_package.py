@@ -5,8 +5,12 @@ A package is a zip holding `scenario.json` and the attachments under `assets/`:
 
     {"format": "coachdesk-scenario", "version": 1,
      "scenario": {"title", "description", "difficulty", "pass_score", "max_attempts",
-                  "ai_prompt", "time_limit_seconds", "persona", "branching", "rubric"},
+                  "ai_prompt", "time_limit_seconds", "key_terms", "persona", "branching",
+                  "rubric"},
      "attachments": [{"name": "briefing.pdf", "type": "application/pdf", "sha256": "…"}]}
+
+`key_terms` (the words the speech model should expect, app/key_terms.py) may be left out: no
+terms. A scenario without any is written without it, so older Coachdesks still read its file.
 
 A persona with a picture (`persona.avatar`, its file name) makes a version 2 file: the picture
 is listed as `"avatar": {"name", "type", "sha256"}` and kept as `assets/persona/<name>`, so a
@@ -76,6 +80,7 @@ _SCENARIO_FIELDS = (
     "max_attempts",
     "ai_prompt",
     "time_limit_seconds",
+    "key_terms",
     "persona",
     "branching",
     "rubric",
@@ -134,10 +139,13 @@ def write_package(path: Path, package: ScenarioPackage) -> Path:
         check_avatar(avatar)
     if (avatar.name if avatar else None) != package.scenario.persona.get("avatar"):
         raise PackageError("the persona's picture is not the one its avatar field names")
+    scenario = package.scenario.content()
+    if not scenario["key_terms"]:
+        del scenario["key_terms"]  # absent means none, and older Coachdesks read the file
     document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION if avatar is not None else PLAIN_VERSION,
-        "scenario": package.scenario.content(),
+        "scenario": scenario,
         "attachments": [_listing(a) for a in package.attachments],
     }
     if avatar is not None:

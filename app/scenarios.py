@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.formats import FormatError, validate_branching, validate_persona, validate_rubric
+from app.key_terms import validate_key_terms
 
 SAMPLE_SCENARIOS = Path(__file__).resolve().parents[1] / "resources" / "sample" / "scenarios.json"
 
@@ -73,6 +74,8 @@ class Scenario:
     max_attempts: int | None = None
     ai_prompt: str = ""  # instructions for an AI persona, kept for when one is configured
     time_limit_seconds: int | None = None  # the call's length limit, if any
+    # Names and jargon the rep will say, for the speech model (app/key_terms.py's rules).
+    key_terms: tuple[str, ...] = ()
     # The server's versioning (docs/security.md, "Scenario versions"): every version of one
     # scenario shares its lineage; `revision` counts saves, for the editor's version check.
     lineage_id: str | None = None
@@ -92,6 +95,7 @@ class Scenario:
             "max_attempts": self.max_attempts,
             "ai_prompt": self.ai_prompt,
             "time_limit_seconds": self.time_limit_seconds,
+            "key_terms": list(self.key_terms),
             "persona": self.persona,
             "branching": self.branching,
             "rubric": self.rubric,
@@ -109,8 +113,9 @@ class Scenario:
     @property
     def vocabulary(self) -> tuple[str, ...]:
         """Words a rep is likely to say in this call that a general speech model mishears:
-        the persona's name and company first, then the rubric's and the dialog's keywords (the
-        words the score and the branching listen for). Given to the transcriber as hotwords."""
+        the author's key terms first (they chose them for this), then the persona's name and
+        company, then the rubric's and the dialog's keywords (the words the score and the
+        branching listen for). Given to the transcriber as hotwords."""
         names = [self.persona.get(key) for key in ("name", "company")]
         rubric = (
             word
@@ -125,7 +130,8 @@ class Scenario:
             for edge in node.get("edges", ())
             for word in edge.get("when", {}).get("keywords", ())
         )
-        terms = (t.strip() for t in (*names, *rubric, *dialog) if isinstance(t, str))
+        every = (*self.key_terms, *names, *rubric, *dialog)
+        terms = (t.strip() for t in every if isinstance(t, str))
         return tuple(dict.fromkeys(t for t in terms if t))
 
     @classmethod
@@ -144,6 +150,7 @@ class Scenario:
             validate_persona(data.get("persona"))
             validate_branching(data.get("branching"))
             validate_rubric(data.get("rubric"))
+            validate_key_terms(data.get("key_terms", []))
         except FormatError as error:
             raise ScenarioError(f"{where}: {error}") from error
         return cls(
@@ -158,6 +165,7 @@ class Scenario:
             status=str(data.get("status") or "published"),
             org_id=data.get("org_id"),
             ai_prompt=str(data.get("ai_prompt") or ""),
+            key_terms=tuple(data.get("key_terms", ())),
         )
 
 

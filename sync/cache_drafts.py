@@ -42,6 +42,7 @@ CONTENT = frozenset(
         "max_attempts",
         "ai_prompt",
         "time_limit_seconds",
+        "key_terms",
         "persona",
         "branching",
         "rubric",

@@ -259,6 +259,12 @@ MIGRATIONS: Sequence[str] = (
     alter table tracks add column updated_by text;
     delete from sync_cursors where table_name in ('scenarios', 'tracks');
     """,
+    # 8: a scenario's key terms (server migration 20261205000800), the words the speech model is
+    # told to expect. As in 5, the next pull reads the scenarios again to fill them in.
+    """
+    alter table scenarios add column key_terms text not null default '[]';  -- JSON array
+    delete from sync_cursors where table_name = 'scenarios';
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

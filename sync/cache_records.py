@@ -122,6 +122,7 @@ class Scenario:
     time_limit_seconds: int | None = None
     updated_at: datetime | None = None  # the server's time of the last change
     updated_by: str | None = None  # who made it (a user id; None: nobody known)
+    key_terms: tuple[str, ...] = ()  # what the speech model should expect in the call
 
 
 @dataclass(frozen=True)
@@ -342,6 +343,7 @@ def scenario_from_row(row: Mapping[str, Any]) -> Scenario:
         time_limit_seconds=row["time_limit_seconds"],
         updated_at=parse_time(row["updated_at"]),
         updated_by=row["updated_by"],
+        key_terms=tuple(loads(row["key_terms"]) or ()),
     )
 
 

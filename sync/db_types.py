@@ -361,6 +361,7 @@ class Scenarios(BaseModel):
     revision: int
     time_limit_seconds: int | None
     updated_by: uuid.UUID | None
+    key_terms: list[str]
 
 
 class TeamMembers(BaseModel):

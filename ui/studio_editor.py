@@ -1,8 +1,8 @@
 """The scenario editor: the form (title, description, difficulty, pass mark, attempt cap, time
-limit, persona with its voice and picture (ui/studio/persona_fields.py), AI instructions), the
-dialog as a graph (ui/studio/branching_editor.py) and the rubric in percentages, checked as the
-database checks them while editing, with a preview score of an attempt of the org by the edited
-rubric.
+limit, key terms for the speech model (app/key_terms.py), persona with its voice and picture
+(ui/studio/persona_fields.py), AI instructions), the dialog as a graph
+(ui/studio/branching_editor.py) and the rubric in percentages, checked as the database checks
+them while editing, with a preview score of an attempt of the org by the edited rubric.
 
 Rendering and dispatch only: the rules and the preview are app/rubric_edit.py's, saving is
 app/client/studio.py's (off the GUI thread through ctx.call). Edits are also kept on this
@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from app.client.studio import DraftConflict, StudioService
 from app.client.views import AttemptRow, Changes, Scenario
 from app.formats import FormatError, validate_persona
+from app.key_terms import key_terms_text, parse_key_terms, validate_key_terms
 from app.rubric_edit import (
     KPI_NAMES,
     Criterion,
@@ -65,6 +66,7 @@ from ui.widgets.table import make_table
 DIFFICULTIES = ("beginner", "intermediate", "advanced")
 # How long after the last edit the draft is kept on this computer (and queued for the server).
 AUTOSAVE_MS = 3000
+KEY_TERMS_HINT = "Names and words the speech model should expect, comma-separated"
 
 
 class CriteriaModel(RowTableModel[Criterion]):
@@ -193,6 +195,10 @@ class ScenarioEditor(QDialog):
         self.time_limit.setSuffix(" min")
         self.time_limit.setSpecialValueText("No limit")
         self.time_limit.setValue((scenario.time_limit_seconds or 0) // 60)
+        self.key_terms = QLineEdit(key_terms_text(scenario.key_terms))
+        self.key_terms.setObjectName("keyTerms")
+        self.key_terms.setPlaceholderText(KEY_TERMS_HINT)
+        self.key_terms.setToolTip(KEY_TERMS_HINT)
         self.persona_name = QLineEdit(persona.name)
         self.persona_role = QLineEdit(persona.role)
         self.persona_company = QLineEdit(persona.company)
@@ -212,6 +218,7 @@ class ScenarioEditor(QDialog):
             ("&Pass mark", self.pass_score),
             ("&Attempts allowed", self.max_attempts),
             ("Time li&mit", self.time_limit),
+            ("&Key terms", self.key_terms),  # &K is the Rubric tab's too, never shown with it
             ("Persona &name", self.persona_name),
             ("Persona r&ole", self.persona_role),
             ("&Company", self.persona_company),
@@ -222,7 +229,13 @@ class ScenarioEditor(QDialog):
             caption = QLabel(label)
             caption.setBuddy(widget)
             form.addRow(caption, widget)
-        for line in (self.title, self.persona_name, self.persona_role, self.persona_company):
+        for line in (
+            self.title,
+            self.key_terms,
+            self.persona_name,
+            self.persona_role,
+            self.persona_company,
+        ):
             line.textChanged.connect(self.check)
         self.pass_score.valueChanged.connect(self.check)
         page = QWidget()
@@ -446,6 +459,7 @@ class ScenarioEditor(QDialog):
             pass_score=Decimal(int(self.pass_score.value())),
             max_attempts=self.max_attempts.value() or None,
             time_limit_seconds=self.time_limit.value() * 60 or None,
+            key_terms=parse_key_terms(self.key_terms.text()),
             persona=persona,
             ai_prompt=self.ai_prompt.toPlainText().strip(),
             rubric=to_document(self.criteria, self.original.rubric),
@@ -463,7 +477,7 @@ class ScenarioEditor(QDialog):
                     {"name": self.persona_name.text(), "role": self.persona_role.text()}
                 )
                 to_document(self.criteria, self.original.rubric)
-                problem = self._dialog_problem()
+                problem = self._key_terms_problem() or self._dialog_problem()
         except FormatError as error:
             problem = str(error)
         self.problems.setText(problem or "Ready to save.")
@@ -485,6 +499,13 @@ class ScenarioEditor(QDialog):
         dialog.open()
         self.try_dialog = dialog
         return dialog
+
+    def _key_terms_problem(self) -> str | None:
+        try:
+            validate_key_terms(parse_key_terms(self.key_terms.text()))
+        except FormatError as error:
+            return f"Key terms: {error.reason}."
+        return None
 
     def _dialog_problem(self) -> str | None:
         """The dialog's first error (a warning does not stop saving)."""

@@ -993,4 +993,5 @@ def _scenario(cached: CachedScenario) -> Scenario:
         revision=cached.revision,
         updated_at=cached.updated_at,
         updated_by=cached.updated_by,
+        key_terms=cached.key_terms,
     )

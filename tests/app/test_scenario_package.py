@@ -57,6 +57,35 @@ def test_a_package_round_trips_as_a_new_draft_with_its_attachments(tmp_path, pac
     assert back.attachments == package.attachments
 
 
+def test_key_terms_round_trip_and_a_file_without_them_has_none(tmp_path, package):
+    terms = ("Acme Cloud", "SOC 2", "Globex")
+    with_terms = replace(package, scenario=replace(package.scenario, key_terms=terms))
+    path = write_package(tmp_path / "with-terms", with_terms)
+    assert read_package(path).scenario.key_terms == terms
+    # None: the field is left out, as in every file written before key terms existed (so an
+    # older Coachdesk still reads it), and reading it back gives none.
+    path = write_package(tmp_path / "without", package)
+    with zipfile.ZipFile(path) as archive:
+        assert "key_terms" not in json.loads(archive.read("scenario.json"))["scenario"]
+    assert read_package(path).scenario.key_terms == ()
+
+
+@pytest.mark.parametrize(
+    ("terms", "reason"),
+    [(["Acme", "acme"], '"acme" is listed twice'), ("Acme", "must be a list of terms")],
+)
+def test_bad_key_terms_are_refused_as_the_database_would(tmp_path, package, terms, reason):
+    written = write_package(tmp_path / "good", package)
+    with zipfile.ZipFile(written) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    document = json.loads(files["scenario.json"])
+    document["scenario"]["key_terms"] = terms
+    files["scenario.json"] = json.dumps(document).encode()
+    with pytest.raises(PackageError) as refused:
+        read_package(_zip(tmp_path, files))
+    assert str(refused.value) == f"bad.coachdesk-scenario: key_terms is invalid: {reason}"
+
+
 @pytest.fixture
 def pictured(package, tmp_path) -> ScenarioPackage:
     """The package with a persona picture, named as the editor names it."""

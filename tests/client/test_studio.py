@@ -453,3 +453,62 @@ def test_a_new_version_and_a_duplicate_take_the_briefing_attachments(studio, bac
             )
         )
         assert data == briefing.data
+
+
+TERMS = ("ServiceNow", "SOC 2", "Zendesk")
+
+
+def _server_terms(db, scenario_id: str) -> list[str]:
+    (terms,) = db.execute(
+        "select key_terms from public.scenarios where id = %s", (scenario_id,)
+    ).fetchone()
+    return terms
+
+
+def test_a_drafts_key_terms_reach_the_server_and_come_back_through_sync(
+    studio, backend, db, second_admin
+):
+    draft_id = studio.import_file(COLD_CALL_FILE)
+    opened = _until(_item(studio, draft_id), backend, "the draft").scenario
+    assert opened.key_terms == ()
+    studio.save_draft(replace(opened, key_terms=TERMS), opened)
+    assert _server_terms(db, draft_id) == list(TERMS)
+    # Another computer pulls them, and its speech model is told them first.
+    other_studio, _network, other = second_admin
+
+    def with_terms() -> LibraryItem | None:
+        item = _item(other_studio, draft_id)()
+        return item if item is not None and item.scenario.key_terms == TERMS else None
+
+    pulled = _until(with_terms, other, "the key terms on the second computer").scenario
+    assert pulled.vocabulary[: len(TERMS)] == TERMS
+    # A bad list never leaves this computer: the database's words, nothing sent.
+    with pytest.raises(StudioError, match='"soc 2" is listed twice'):
+        studio.save_draft(replace(pulled, key_terms=(*TERMS, "soc 2")), pulled)
+    assert _server_terms(db, draft_id) == list(TERMS)
+
+
+def test_an_autosave_carries_the_key_terms_through_the_outbox(
+    studio, backend, db, second_admin, tmp_path
+):
+    mine, network, here = second_admin
+    draft_id = studio.import_file(COLD_CALL_FILE)
+    opened = _until(_item(mine, draft_id), here, "the draft here").scenario
+    network.offline = True
+    mine.keep_draft(replace(opened, key_terms=TERMS[:1]), EDITOR)
+    mine.keep_draft(replace(opened, key_terms=TERMS), EDITOR)
+    assert _item(mine, draft_id)().scenario.key_terms == TERMS  # kept here, offline
+    assert _server_terms(db, draft_id) == []
+    network.offline = False
+    status = here.sync_now()
+    assert (status.pending, status.rejected) == (0, 0)
+    assert _server_terms(db, draft_id) == list(TERMS)
+    # Exported and imported again (once this computer has pulled them), the draft keeps them.
+
+    def with_terms() -> LibraryItem | None:
+        item = _item(studio, draft_id)()
+        return item if item is not None and item.scenario.key_terms == TERMS else None
+
+    _until(with_terms, backend, "the key terms pulled")
+    copy_id = studio.import_file(studio.export_file(draft_id, tmp_path / "with-terms"))
+    assert _server_terms(db, copy_id) == list(TERMS)

@@ -22,7 +22,7 @@ KEPT = {
     "team_members": "id org_id team_id user_id sync_xid",
     "scenarios": "id org_id title description persona difficulty ai_prompt branching rubric "
     "status pass_score max_attempts updated_at sync_xid lineage_id version revision "
-    "time_limit_seconds updated_by",
+    "time_limit_seconds updated_by key_terms",
     "tracks": "id org_id title description status updated_at sync_xid updated_by",
     "track_scenarios": "id org_id track_id scenario_id position sync_xid",
     "assignments": "id org_id scenario_id track_id user_id team_id due_at required_score "

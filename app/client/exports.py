@@ -67,6 +67,10 @@ _ASKERS = {
 }
 
 
+# Who may open each kind's file (the exports bucket's select policy: 20261205000900).
+_READERS = {**_ASKERS, ExportKind.WEEKLY: _ASKERS[ExportKind.ASSIGNMENTS]}
+
+
 def requestable_kinds(account: Account | None) -> list[ExportKind]:
     """The kinds this account may ask for, in the order a menu offers them."""
     if account is None:
@@ -199,8 +203,10 @@ class ExportsService(LiveService):
         return _request(rows[0])
 
     def recent(self, limit: int = RECENT_ROWS) -> list[ExportRequest]:
-        """The org's latest requests, newest first (everyone's: the exports are the org's)."""
+        """The org's latest requests, newest first (everyone's: the exports are the org's),
+        of the kinds this role may open (a manager's list has no assignments or weekly files)."""
         self._reporter_org()
+        role = self._backend.account.role if self._backend.account else None
         rows = self._run(
             lambda c: (
                 c.table("export_requests")
@@ -212,7 +218,7 @@ class ExportsService(LiveService):
                 .data
             )
         )
-        return [_request(row) for row in rows]
+        return [r for r in map(_request, rows) if role in _READERS[r.kind]]
 
     def wait(
         self,

@@ -90,6 +90,7 @@ def test_hr_exports_assignments_and_a_manager_may_not(backend, accounts, export_
         "failed",
         "overdue",
     }
+    [hrs] = [r.id for r in ExportsService(backend).recent(limit=1)]
     backend.sign_out(discard_unsynced=True)
 
     backend.sign_in(accounts["manager"], PASSWORD)
@@ -99,6 +100,11 @@ def test_hr_exports_assignments_and_a_manager_may_not(backend, accounts, export_
         service.request(ExportKind.ASSIGNMENTS, LAST_YEAR)
     with pytest.raises(PermissionDenied, match="every Monday"):
         service.request(ExportKind.WEEKLY, LAST_YEAR)
+    # HR's file is neither listed for the manager nor readable through Storage.
+    assert hrs not in {r.id for r in service.recent()}
+    with pytest.raises(CoachdeskError):
+        service.download(hrs, tmp_path / "not-mine.csv")
+    assert not (tmp_path / "not-mine.csv").exists()
 
 
 def test_the_weekly_zip_is_listed_and_saved_like_any_export(

@@ -33,7 +33,11 @@ OBJECTS = {
     "draft_briefing": ("scenario-assets", f"{DEMO}/{Seed.SCENARIO_DRAFT}/{RUN}-b.pdf"),
     "loose_asset": ("scenario-assets", f"{DEMO}/{RUN}-persona.png"),  # no scenario's folder
     "globex_briefing": ("scenario-assets", f"{GLOBEX}/{Seed.SCENARIO_GLOBEX}/{RUN}-c.pdf"),
-    "export": ("exports", f"{DEMO}/{RUN}-attempts.csv"),
+    # Export files follow their kind ({org}/{kind}/...): a manager reads what a manager may
+    # ask for, admins and hr everything (20261205000900_exports_follow_their_kind.sql).
+    "export": ("exports", f"{DEMO}/attempts/{RUN}.csv"),
+    "assignments_export": ("exports", f"{DEMO}/assignments/{RUN}.csv"),
+    "weekly_export": ("exports", f"{DEMO}/weekly/{RUN}.zip"),
     "own_tmp": ("tmp", f"{DEMO}/{UID['trainee']}/{RUN}-scratch.bin"),
     "peer_tmp": ("tmp", f"{DEMO}/{UID['trainee2']}/{RUN}-scratch.bin"),
 }
@@ -49,8 +53,8 @@ VISIBLE = {
     "trainee": {"own_recording", "own_transcript", "org_logo", "published_briefing", "own_tmp"},
     "trainee2": {"peer_recording", "org_logo", "published_briefing", "peer_tmp"},
     "manager": MANAGEMENT,
-    "admin": MANAGEMENT | {"draft_briefing", "loose_asset"},
-    "hr": MANAGEMENT,
+    "admin": MANAGEMENT | {"draft_briefing", "loose_asset", "assignments_export", "weekly_export"},
+    "hr": MANAGEMENT | {"assignments_export", "weekly_export"},
     "globex_trainee": {"globex_recording", "globex_briefing"},
     "globex_manager": {"globex_recording", "globex_briefing"},
 }
@@ -143,8 +147,10 @@ WRITES = [
     ("trainee", "recordings", f"{UID['trainee']}/new.flac", False),
     ("trainee", "org-assets", f"{DEMO}/logo.png", False),
     ("trainee", "exports", f"{DEMO}/report.csv", False),
-    ("manager", "exports", f"{DEMO}/report.csv", True),
-    ("hr", "exports", f"{DEMO}/report.csv", True),
+    ("manager", "exports", f"{DEMO}/attempts/report.csv", True),
+    # Storage answers an upload with the row (RETURNING): a file it may not read back, not.
+    ("manager", "exports", f"{DEMO}/assignments/report.csv", False),
+    ("hr", "exports", f"{DEMO}/assignments/report.csv", True),
     ("manager", "org-assets", f"{DEMO}/logo.png", False),
     ("admin", "org-assets", f"{DEMO}/logo.png", True),
     ("admin", "scenario-assets", f"{DEMO}/persona.png", True),

@@ -33,6 +33,7 @@ from app.client.sign_up import MIN_PASSWORD_LENGTH, local_mail_folder
 from app.client.views import Account
 from ui.context import AppContext
 from ui.errors import plain_message
+from ui.widgets.headings import subheading
 
 NO_MAIL_HINT = (
     "No mail after a few minutes? Check the address; the server does not say which addresses "
@@ -57,9 +58,12 @@ class MailedCodeDialog(QDialog):
     FIRST_ACTION = ""  # the primary button's text on the first page
     CONFIRM_ACTION = "Confirm"
 
-    def __init__(self, ctx: AppContext, email: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, email: str, title: str, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self.setWindowTitle(title)
         self.email = QLineEdit(email)
         self.email.setPlaceholderText("you@company.com")
         self.email.setAccessibleName("Email address")
@@ -79,6 +83,9 @@ class MailedCodeDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.next_button.clicked.connect(self.submit)
         layout = QVBoxLayout(self)
+        # The title again inside: without a window manager's frame it is all that says what
+        # the dialog is for.
+        layout.addWidget(subheading(title))
         layout.addWidget(self.pages)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
@@ -206,9 +213,8 @@ class SignUpDialog(MailedCodeDialog):
     FIRST_ACTION = "Create account"
 
     def __init__(self, ctx: AppContext, email: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(ctx, email, parent)
+        super().__init__(ctx, email, "Create a Coachdesk account", parent)
         self.setObjectName("signUpDialog")
-        self.setWindowTitle("Create a Coachdesk account")
 
     def first_page(self) -> QWidget:
         page = QWidget()
@@ -271,9 +277,8 @@ class PasswordResetDialog(MailedCodeDialog):
     CONFIRM_ACTION = "Set password"
 
     def __init__(self, ctx: AppContext, email: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(ctx, email, parent)
+        super().__init__(ctx, email, "Set a new password", parent)
         self.setObjectName("passwordResetDialog")
-        self.setWindowTitle("Set a new password")
 
     def first_page(self) -> QWidget:
         page = QWidget()

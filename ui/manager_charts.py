@@ -173,7 +173,13 @@ def _month_axes(
     chart: QChart, months: Sequence[OverviewMonth], series: Sequence[object], axis_y: QValueAxis
 ) -> None:
     axis_x = QBarCategoryAxis()
-    axis_x.append([f"{m.month_start:%b %Y}" for m in months])
+    # "Jul 2026" under every bar is elided to "J..." at a laptop's width: the month alone under
+    # each (unique up to a year of months) and the span once, as the axis title.
+    label = "%b" if len(months) <= 12 else "%b %y"
+    axis_x.append([f"{m.month_start:{label}}" for m in months])
+    if months:
+        first, last = months[0].month_start, months[-1].month_start
+        axis_x.setTitleText(f"{first:%b %Y} – {last:%b %Y}" if first != last else f"{first:%b %Y}")
     chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
     chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
     for s in series:

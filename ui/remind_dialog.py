@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from app.client.assignments import ManagedAssignment, PersonProgress
 from app.client.reminders import NOTE_LIMIT, to_remind
+from ui.widgets.headings import subheading
 
 
 def _names(people: tuple[PersonProgress, ...]) -> str:
@@ -53,7 +54,7 @@ class RemindDialog(QDialog):
         explain.setWordWrap(True)
         self.note = QLineEdit()
         self.note.setMaxLength(NOTE_LIMIT)
-        self.note.setPlaceholderText("Note (optional), e.g. “Please finish it before Friday.”")
+        self.note.setPlaceholderText("e.g. “Please finish it before Friday.”")
         self.note.setAccessibleName("Note with the reminder")
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -61,10 +62,16 @@ class RemindDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.send = self.buttons.addButton("&Send reminder", QDialogButtonBox.ButtonRole.AcceptRole)
         self.send.setDefault(True)
+        note_label = QLabel("&Note (optional)")
+        note_label.setBuddy(self.note)
         layout = QVBoxLayout(self)
+        # The title again inside: without a window manager's frame (kiosks, Xvfb) it is all
+        # that says what the dialog is about.
+        layout.addWidget(subheading(self.windowTitle()))
         layout.addWidget(self.everyone)
         layout.addWidget(self.only)
         layout.addWidget(explain)
+        layout.addWidget(note_label)
         layout.addWidget(self.note)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)

@@ -84,6 +84,17 @@ def test_score_axes_tick_by_quarters(qapp):
     assert tick_labels(y_axis(activity_chart(busy, LIGHT))) == ["0", "10", "20", "30"]
 
 
+def test_months_read_short_with_the_span_once(qapp):
+    chart = score_trend_chart([month(m) for m in SIX_MONTHS], LIGHT)
+    (axis,) = chart.axes(Qt.Orientation.Horizontal)
+    assert axis.categories() == ["Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    assert axis.titleText() == "Jul 2026 – Dec 2026"
+    two_years = [date(2025 + (m - 1) // 12, (m - 1) % 12 + 1, 1) for m in range(1, 15)]
+    chart = activity_chart([month(m) for m in two_years], LIGHT)
+    (axis,) = chart.axes(Qt.Orientation.Horizontal)
+    assert axis.categories()[0] == "Jan 25" and axis.categories()[-1] == "Feb 26"
+
+
 def test_a_kpi_axis_ends_on_a_round_number(qapp):
     chart = kpi_distribution_chart(
         [insight("Discovery", "words_per_minute", "150.25", "190.5")], "words_per_minute", LIGHT

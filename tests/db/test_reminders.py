@@ -186,3 +186,49 @@ def test_a_withdrawn_assignment_takes_its_reminders_along_with_a_tombstone(conn)
     assert (
         conn.execute("select 1 from deleted_rows where row_id = %s", (note["id"],)).fetchall() == []
     )
+
+
+def test_old_notifications_are_purged_and_leave_tombstones_for_their_recipient(admin_conn):
+    # As pg_cron runs it: the database owner, on rows of every age.
+    def notification(read_at: str | None, created_at: str = "now()") -> str:
+        made = admin_conn.execute(
+            "insert into notifications (org_id, user_id, kind, assignment_id, read_at)"
+            f" values (%s, %s, 'assignment.reminder', %s, {read_at or 'null'}) returning id",
+            (DEMO, USER["trainee2"], INCUMBENT_THEO),
+        ).fetchone()["id"]
+        # touch_row stamps created_at and keeps it on update: age it with triggers off.
+        admin_conn.execute("set local session_replication_role = replica")
+        admin_conn.execute(
+            f"update notifications set created_at = {created_at} where id = %s", (made,)
+        )
+        admin_conn.execute("set local session_replication_role = origin")
+        return made
+
+    gone = [
+        notification("now() - interval '91 days'"),  # dismissed long ago
+        notification(None, "now() - interval '13 months'"),  # never read, a year old
+    ]
+    kept = [
+        notification("now() - interval '89 days'"),
+        notification(None, "now() - interval '11 months'"),
+    ]
+    assert admin_conn.execute("select private.purge_notifications() as n").fetchone()["n"] == 2
+    left = admin_conn.execute(
+        "select id from notifications where id = any(%s)", ([*gone, *kept],)
+    ).fetchall()
+    assert {row["id"] for row in left} == set(kept)
+    tombstones = admin_conn.execute(
+        "select owner_id::text as owner from deleted_rows"
+        " where table_name = 'notifications' and row_id = any(%s)",
+        (gone,),
+    ).fetchall()
+    assert [t["owner"] for t in tombstones] == [USER["trainee2"]] * 2
+
+
+def test_no_api_role_may_purge_notifications(conn):
+    for who in ("manager", "admin", "trainee"):
+        act(conn, who)
+        conn.execute("savepoint try")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select private.purge_notifications()")
+        conn.execute("rollback to savepoint try")

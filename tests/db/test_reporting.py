@@ -819,13 +819,20 @@ def test_the_refresh_and_scoring_are_scheduled_where_pg_cron_serves_the_database
     dsn = cron_cluster("reporting_cron")
     notices, jobs = migrate_noting(dsn)
     if pg_cron_installed(dsn):
-        purge_job, refresh_job, scoring_job, weekly_job = jobs
+        purge_job, notifications_job, refresh_job, scoring_job, weekly_job = jobs
         assert purge_job == {
             "jobname": "coachdesk-purge-cron-history",
             "schedule": "17 3 * * *",
             "command": (
                 "delete from cron.job_run_details where end_time < now() - interval '7 days'"
             ),
+            "database": "reporting_cron",
+        }
+        # Daily: reminders dismissed 90 days ago or sent a year ago (20261205001000).
+        assert notifications_job == {
+            "jobname": "coachdesk-purge-notifications",
+            "schedule": "23 3 * * *",
+            "command": "select private.purge_notifications()",
             "database": "reporting_cron",
         }
         assert refresh_job == {
@@ -858,6 +865,7 @@ def test_the_refresh_and_scoring_are_scheduled_where_pg_cron_serves_the_database
     with connect(dsn, autocommit=True) as conn:
         assert refresh(conn)["facts_upserted"] == 0
         assert conn.execute("select private.request_weekly_reports() as n").fetchone()["n"] == 0
+        assert conn.execute("select private.purge_notifications() as n").fetchone()["n"] == 0
 
 
 def test_other_databases_migrate_without_a_schedule(cron_cluster):

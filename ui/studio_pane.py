@@ -32,12 +32,11 @@ from app.client.studio import DraftConflict, LibraryItem, Status, StudioService
 from app.client.views import Changes
 from app.scenario_package import SUFFIX
 from ui.context import AppContext
-from ui.errors import plain_message
 from ui.models import Column, RowTableModel
 from ui.studio.draft_conflict import ConflictBanner
+from ui.studio.library_actions import LibraryActions
 from ui.studio_editor import ScenarioEditor
 from ui.studio_tracks import TracksPanel, edited_when
-from ui.widgets.confirm import confirm_destructive
 from ui.widgets.headings import heading, muted
 from ui.widgets.table import make_table
 
@@ -76,7 +75,10 @@ def _changed(item: LibraryItem) -> str | None:
     return local_time(moment) if moment is not None else None
 
 
-class StudioPane(QWidget):
+class StudioPane(LibraryActions[LibraryItem], QWidget):
+    DRAFT_NAME = "draft"
+    DELETE_BOX = "deleteDraft"
+
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -181,6 +183,9 @@ class StudioPane(QWidget):
         self._selected(QModelIndex())
 
     # Reading -------------------------------------------------------------------------------
+    def subject(self, item: LibraryItem) -> tuple[str, str]:
+        return item.scenario.id, item.scenario.title
+
     def refresh(self) -> None:
         """The scenarios, and the tracks when their tab is the one shown."""
         if self.tabs.currentWidget() is self.tracks:
@@ -214,10 +219,6 @@ class StudioPane(QWidget):
             self._edit_when_listed = None
             self.table.selectRow(ids.index(waiting))
             self.edit_selected()
-
-    def selected(self) -> LibraryItem | None:
-        row = self.table.currentIndex().row()
-        return self.items[row] if 0 <= row < len(self.items) else None
 
     def _selected(self, _index: QModelIndex, _previous: QModelIndex | None = None) -> None:
         item = self.selected()
@@ -303,37 +304,6 @@ class StudioPane(QWidget):
             on_failure=self._say,
         )
 
-    def delete_selected(self) -> None:
-        item = self.selected()
-        if item is None:
-            return
-        self.confirm_box = confirm_destructive(
-            self,
-            name="deleteDraft",
-            title="Delete draft",
-            text=f"Delete the draft “{item.scenario.title}”? This cannot be undone.",
-            action="Delete draft",
-            on_confirm=lambda: self.ctx.call(
-                self,
-                lambda: self.service.delete_draft(item),
-                lambda _none: self._say_then_refresh("Draft deleted."),
-                on_failure=self._say,
-            ),
-        )
-
-    def _act(self, action: str, done: str) -> None:
-        item = self.selected()
-        if item is None:
-            return
-        work = getattr(self.service, action)
-        self.ctx.call(
-            self,
-            lambda: work(item.scenario.id),
-            lambda _result: self._say_then_refresh(f"“{item.scenario.title}”: {done}"),
-            label="Saving…",
-            on_failure=self._say,
-        )
-
     def keep_mine(self, conflict: DraftConflict) -> None:
         self.ctx.call(
             self,
@@ -357,10 +327,3 @@ class StudioPane(QWidget):
     def _conflict_failed(self, error: BaseException) -> None:
         self.conflict.set_busy(False)
         self._say(error)
-
-    def _say_then_refresh(self, text: str) -> None:
-        self.message.setText(text)
-        self.refresh()
-
-    def _say(self, error: BaseException) -> None:
-        self.message.setText(plain_message(error))

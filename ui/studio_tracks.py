@@ -26,10 +26,9 @@ from app.client.studio import Status
 from app.client.studio_tracks import TrackItem, TrackStudio
 from app.client.views import Changes, utc_now
 from ui.context import AppContext
-from ui.errors import plain_message
 from ui.models import Column, RowTableModel
+from ui.studio.library_actions import LibraryActions
 from ui.track_editor import TrackEditor
-from ui.widgets.confirm import confirm_destructive
 from ui.widgets.headings import muted
 from ui.widgets.table import make_table
 
@@ -65,7 +64,10 @@ class TrackModel(RowTableModel[TrackItem]):
         return row.track.id
 
 
-class TracksPanel(QWidget):
+class TracksPanel(LibraryActions[TrackItem], QWidget):
+    DRAFT_NAME = "draft track"
+    DELETE_BOX = "deleteTrack"
+
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -134,6 +136,9 @@ class TracksPanel(QWidget):
         self._selected(QModelIndex())
 
     # Reading -------------------------------------------------------------------------------
+    def subject(self, item: TrackItem) -> tuple[str, str]:
+        return item.track.id, item.track.title
+
     def refresh(self) -> None:
         search, status = self.search.text(), self.status_filter.currentData()
         self.ctx.call(
@@ -150,10 +155,6 @@ class TracksPanel(QWidget):
             self._edit_when_listed = None
             self.table.selectRow(ids.index(waiting))
             self.edit_selected()
-
-    def selected(self) -> TrackItem | None:
-        row = self.table.currentIndex().row()
-        return self.items[row] if 0 <= row < len(self.items) else None
 
     def _selected(self, _index: QModelIndex, _previous: QModelIndex | None = None) -> None:
         item = self.selected()
@@ -188,41 +189,3 @@ class TracksPanel(QWidget):
         self.editor.saved.connect(lambda _id: self.refresh())
         self.editor.open()
         return self.editor
-
-    def delete_selected(self) -> None:
-        item = self.selected()
-        if item is None:
-            return
-        self.confirm_box = confirm_destructive(
-            self,
-            name="deleteTrack",
-            title="Delete draft track",
-            text=f"Delete the draft track “{item.track.title}”? This cannot be undone.",
-            action="Delete draft",
-            on_confirm=lambda: self.ctx.call(
-                self,
-                lambda: self.service.delete_draft(item),
-                lambda _none: self._say_then_refresh("Draft track deleted."),
-                on_failure=self._say,
-            ),
-        )
-
-    def _act(self, action: str, done: str) -> None:
-        item = self.selected()
-        if item is None:
-            return
-        work = getattr(self.service, action)
-        self.ctx.call(
-            self,
-            lambda: work(item.track.id),
-            lambda _result: self._say_then_refresh(f"“{item.track.title}”: {done}"),
-            label="Saving…",
-            on_failure=self._say,
-        )
-
-    def _say_then_refresh(self, text: str) -> None:
-        self.message.setText(text)
-        self.refresh()
-
-    def _say(self, error: BaseException) -> None:
-        self.message.setText(plain_message(error))

@@ -82,3 +82,29 @@ def test_an_admin_orders_a_track_by_drag_and_keyboard_publishes_and_reopens_it(
             "delete from public.tracks where org_id = %s and created_at >= %s",
             (DEMO_ORG, started),
         )
+
+
+def test_a_draft_track_is_deleted_only_after_confirming(window, sign_in, qtbot, db):
+    (started,) = db.execute("select now()").fetchone()
+    sign_in(window, "admin")
+    studio = window.studio
+    window.workspace.setCurrentWidget(studio)
+    studio.tabs.setCurrentWidget(studio.tracks)
+    panel = studio.tracks
+    try:
+        track_id = panel.service.create("UI: a track to delete")
+        panel.refresh()
+        qtbot.waitUntil(lambda: track_id in [t.track.id for t in panel.items], timeout=SLOW)
+        panel.table.selectRow([t.track.id for t in panel.items].index(track_id))
+        panel.delete_selected()
+        box = panel.confirm_box
+        assert box is not None and box.objectName() == "deleteTrack"
+        assert "“UI: a track to delete”" in box.text()
+        next(b for b in box.buttons() if b.text() == "Delete draft").click()
+        qtbot.waitUntil(lambda: panel.message.text() == "Draft track deleted.", timeout=SLOW)
+        qtbot.waitUntil(lambda: track_id not in [t.track.id for t in panel.items], timeout=SLOW)
+        assert db.execute("select 1 from tracks where id = %s", (track_id,)).fetchone() is None
+    finally:
+        db.execute(
+            "delete from public.tracks where org_id = %s and created_at >= %s", (DEMO_ORG, started)
+        )

@@ -96,3 +96,12 @@ class Seed:
     def claims(cls, key: str) -> Claims:
         user_id, org_id, role = cls.USERS[key]
         return Claims(sub=user_id, org_id=org_id, org_role=role)
+
+
+def act(conn: psycopg.Connection, who: str | Claims) -> psycopg.Connection:
+    """Switch the open transaction to a seed user (key) or to other claims, keeping its data
+    (as PostgREST does per request: the role and the JWT claims, local to the transaction)."""
+    claims = Seed.claims(who) if isinstance(who, str) else who
+    conn.execute(f"set local role {claims.role}")
+    conn.execute("select set_config('request.jwt.claims', %s, true)", (claims.as_json(),))
+    return conn

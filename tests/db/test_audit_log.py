@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from db_support import Claims, Seed, as_storage_api
+from db_support import Claims, Seed, act, as_storage_api
 
 DEMO, GLOBEX = Seed.DEMO_ORG, Seed.GLOBEX_ORG
 USER = {key: Seed.USERS[key][0] for key in Seed.USERS}
@@ -39,14 +39,6 @@ CSV_HEADER = [
     "target_id",
     "details",
 ]
-
-
-def act(conn: psycopg.Connection, who: str | Claims) -> psycopg.Connection:
-    """Switch the open transaction to a seed user (key) or to other claims, keeping its data."""
-    claims = Seed.claims(who) if isinstance(who, str) else who
-    conn.execute(f"set local role {claims.role}")
-    conn.execute("select set_config('request.jwt.claims', %s, true)", (claims.as_json(),))
-    return conn
 
 
 @pytest.fixture

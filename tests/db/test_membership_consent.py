@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from db_support import Claims, Seed
+from db_support import Claims, Seed, act
 from psycopg.rows import dict_row
 
 from server.db.auth_users import NewUser, create_user
@@ -25,14 +25,6 @@ USER = {key: Seed.USERS[key][0] for key in Seed.USERS}
 GLOBEX_TRAINEE_EMAIL = "trainee@globex.coachdesk.test"
 TEAM_EAST = "e0000000-0000-4000-8000-000000000001"
 SERVICE = Claims(sub=None, role="service_role")
-
-
-def act(conn: psycopg.Connection, who: str | Claims) -> psycopg.Connection:
-    """Switch the open transaction to a seed user (key) or to other claims, keeping its data."""
-    claims = Seed.claims(who) if isinstance(who, str) else who
-    conn.execute(f"set local role {claims.role}")
-    conn.execute("select set_config('request.jwt.claims', %s, true)", (claims.as_json(),))
-    return conn
 
 
 @pytest.fixture

@@ -8,19 +8,11 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from db_support import Claims, Seed
+from db_support import Claims, Seed, act
 
 DEMO = Seed.DEMO_ORG
 USER = {key: Seed.USERS[key][0] for key in Seed.USERS}
 SERVICE = Claims(sub=None, role="service_role")
-
-
-def act(conn: psycopg.Connection, who: str | Claims) -> psycopg.Connection:
-    """Switch the open transaction to a seed user (key) or other claims, keeping its data."""
-    claims = Seed.claims(who) if isinstance(who, str) else who
-    conn.execute(f"set local role {claims.role}")
-    conn.execute("select set_config('request.jwt.claims', %s, true)", (claims.as_json(),))
-    return conn
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from db_support import Claims, Seed
+from db_support import Claims, Seed, act
 
 DEMO = Seed.DEMO_ORG
 USER = {key: Seed.USERS[key][0] for key in Seed.USERS}
@@ -22,14 +22,6 @@ TRACK_TARA = "c0000000-0000-4000-8000-000000000002"
 CFO_SMB_WEST = "c0000000-0000-4000-8000-000000000003"
 INCUMBENT_THEO = "c0000000-0000-4000-8000-000000000004"
 GLOBEX_ASSIGNMENT = "c0000000-0000-4000-8000-000000000011"
-
-
-def act(conn: psycopg.Connection, who: str | Claims) -> psycopg.Connection:
-    """Switch the open transaction to a seed user (key) or other claims, keeping its data."""
-    claims = Seed.claims(who) if isinstance(who, str) else who
-    conn.execute(f"set local role {claims.role}")
-    conn.execute("select set_config('request.jwt.claims', %s, true)", (claims.as_json(),))
-    return conn
 
 
 @pytest.fixture

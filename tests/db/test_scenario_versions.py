@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from db_support import Claims, Seed, score_queued
+from db_support import Claims, Seed, act, score_queued
 
 DEMO, GLOBEX = Seed.DEMO_ORG, Seed.GLOBEX_ORG
 COLD_CALL = Seed.SCENARIO_COLD_CALL
@@ -30,14 +30,6 @@ ZEBRA_RUBRIC = {
     "version": 1,
     "criteria": [{"id": "zebra", "type": "keywords", "weight": 1, "keywords": [["zebra"]]}],
 }
-
-
-def act(conn: psycopg.Connection, who: str | Claims) -> psycopg.Connection:
-    """Switch the open transaction to a seed user (key) or to other claims, keeping its data."""
-    claims = Seed.claims(who) if isinstance(who, str) else who
-    conn.execute(f"set local role {claims.role}")
-    conn.execute("select set_config('request.jwt.claims', %s, true)", (claims.as_json(),))
-    return conn
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from db_support import Claims, Seed
+from db_support import Claims, Seed, act
 
 TRACK = "b0000000-0000-4000-8000-000000000001"  # the demo's published track: 01, 02, 03
 GLOBEX_TRACK = "b0000000-0000-4000-8000-000000000011"
@@ -20,13 +20,6 @@ COLD, CFO, INCUMBENT = Seed.SCENARIO_COLD_CALL, Seed.SCENARIO_CFO, Seed.SCENARIO
 DRAFT = Seed.SCENARIO_DRAFT
 ADMIN = Seed.USERS["admin"][0]
 SERVICE = Claims(sub=None, role="service_role")
-
-
-def act(conn: psycopg.Connection, who: str | Claims) -> psycopg.Connection:
-    claims = Seed.claims(who) if isinstance(who, str) else who
-    conn.execute(f"set local role {claims.role}")
-    conn.execute("select set_config('request.jwt.claims', %s, true)", (claims.as_json(),))
-    return conn
 
 
 @pytest.fixture

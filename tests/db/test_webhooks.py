@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from db_support import Claims, Seed, score_queued
+from db_support import Claims, Seed, act, score_queued
 from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook
 
@@ -48,14 +48,6 @@ TRANSCRIPT = {
         {"speaker": "rep", "start": 2, "end": 8, "text": "Could we book a demo to save you time?"},
     ],
 }
-
-
-def act(conn: psycopg.Connection, who: str | Claims) -> psycopg.Connection:
-    """Switch the open transaction to a seed user (key) or to other claims, keeping its data."""
-    claims = Seed.claims(who) if isinstance(who, str) else who
-    conn.execute(f"set local role {claims.role}")
-    conn.execute("select set_config('request.jwt.claims', %s, true)", (claims.as_json(),))
-    return conn
 
 
 def add_webhook(

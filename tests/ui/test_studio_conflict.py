@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ui_flows import editing_an_imported_draft
+
 from app.scenario_package import example_packages
 
-DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 EXAMPLE = next(p for p in example_packages() if p.name.startswith("objection"))
 
 
@@ -22,16 +23,9 @@ def _someone_else_saves(db, scenario_id: str, description: str) -> None:
 def test_an_offline_edit_that_lost_to_another_save_is_shown_and_settled_both_ways(
     window, sign_in, qtbot, db, network, backend
 ):
-    (started,) = db.execute("select now()").fetchone()
     sign_in(window, "admin")
-    pane = window.studio
-    window.workspace.setCurrentWidget(pane)
-    try:
-        draft_id = pane.service.import_file(EXAMPLE)
-        qtbot.waitUntil(lambda: any(i.scenario.id == draft_id for i in pane.items), timeout=30_000)
-        pane.table.selectRow([i.scenario.id for i in pane.items].index(draft_id))
-        editor = pane.edit_selected()
-        assert editor is not None and not editor.conflict.isVisible()
+    with editing_an_imported_draft(qtbot, window, db, EXAMPLE) as (pane, draft_id, editor):
+        assert not editor.conflict.isVisible()
 
         network.offline = True
         editor.title.setText("Objection, edited on the train")
@@ -75,9 +69,3 @@ def test_an_offline_edit_that_lost_to_another_save_is_shown_and_settled_both_way
         )
         qtbot.waitUntil(lambda: not pane.conflict.isVisible(), timeout=30_000)
         assert listed(draft_id).description == "Theirs again"
-    finally:
-        network.offline = False
-        db.execute(
-            "delete from public.scenarios where org_id = %s and created_at >= %s",
-            (DEMO_ORG, started),
-        )

@@ -7,26 +7,16 @@ import json
 from decimal import Decimal
 
 from PySide6.QtWidgets import QDialogButtonBox
+from ui_flows import editing_an_imported_draft
 
-from app.client.studio import Status
 from app.scenario_package import example_packages
 
-DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 EXAMPLE = next(p for p in example_packages() if p.name.startswith("objection"))
 
 
 def test_an_admin_edits_a_draft_balances_its_rubric_previews_and_saves(window, sign_in, qtbot, db):
-    (started,) = db.execute("select now()").fetchone()
     sign_in(window, "admin")
-    pane = window.studio
-    window.workspace.setCurrentWidget(pane)
-    try:
-        draft_id = pane.service.import_file(EXAMPLE)
-        qtbot.waitUntil(lambda: any(i.scenario.id == draft_id for i in pane.items), timeout=30_000)
-        pane.table.selectRow([i.scenario.id for i in pane.items].index(draft_id))
-        assert pane.items[pane.table.currentIndex().row()].status is Status.DRAFT
-        editor = pane.edit_selected()
-        assert editor is not None
+    with editing_an_imported_draft(qtbot, window, db, EXAMPLE) as (_, draft_id, editor):
         save = editor.buttons.button(QDialogButtonBox.StandardButton.Save)
         assert save.isEnabled(), editor.problems.text()
 
@@ -84,8 +74,3 @@ def test_an_admin_edits_a_draft_balances_its_rubric_previews_and_saves(window, s
             "select branching from public.scenarios where id = %s", (draft_id,)
         ).fetchone()
         assert all("position" in n for n in branching_saved["nodes"])  # the editor's layout
-    finally:
-        db.execute(
-            "delete from public.scenarios where org_id = %s and created_at >= %s",
-            (DEMO_ORG, started),
-        )

@@ -5,11 +5,11 @@ to the server."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QDialogButtonBox, QLabel
+from ui_flows import editing_an_imported_draft
 
 from app.scenario_package import example_packages
 from ui.studio_editor import KEY_TERMS_HINT
 
-DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 EXAMPLE = next(p for p in example_packages() if p.name.startswith("objection"))
 
 
@@ -21,16 +21,8 @@ def _server_terms(db, scenario_id: str) -> list[str]:
 
 
 def test_an_admin_types_key_terms_a_bad_list_stops_saving(window, sign_in, qtbot, db, backend):
-    (started,) = db.execute("select now()").fetchone()
     sign_in(window, "admin")
-    pane = window.studio
-    window.workspace.setCurrentWidget(pane)
-    try:
-        draft_id = pane.service.import_file(EXAMPLE)
-        qtbot.waitUntil(lambda: any(i.scenario.id == draft_id for i in pane.items), timeout=30_000)
-        pane.table.selectRow([i.scenario.id for i in pane.items].index(draft_id))
-        editor = pane.edit_selected()
-        assert editor is not None
+    with editing_an_imported_draft(qtbot, window, db, EXAMPLE) as (pane, draft_id, editor):
         save = editor.buttons.button(QDialogButtonBox.StandardButton.Save)
         field = editor.key_terms
         assert field.text() == "" and field.placeholderText() == KEY_TERMS_HINT
@@ -72,8 +64,3 @@ def test_an_admin_types_key_terms_a_bad_list_stops_saving(window, sign_in, qtbot
         again = pane.edit_selected()
         assert again is not None and again.key_terms.text() == "Salesforce, HubSpot"
         again.reject()
-    finally:
-        db.execute(
-            "delete from public.scenarios where org_id = %s and created_at >= %s",
-            (DEMO_ORG, started),
-        )

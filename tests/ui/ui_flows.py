@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
@@ -20,6 +22,7 @@ COLD_CALL_ANSWERS = (
     "We help teams like yours reduce costs and save time. How do you handle onboarding today?",
     "Could we book a short demo meeting on Thursday?",
 )
+DEMO_ORG = "d0000000-0000-4000-8000-000000000001"
 SLOW = 60_000  # ms: model load and transcription on a busy CI machine
 
 
@@ -102,3 +105,24 @@ def join_offered_invitation(qtbot, window: MainWindow, org_id: str) -> str:
     )
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=30_000)
     return text
+
+
+@contextmanager
+def editing_an_imported_draft(qtbot, window: MainWindow, db, example: Path) -> Iterator[tuple]:
+    """An admin's Studio with `example` imported as a draft and open in the editor: yields
+    (pane, draft id, editor); the scenarios made meanwhile are removed afterwards."""
+    (started,) = db.execute("select now()").fetchone()
+    pane = window.studio
+    window.workspace.setCurrentWidget(pane)
+    try:
+        draft_id = pane.service.import_file(example)
+        qtbot.waitUntil(lambda: any(i.scenario.id == draft_id for i in pane.items), timeout=30_000)
+        pane.table.selectRow([i.scenario.id for i in pane.items].index(draft_id))
+        editor = pane.edit_selected()
+        assert editor is not None
+        yield pane, draft_id, editor
+    finally:
+        db.execute(
+            "delete from public.scenarios where org_id = %s and created_at >= %s",
+            (DEMO_ORG, started),
+        )

@@ -43,7 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.scenarios import Scenario, ScenarioError
+from app.scenarios import CONTENT_FIELDS, Scenario, ScenarioError
 
 FORMAT = "coachdesk-scenario"
 VERSION = 2  # the newest this reads; a file without a persona picture is still written as 1
@@ -72,19 +72,7 @@ TYPES = {
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._()-]{0,99}")
 PLAIN_NAME_RULE = "letters, digits, spaces, . _ - ( ); no folders"  # _NAME, for people
 # What a file's "scenario" may hold: exactly what an author writes (Scenario.content).
-_SCENARIO_FIELDS = (
-    "title",
-    "description",
-    "difficulty",
-    "pass_score",
-    "max_attempts",
-    "ai_prompt",
-    "time_limit_seconds",
-    "key_terms",
-    "persona",
-    "branching",
-    "rubric",
-)
+_SCENARIO_FIELDS = CONTENT_FIELDS
 
 
 class PackageError(ValueError):

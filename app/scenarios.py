@@ -34,6 +34,24 @@ def slugify(title: str) -> str:
     return _NOT_SLUG.sub("-", title.lower()).strip("-")
 
 
+# The columns of a scenario an author writes (Scenario.content): what a scenario file's
+# "scenario" holds (app/scenario_package.py) and what a draft kept offline may change
+# (sync/cache_drafts.py).
+CONTENT_FIELDS = (
+    "title",
+    "description",
+    "difficulty",
+    "pass_score",
+    "max_attempts",
+    "ai_prompt",
+    "time_limit_seconds",
+    "key_terms",
+    "persona",
+    "branching",
+    "rubric",
+)
+
+
 @dataclass(frozen=True)
 class Persona:
     """Who the rep is calling, as the screens name them (from the persona document)."""
@@ -87,19 +105,9 @@ class Scenario:
     def content(self) -> dict[str, Any]:
         """What an author writes, as the `scenarios` row's columns hold it (no id, org or
         status): what a scenario file carries and what saving a draft sends."""
-        return {
-            "title": self.title,
-            "description": self.description,
-            "difficulty": self.difficulty,
-            "pass_score": self.pass_score,
-            "max_attempts": self.max_attempts,
-            "ai_prompt": self.ai_prompt,
-            "time_limit_seconds": self.time_limit_seconds,
-            "key_terms": list(self.key_terms),
-            "persona": self.persona,
-            "branching": self.branching,
-            "rubric": self.rubric,
-        }
+        content = {field: getattr(self, field) for field in CONTENT_FIELDS}
+        content["key_terms"] = list(self.key_terms)  # the column is an array, not a tuple
+        return content
 
     @property
     def profile(self) -> Persona:

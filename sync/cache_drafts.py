@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from app.scenarios import CONTENT_FIELDS
 from sync import outbox
 from sync.cache_merge import store_server_rows
 from sync.cache_records import CacheError
@@ -33,21 +34,7 @@ from sync.rows import dumps, now_iso
 
 TABLE = "scenarios"
 # What an author edits of a scenario (app.scenarios.Scenario.content): all a draft's save sends.
-CONTENT = frozenset(
-    {
-        "title",
-        "description",
-        "difficulty",
-        "pass_score",
-        "max_attempts",
-        "ai_prompt",
-        "time_limit_seconds",
-        "key_terms",
-        "persona",
-        "branching",
-        "rubric",
-    }
-)
+CONTENT = frozenset(CONTENT_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from app.client.studio import (
 )
 from app.client.views import Scenario, Track
 from app.errors import CoachdeskError
-from supabase import Client
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +61,10 @@ class TrackStudio(LiveService):
         if code == "42501":
             if "is not a scenario of this org" in message:
                 return StudioError("A track can list only this org's scenarios.")
+            account = self._backend.account
+            if "not found or not visible" in message and account and account.is_admin:
+                # An admin's track gone meanwhile (deleted elsewhere), not a missing right.
+                return StudioError(self.nothing_changed)
             return PermissionDenied(self.not_admin)
         return None
 
@@ -121,24 +124,20 @@ class TrackStudio(LiveService):
     def save(
         self, track_id: str, title: str, description: str, scenario_ids: Sequence[str]
     ) -> None:
-        """The title, the description and the scenarios in this order, as one save (the
-        details first, then the order in one transaction)."""
+        """The title, the description and the scenarios in this order, as one save: all of it
+        or none of it (save_track(), one transaction)."""
         self._require_author()
         if not title.strip():
             raise StudioError("A track needs a title.")
         if len(set(scenario_ids)) != len(scenario_ids):
             raise StudioError("A track lists each scenario once.")
-        details = {"title": title.strip()[:200], "description": description}
-
-        def write(client: Client) -> None:
-            rows = client.table("tracks").update(details).eq("id", track_id).execute().data
-            if not rows:
-                raise StudioError(self.nothing_changed)
-            client.rpc(
-                "set_track_scenarios", {"track_id": track_id, "scenario_ids": list(scenario_ids)}
-            ).execute()
-
-        self._run(write)
+        arguments = {
+            "track_id": track_id,
+            "title": title.strip()[:200],
+            "description": description,
+            "scenario_ids": list(scenario_ids),
+        }
+        self._run(lambda client: client.rpc("save_track", arguments).execute())
         log.info("track saved", track_id=track_id, scenarios=len(scenario_ids))
         self._backend.sync_soon()
 

@@ -126,6 +126,10 @@ class Account:
         return self.role in MANAGER_ROLES
 
     @property
+    def is_admin(self) -> bool:
+        return self.role is OrgRole.ADMIN
+
+    @property
     def reads_reports(self) -> bool:
         """Managers, admins and HR read the org's reports and progress."""
         return self.role in REPORTER_ROLES

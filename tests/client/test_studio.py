@@ -273,7 +273,7 @@ def test_an_admin_builds_orders_publishes_archives_and_restores_a_track(tracks, 
     assert tracks.tracks("discovery to", Status.DRAFT) == []
 
 
-def test_a_published_track_refuses_a_draft_in_words(tracks, backend):
+def test_a_published_track_refuses_a_draft_in_words(tracks, backend, db):
     track_id = tracks.create("Tracks: with a draft")
     tracks.save(track_id, "Tracks: with a draft", "", [COLD, DRAFT])
     with pytest.raises(StudioError, match=r"only published scenarios.*\(draft\).*Publish those"):
@@ -281,7 +281,10 @@ def test_a_published_track_refuses_a_draft_in_words(tracks, backend):
     tracks.save(track_id, "Tracks: with a draft", "", [COLD])
     tracks.publish(track_id)
     with pytest.raises(StudioError, match="can list only published scenarios"):
-        tracks.save(track_id, "Tracks: with a draft", "", [COLD, DRAFT])
+        tracks.save(track_id, "Tracks: renamed with a draft", "", [COLD, DRAFT])
+    # One save, all or nothing: the refused order kept the old title too.
+    (title,) = db.execute("select title from public.tracks where id = %s", (track_id,)).fetchone()
+    assert title == "Tracks: with a draft"
 
 
 def test_a_scenario_in_a_published_track_is_not_archived_and_says_why(studio):

@@ -174,3 +174,29 @@ def test_a_member_of_another_org_sees_and_changes_nothing(conn):
     ).fetchall()
     assert rows == []
     assert order(conn, GLOBEX_TRACK) == [(Seed.SCENARIO_GLOBEX, 1)]
+
+
+def test_save_track_is_all_or_nothing(conn):
+    (title,) = conn.execute("select title from tracks where id = %s", (TRACK,)).fetchone().values()
+    before = order(conn)
+    error = refused(
+        conn,
+        "select save_track(%s, 'Renamed', 'New words', %s::uuid[])",
+        (TRACK, [COLD, DRAFT]),  # a draft in a published track
+    )
+    assert error.sqlstate == "CD409"
+    kept = conn.execute("select title, description from tracks where id = %s", (TRACK,)).fetchone()
+    assert kept["title"] == title and order(conn) == before
+
+    conn.execute("select save_track(%s, 'Renamed', 'New words', %s::uuid[])", (TRACK, [CFO, COLD]))
+    conn.execute("set constraints all immediate")
+    saved = conn.execute("select title, description from tracks where id = %s", (TRACK,)).fetchone()
+    assert saved == {"title": "Renamed", "description": "New words"}
+    assert order(conn) == [(CFO, 1), (COLD, 2)]
+
+
+def test_save_track_refuses_a_manager_and_another_org_alike(api):
+    for who, track in (("manager", TRACK), ("globex_admin", TRACK), ("admin", GLOBEX_TRACK)):
+        conn = api.become(Seed.claims(who))
+        error = refused(conn, "select save_track(%s, 'X', '', '{}'::uuid[])", (track,))
+        assert error.sqlstate == "42501", who

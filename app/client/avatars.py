@@ -84,6 +84,30 @@ class AvatarService(LiveService):
         log.info("persona picture uploaded", scenario_id=scenario.id, type=picture.type)
         return Picture(picture.name, picture.data)
 
+    def prune(self, scenario: Scenario, keep: set[str]) -> int:
+        """Remove the pictures of `scenario`'s folder other than `keep` (the one chosen now,
+        the one it was opened with): a picture replaced or removed while editing leaves no
+        file behind to be copied into every later version. How many were removed."""
+        self._require_admin()
+        folder = avatar_key(scenario, "").rstrip("/")
+
+        def prune(client: Any) -> int:
+            bucket = client.storage.from_(BUCKET)
+            listed = bucket.list(folder) or []
+            stale = [
+                f"{folder}/{entry['name']}"
+                for entry in listed
+                if entry.get("id") is not None and entry.get("name") not in keep
+            ]
+            if stale:
+                bucket.remove(stale)
+            return len(stale)
+
+        removed = int(self._run(prune))
+        if removed:
+            log.info("persona pictures pruned", scenario_id=scenario.id, removed=removed)
+        return removed
+
     def cached(self, scenario: Scenario) -> bytes | None:
         """The persona's picture as kept on this computer (no server asked); None if unseen."""
         name = avatar_name(scenario)

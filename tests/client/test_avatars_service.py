@@ -9,8 +9,11 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+from PySide6.QtGui import QColor, QImage
 from test_briefings_service import COLD_CALL_FILE, _synced, png_bytes
 
 from app.client.avatars import AvatarError, AvatarService, avatar_key
@@ -180,3 +183,36 @@ def test_a_duplicate_takes_the_persona_s_picture_with_the_briefing(drafts, backe
         f"{copy.org_id}/{copy.id}/briefing.pdf",
         avatar_key(copy, picture.name),
     ]
+
+
+def test_a_replaced_picture_leaves_no_file_behind_but_the_one_opened_with(
+    drafts, backend, db, tmp_path
+):
+    def png(color: str) -> Path:
+        image = QImage(40, 30, QImage.Format.Format_RGB32)
+        image.fill(QColor(color))
+        data = QByteArray()
+        buffer = QBuffer(data)
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        assert image.save(buffer, "PNG")
+        path = tmp_path / f"{color}.png"
+        path.write_bytes(bytes(data.data()))
+        return path
+
+    studio = StudioService(backend)
+    drafts.append(studio.import_file(COLD_CALL_FILE))
+    draft = _synced(backend, drafts[0])
+    service = AvatarService(backend)
+    opened = service.upload(draft, png("teal"))
+    draft = replace(draft, persona={**draft.persona, "avatar": opened.name})  # as saved
+    first = service.upload(draft, png("orange"))
+    second = service.upload(draft, png("purple"))
+    assert service.prune(draft, {second.name, opened.name}) == 1  # the orange one
+    assert _objects(db, draft.id) == sorted(
+        [
+            f"{draft.org_id}/{draft.id}/briefing.pdf",
+            *(avatar_key(draft, p.name) for p in (opened, second)),
+        ]
+    )
+    assert avatar_key(draft, first.name) not in _objects(db, draft.id)
+    assert service.prune(draft, {second.name, opened.name}) == 0

@@ -196,11 +196,13 @@ class AvatarPicker(QWidget):
         picked = path
         self.choose_button.setEnabled(False)
         self.message.setText(f"Uploading {picked.name}…")
+        def upload() -> Picture:
+            picture = self.service.upload(self.scenario, picked)
+            self._prune({picture.name})
+            return picture
+
         self.ctx.call(
-            self,
-            lambda: self.service.upload(self.scenario, picked),
-            lambda picture: self._chosen(picked, picture),
-            on_failure=self._refused,
+            self, upload, lambda picture: self._chosen(picked, picture), on_failure=self._refused
         )
 
     def remove(self) -> None:
@@ -209,6 +211,13 @@ class AvatarPicker(QWidget):
         self.refresh()
         self.message.setText("The persona shows initials; save the draft to keep it so.")
         self.changed.emit()
+        self.ctx.call(self, lambda: self._prune(set()), lambda _n: None, on_failure=self._refused)
+
+    def _prune(self, keep: set[str]) -> int:
+        """Files of pictures chosen and then replaced in this editor go (on the worker); the
+        picture the draft was opened with stays until a save has moved past it."""
+        opened = avatar_name(self.scenario)
+        return self.service.prune(self.scenario, keep | ({opened} if opened else set()))
 
     def _chosen(self, path: Path, picture: Picture) -> None:
         self.choose_button.setEnabled(True)

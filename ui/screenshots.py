@@ -336,6 +336,7 @@ def _admin_screens(window, shooter, password) -> None:  # noqa: ANN001
         shooter.shoot(window, "21-rubric-editor")
         _try_it(window, shooter, editor)
         editor.reject()
+    _tracks(window, shooter, studio)
     people = getattr(window, "people", None)
     if people is not None:
         window.workspace.setCurrentWidget(people)
@@ -386,6 +387,22 @@ def _webhooks_screen(window, shooter) -> None:  # noqa: ANN001
     wait_until(tried, "the dispatcher's first attempt")
     pane.deliveries_table.selectRow(0)
     shooter.shoot(window, "23-webhooks")
+
+
+def _tracks(window, shooter, studio) -> None:  # noqa: ANN001
+    """The Studio's Tracks tab and the seed's track open in the track editor."""
+    studio.tabs.setCurrentWidget(studio.tracks)
+    panel = studio.tracks
+    wait_until(lambda: panel.items, "the tracks")
+    panel.table.selectRow(0)
+    shooter.shoot(window, "29-studio-tracks")
+    editor = panel.edit_selected()
+    if editor is not None:
+        wait_until(lambda: editor.order.count() > 0, "the track's scenarios")
+        editor.order.setCurrentRow(0)
+        shooter.shoot(window, "30-track-editor")
+        editor.reject()
+    studio.tabs.setCurrentIndex(0)
 
 
 def _try_it(window, shooter, editor) -> None:  # noqa: ANN001

@@ -196,6 +196,7 @@ class AvatarPicker(QWidget):
         picked = path
         self.choose_button.setEnabled(False)
         self.message.setText(f"Uploading {picked.name}…")
+
         def upload() -> Picture:
             picture = self.service.upload(self.scenario, picked)
             self._prune({picture.name})

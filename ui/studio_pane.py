@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 
 from app.client.formatting import local_time
 from app.client.studio import DraftConflict, LibraryItem, Status, StudioService
-from app.client.views import Changes
 from app.scenario_package import SUFFIX
 from ui.context import AppContext
 from ui.models import Column, RowTableModel
@@ -77,6 +76,7 @@ def _changed(item: LibraryItem) -> str | None:
 
 class StudioPane(LibraryActions[LibraryItem], QWidget):
     DRAFT_NAME = "draft"
+    DATA = LIBRARY_DATA
     DELETE_BOX = "deleteDraft"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -165,7 +165,6 @@ class StudioPane(LibraryActions[LibraryItem], QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._selected)
         self.new_button.clicked.connect(self.new_scenario)
         self.import_button.clicked.connect(self.import_file)
-        self._edit_when_listed: str | None = None
         self.edit_button.clicked.connect(self.edit_selected)
         self.table.activated.connect(lambda _index: self.edit_selected())
         self.export_button.clicked.connect(self.export_selected)
@@ -209,17 +208,6 @@ class StudioPane(LibraryActions[LibraryItem], QWidget):
         self.conflict.show_conflict(conflicts[0] if conflicts else None)
         self.show_items(items)
 
-    def show_items(self, items: list[LibraryItem]) -> None:
-        self.items = items
-        self.model.set_rows(items)
-        self._selected(self.table.currentIndex())
-        waiting = self._edit_when_listed
-        ids = [i.scenario.id for i in items]
-        if waiting is not None and waiting in ids:
-            self._edit_when_listed = None
-            self.table.selectRow(ids.index(waiting))
-            self.edit_selected()
-
     def _selected(self, _index: QModelIndex, _previous: QModelIndex | None = None) -> None:
         item = self.selected()
         status = item.status if item else None
@@ -246,24 +234,11 @@ class StudioPane(LibraryActions[LibraryItem], QWidget):
         item = self.selected()
         return item is not None and item.status is Status.ARCHIVED
 
-    def _data_changed(self, changes: Changes) -> None:
-        if self.isVisible() and changes.touch(*LIBRARY_DATA):
-            self.refresh()
-
     # Acting --------------------------------------------------------------------------------
     def new_scenario(self) -> None:
         """A blank draft, opened in the editor as soon as the library lists it."""
-
-        def created(scenario_id: str) -> None:
-            self._edit_when_listed = scenario_id
-            self._say_then_refresh("New draft: build it in the editor.")
-
-        self.ctx.call(
-            self,
-            self.service.create_blank,
-            created,
-            label="Creating the draft…",
-            on_failure=self._say,
+        self._create_then_edit(
+            self.service.create_blank, "Creating the draft…", "New draft: build it in the editor."
         )
 
     def import_file(self) -> None:

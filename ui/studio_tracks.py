@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from app.client.formatting import ago, local_time
 from app.client.studio import Status
 from app.client.studio_tracks import TrackItem, TrackStudio
-from app.client.views import Changes, utc_now
+from app.client.views import utc_now
 from ui.context import AppContext
 from ui.models import Column, RowTableModel
 from ui.studio.library_actions import LibraryActions
@@ -66,6 +66,7 @@ class TrackModel(RowTableModel[TrackItem]):
 
 class TracksPanel(LibraryActions[TrackItem], QWidget):
     DRAFT_NAME = "draft track"
+    DATA = TRACK_DATA
     DELETE_BOX = "deleteTrack"
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
@@ -76,7 +77,6 @@ class TracksPanel(LibraryActions[TrackItem], QWidget):
         self.items: list[TrackItem] = []
         self.editor: TrackEditor | None = None
         self.confirm_box: QMessageBox | None = None
-        self._edit_when_listed: str | None = None
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search track titles and descriptions")
@@ -145,17 +145,6 @@ class TracksPanel(LibraryActions[TrackItem], QWidget):
             self, lambda: self.service.tracks(search, status), self.show_items, on_failure=self._say
         )
 
-    def show_items(self, items: list[TrackItem]) -> None:
-        self.items = items
-        self.model.set_rows(items)
-        self._selected(self.table.currentIndex())
-        ids = [i.track.id for i in items]
-        waiting = self._edit_when_listed
-        if waiting is not None and waiting in ids:
-            self._edit_when_listed = None
-            self.table.selectRow(ids.index(waiting))
-            self.edit_selected()
-
     def _selected(self, _index: QModelIndex, _previous: QModelIndex | None = None) -> None:
         item = self.selected()
         status = item.status if item else None
@@ -165,20 +154,13 @@ class TracksPanel(LibraryActions[TrackItem], QWidget):
         self.restore_button.setEnabled(status is Status.ARCHIVED)
         self.delete_button.setEnabled(item is not None and item.deletable)
 
-    def _data_changed(self, changes: Changes) -> None:
-        if self.isVisible() and changes.touch(*TRACK_DATA):
-            self.refresh()
-
     # Acting --------------------------------------------------------------------------------
     def new_track(self) -> None:
         """A draft track, opened in the editor as soon as the list shows it."""
-
-        def created(track_id: str) -> None:
-            self._edit_when_listed = track_id
-            self._say_then_refresh("New draft track: add its scenarios in the editor.")
-
-        self.ctx.call(
-            self, self.service.create, created, label="Creating the track…", on_failure=self._say
+        self._create_then_edit(
+            self.service.create,
+            "Creating the track…",
+            "New draft track: add its scenarios in the editor.",
         )
 
     def edit_selected(self) -> TrackEditor | None:

@@ -24,8 +24,8 @@ from PySide6.QtGui import (
 )
 
 from app.client.formatting import local_time
+from app.client.saving import save_as
 from app.client.team_summary import TeamSummary
-from app.durable import atomic_file
 from app.errors import CoachdeskError
 
 RESOLUTION = 300  # dots per inch: the painter's units
@@ -72,17 +72,7 @@ def summary_pdf(summary: TeamSummary) -> bytes:
 
 def write_team_summary(summary: TeamSummary, path: Path) -> Path:
     """The team's page at `path`: complete, or not at all."""
-    content = summary_pdf(summary)
-    target = Path(path)
-    try:
-        with atomic_file(target) as out:
-            out.write(content)
-    except OSError as error:
-        raise CoachdeskError(
-            f"Could not save the team summary as {target}: {error.strerror or error}. Choose "
-            "another folder, or free some space, and save again."
-        ) from error
-    return target
+    return save_as(path, summary_pdf(summary), "the team summary")
 
 
 def write_team_summaries(summaries: Sequence[TeamSummary], folder: Path) -> list[Path]:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.client.formatting import local_time
+from app.client.saving import save_as
 from app.client.views import Account, Backend
 from app.errors import CoachdeskError
 from sync.db_types import AuditAction, AuditEvents, OrgRole
@@ -212,7 +211,7 @@ class AuditService:
             wanted = "" if query.actor == NO_ACTOR else query.actor
             rows = [row for row in rows if row[column] == wanted]
             text = _csv_text(header, rows)
-        _write_whole(Path(path), text)
+        save_as(Path(path), text.encode("utf-8"), "the audit log", "export")
         return AuditExport(Path(path), len(rows))
 
 
@@ -386,31 +385,3 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def _write_whole(path: Path, text: str) -> None:
-    """`text` at `path`, complete or not at all: written beside it under another name, then
-    renamed over it (a full disk or a cut-off write leaves any older file as it was)."""
-    temp: Path | None = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w",
-            encoding="utf-8",
-            newline="",
-            dir=path.parent,
-            prefix=f".{path.name}.",
-            suffix=".part",
-            delete=False,
-        ) as out:
-            temp = Path(out.name)
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except OSError as error:
-        if temp is not None:
-            temp.unlink(missing_ok=True)
-        raise CoachdeskError(
-            f"Could not save the audit log as {path}: {error.strerror or error}. Choose another "
-            "folder, or free some space, and export again."
-        ) from error

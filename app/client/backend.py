@@ -66,6 +66,7 @@ from app.client.views import (
     utc_now,
 )
 from app.config import UploadPolicy
+from app.durable import atomic_file
 from app.errors import CoachdeskError
 from app.kpis import compute_kpis
 from app.scoring import score as score_rubric
@@ -580,7 +581,8 @@ class SyncedBackend:
             raise translate(error, self._config.url) from error
         target = self._playback_dir / f"{detail.row.id}{Path(detail.recording_path).suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        with atomic_file(target) as out:  # a crash mid-write must not leave a cut recording
+            out.write(content)
         return target
 
     # Everyone ------------------------------------------------------------------------------

@@ -15,8 +15,6 @@ said as sentences too. Trainees open a file through a short-lived signed URL
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from app.client.errors import PermissionDenied
 from app.client.live_service import LiveService
 from app.client.studio import BUCKET
 from app.client.views import Scenario
+from app.durable import atomic_file
 from app.errors import CoachdeskError
 from app.scenario_package import (
     MAX_ATTACHMENTS,
@@ -229,15 +228,8 @@ def save_whole(folder: Path, name: str, data: bytes) -> Path:
     """Write `folder/name` whole or not at all (a viewer opening a half-written PDF shows
     nonsense; a half-cached picture would stay broken); OSError when it cannot."""
     folder.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(partial, folder / name)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        raise
+    with atomic_file(folder / name) as out:
+        out.write(data)
     return folder / name
 
 

@@ -26,8 +26,8 @@ from typing import Any
 from app.client.errors import PermissionDenied
 from app.client.formatting import local_time
 from app.client.live_service import LiveService
+from app.client.saving import save_as
 from app.client.views import REPORTER_ROLES, Account, Backend
-from app.durable import atomic_file
 from app.errors import CoachdeskError
 from sync.db_types import ExportRequests, OrgRole
 
@@ -258,16 +258,7 @@ class ExportsService(LiveService):
         signed = {"path": f"exports/{current.object_name}", "ttl": SIGNED_URL_TTL_S}
         url = self._run(lambda c: c.rpc("grant_signed_url", signed).execute().data)
         content = self._backend.live(lambda session: session.download(str(url)))
-        target = Path(path)
-        try:
-            with atomic_file(target) as out:
-                out.write(content)
-        except OSError as error:
-            raise CoachdeskError(
-                f"Could not save the export as {target}: {error.strerror or error}. Choose "
-                "another folder, or free some space, and save again."
-            ) from error
-        return ExportFile(target, current.rows)
+        return ExportFile(save_as(path, content, "the export"), current.rows)
 
     def export(
         self,
